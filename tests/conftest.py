@@ -1,0 +1,48 @@
+"""Shared fixtures: a small real training run reused by several tests."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RT = os.path.join(ROOT, "data", "rotten_tomatoes")
+SAMPLES = os.path.join(ROOT, "data", "samples")
+
+
+def rt_path(split: str) -> str:
+    path = os.path.join(RT, f"{split}.tsv")
+    if not os.path.exists(path):
+        pytest.fail(f"{path} is missing: run `make data` (make test does it)")
+    return path
+
+
+def write_slice(src: str, dst: str, n: int) -> str:
+    with open(src, encoding="utf-8") as f:
+        lines = f.readlines()[:n]
+    with open(dst, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return dst
+
+
+SMALL_MODEL = {"embedding_dim": 32, "units": 32, "ngram_buckets": 4096, "ngram_dim": 16}
+
+
+@pytest.fixture(scope="session")
+def small_run(tmp_path_factory):
+    """Trains the default recipe, shrunk, on 4,000 Rotten Tomatoes reviews (about 20 s)."""
+    from textrecipes.train import train
+
+    tmp = tmp_path_factory.mktemp("rt_small")
+    recipe = {
+        "name": "rt_small",
+        "data": {
+            "train": write_slice(rt_path("train"), str(tmp / "train.tsv"), 4000),
+            "validation": rt_path("validation"),
+            "test": rt_path("test"),
+        },
+        "model": SMALL_MODEL,
+        "train": {"epochs": 3, "batch_size": 32},
+    }
+    return train(recipe, run_dir=str(tmp / "run"), verbose=0)

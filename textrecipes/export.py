@@ -1,0 +1,143 @@
+"""Export over raw strings, and prediction from a run folder or a SavedModel.
+
+The exported SavedModel holds the `TextVectorizer` in front of the trained
+model, so serving needs nothing but raw strings. Its ``serving_default``
+signature takes a 1-D string tensor ``texts`` and returns ``probabilities``
+(one column per label), ``label`` (the most probable label's name) and
+``score`` (its probability). Metadata travels as JSON (``textrecipes.json`` in
+the SavedModel's ``assets.extra``), never as pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textrecipes.tokenize import TextVectorizer, presegment
+
+META_FILE = "textrecipes.json"
+
+
+class RunFolderError(ValueError):
+    """A run folder or export is missing a file or holds one that cannot be used."""
+
+
+def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Model:
+    """Puts the vectorizer in front of the model: raw strings in, probabilities out."""
+    texts = keras.Input(shape=(), dtype="string", name="texts")
+    return keras.Model(texts, model(vectorizer(texts)), name="text_classifier")
+
+
+def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], task: str, meta: dict) -> None:
+    """Writes a SavedModel whose ``serving_default`` maps raw strings to labels.
+
+    Args:
+        e2e: the end-to-end model (`end_to_end_model`).
+        path: the SavedModel folder; must not exist yet.
+        labels: label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        meta: JSON metadata written to ``assets.extra/textrecipes.json``.
+    """
+    if os.path.exists(path):
+        raise FileExistsError(f"export path {path} already exists; choose a new one or remove it")
+    label_table = tf.constant(list(labels))
+    archive = keras.export.ExportArchive()
+    archive.track(e2e)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
+    def serve(texts):
+        raw = e2e(texts, training=False)
+        probs = tf.concat([1.0 - raw, raw], axis=1) if task == "binary" else raw
+        best = tf.argmax(probs, axis=1)
+        return {"probabilities": probs, "label": tf.gather(label_table, best), "score": tf.reduce_max(probs, axis=1)}
+
+    archive.add_endpoint("serving_default", serve)
+    archive.write_out(path, verbose=False)
+    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+    with open(os.path.join(path, "assets.extra", META_FILE), "w", encoding="utf-8") as f:
+        json.dump({**meta, "labels": list(labels), "task": task}, f, indent=2, ensure_ascii=False)
+
+
+class Predictor:
+    """Predicts labels for raw texts from a run folder, a ``.keras`` file or a SavedModel.
+
+    Args:
+        path: a run folder (uses its ``saved_model/``, else ``model.keras``), a
+            SavedModel folder, or a ``.keras`` file inside a run folder.
+
+    Example:
+        >>> p = Predictor("runs/demo")  # doctest: +SKIP
+        >>> p.predict(["a moving, beautifully acted film"])  # doctest: +SKIP
+        [('fresh', 0.93)]
+    """
+
+    def __init__(self, path: str):
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
+        if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model", "saved_model.pb")):
+            path = os.path.join(path, "saved_model")
+        self.path = path
+        if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
+            self.meta = _read_json(os.path.join(path, "assets.extra", META_FILE))
+            try:
+                self._serve = tf.saved_model.load(path).signatures["serving_default"]
+            except Exception as e:  # TensorFlow raises many kinds here; say which file is broken
+                raise RunFolderError(f"{path}: the SavedModel could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+            self._model = None
+        else:
+            keras_file = path if path.endswith(".keras") else os.path.join(path, "model.keras")
+            if not os.path.exists(keras_file):
+                raise RunFolderError(f"{path}: neither saved_model/ nor model.keras found; is this a textrecipes run folder?")
+            self.meta = _read_json(os.path.join(os.path.dirname(keras_file), "labels.json"))
+            from textrecipes import models  # noqa: F401  registers the custom layers
+
+            try:
+                self._model = keras.saving.load_model(keras_file, safe_mode=True)
+            except Exception as e:
+                raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+            self._serve = None
+        for key in ("labels", "task", "split"):
+            if key not in self.meta:
+                raise RunFolderError(f"{self.path}: metadata lacks {key!r}")
+        self.labels = list(self.meta["labels"])
+        self.task = self.meta["task"]
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Probabilities, one column per label in ``self.labels`` order."""
+        texts = presegment(texts, self.meta["split"])
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(texts[start:start + batch_size], dtype=tf.string)
+            if self._serve is not None:
+                out.append(self._serve(texts=batch)["probabilities"].numpy())
+            else:
+                raw = self._model(batch, training=False)
+                raw = np.asarray(raw)
+                out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
+
+    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list:
+        """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``."""
+        probs = self.predict_proba(texts)
+        if self.task == "multilabel":
+            return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
+        return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+
+
+def _read_json(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except FileNotFoundError:
+        raise RunFolderError(f"{path} is missing; the run folder or export is incomplete") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunFolderError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise RunFolderError(f"{path}: expected a JSON object")
+    return data

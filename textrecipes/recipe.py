@@ -1,0 +1,290 @@
+"""Recipe files: TOML only, validated against the defaults before anything runs.
+
+A recipe names the stages of the data flow with the same words as the Python
+API: ``[data]`` → ``[tokenize]`` → ``[model]`` → ``[optimizer]``/``[schedule]`` →
+``[train]``/``[callbacks]`` → ``[export]``. Every key has a default here; a recipe
+file only states what differs. Nothing in a recipe is executed or imported.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import tomllib
+from typing import Any, Mapping
+
+DEFAULTS: dict[str, Any] = {
+    "name": "recipe",
+    "seed": 0,
+    "run_dir": "",  # empty: runs/<name>
+    "data": {
+        "format": "label_text",
+        "train": "",
+        "validation": "",  # empty: split from train with validation_split
+        "test": "",  # empty: split from train with test_split
+        "text_first": False,
+        "header": False,
+        "labels": [],  # the declared label set; empty: the labels found in train
+        "multi_label": False,
+        "label_sep": ",",
+        "on_bad_lines": "error",
+        "validation_split": 0.1,
+        "test_split": 0.1,
+    },
+    "tokenize": {
+        "split": "word",
+        "lowercase": True,
+        "max_tokens": 20000,
+        "min_freq": 1,
+        "max_length": 256,
+    },
+    "model": {
+        "name": "lstm",
+        "task": "auto",  # auto | binary | multiclass | multilabel
+        "embedding_dim": 128,
+        "units": 128,
+        "bidirectional": True,
+        "pooling": "mean_max",
+        "dropout": 0.5,
+        "embedding_dropout": 0.2,
+        "l1": 0.0,
+        "l2": 0.0,
+    },
+    # The learning rate lives in [schedule] (its peak rate): one key, one place.
+    "optimizer": {
+        "name": "adam",
+        "weight_decay": 0.0,
+        "clipnorm": 0.0,
+    },
+    "train": {
+        "batch_size": 32,
+        "epochs": 10,
+        "bucket": True,
+    },
+    "export": {
+        "saved_model": True,
+        "keras": True,
+    },
+}
+
+CHOICES = {
+    ("data", "format"): ("label_text",),
+    ("data", "on_bad_lines"): ("error", "skip"),
+    ("tokenize", "split"): ("word", "char", "jieba"),
+    ("model", "name"): ("lstm",),
+    ("model", "task"): ("auto", "binary", "multiclass", "multilabel"),
+    ("model", "pooling"): ("last", "max", "mean_max"),
+    ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
+}
+
+# (section, key): (low, high, low_inclusive, high_inclusive)
+RANGES = {
+    ("data", "validation_split"): (0, 1, True, False),
+    ("data", "test_split"): (0, 1, True, False),
+    ("tokenize", "max_tokens"): (3, None, True, True),
+    ("tokenize", "min_freq"): (1, None, True, True),
+    ("tokenize", "max_length"): (1, None, True, True),
+    ("model", "embedding_dim"): (1, None, True, True),
+    ("model", "units"): (1, None, True, True),
+    ("model", "dropout"): (0, 1, True, False),
+    ("model", "embedding_dropout"): (0, 1, True, False),
+    ("model", "l1"): (0, None, True, True),
+    ("model", "l2"): (0, None, True, True),
+    ("optimizer", "weight_decay"): (0, None, True, True),
+    ("optimizer", "clipnorm"): (0, None, True, True),
+    ("train", "batch_size"): (1, None, True, True),
+    ("train", "epochs"): (1, None, True, True),
+}
+
+
+class RecipeError(ValueError):
+    """A recipe has problems; the message lists every one of them."""
+
+    def __init__(self, problems: list[str], source: str = "recipe"):
+        self.problems = problems
+        super().__init__(f"{source} has {len(problems)} problem(s):\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+def _extra_sections() -> dict[str, tuple[Any, Any]]:
+    """Sections owned by other modules: name → (validator(config, recipe), resolver(config)).
+
+    ``[schedule]`` and ``[callbacks]`` are validated and filled in by
+    `textrecipes.schedules` and `textrecipes.callbacks`, which know their presets
+    and their ``true``/``false`` shorthands.
+    """
+    from textrecipes import callbacks, schedules
+
+    return {
+        "schedule": (lambda c, r: schedules.validate_schedule(c, r["train"]["epochs"]), schedules.resolve_schedule_config),
+        "callbacks": (lambda c, r: callbacks.validate_callbacks(c), callbacks.resolve_callbacks_config),
+    }
+
+
+def default_recipe() -> dict:
+    """A deep copy of every default, extra sections included (as given: empty)."""
+    recipe = copy.deepcopy(DEFAULTS)
+    for name in _extra_sections():
+        recipe[name] = {}
+    return recipe
+
+
+def _suggest(key: str, options) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else f" (known keys: {', '.join(sorted(options))})"
+
+
+def _type_ok(default, value) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, type(default))
+
+
+def merge(base: dict, update: Mapping, problems: list[str], path: str = "") -> dict:
+    """Merges ``update`` into ``base`` (defaults), recording unknown keys and wrong types."""
+    for key, value in update.items():
+        where = f"{path}{key}"
+        if key not in base:
+            problems.append(f"unknown key {where!r}{_suggest(key, base)}")
+            continue
+        default = base[key]
+        if isinstance(default, dict):
+            if not isinstance(value, Mapping):
+                problems.append(f"{where!r} must be a table, got {type(value).__name__}")
+            elif not path and key in _extra_sections():
+                # Checked key by key by the owning module's validator, then resolved.
+                base[key] = {**default, **value}
+            else:
+                merge(default, value, problems, where + ".")
+        elif isinstance(default, (bool, int, float, str, list)) and not _type_ok(default, value):
+            problems.append(f"{where!r} must be {type(default).__name__}, got {type(value).__name__} {value!r}")
+        else:
+            base[key] = value
+    return base
+
+
+def validate(recipe: dict) -> list[str]:
+    """Range and choice checks on a merged recipe; returns the problems found."""
+    problems = []
+    for (section, key), options in CHOICES.items():
+        value = recipe[section][key]
+        if value not in options:
+            problems.append(f"'{section}.{key}' must be one of {list(options)}, got {value!r}")
+    for (section, key), (low, high, low_in, high_in) in RANGES.items():
+        value = recipe[section][key]
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            continue
+        too_low = low is not None and (value < low if low_in else value <= low)
+        too_high = high is not None and (value > high if high_in else value >= high)
+        if too_low or too_high:
+            lo = "" if low is None else f"{'>=' if low_in else '>'} {low}"
+            hi = "" if high is None else f"{'<=' if high_in else '<'} {high}"
+            problems.append(f"'{section}.{key}' = {value!r} is out of range (must be {' and '.join(p for p in (lo, hi) if p)})")
+    data = recipe["data"]
+    if not data["train"]:
+        problems.append("'data.train' is required: the path of the training TSV")
+    if not data["test"] and not data["validation"] and data["validation_split"] + data["test_split"] >= 1:
+        problems.append("'data.validation_split' + 'data.test_split' must be below 1")
+    if recipe["model"]["task"] == "multilabel" and not data["multi_label"] or (
+            data["multi_label"] and recipe["model"]["task"] not in ("auto", "multilabel")):
+        problems.append("'data.multi_label = true' and 'model.task = \"multilabel\"' go together")
+    for name, (validator, _) in _extra_sections().items():
+        problems.extend(validator(recipe[name], recipe))
+    return problems
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"model.units=64"`` → (["model", "units"], 64); the value is read as TOML, else as a string."""
+    if "=" not in item:
+        raise RecipeError([f"--set {item!r} must look like section.key=value"], "command line")
+    key, raw = item.split("=", 1)
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    return [k.strip() for k in key.strip().split(".")], value
+
+
+def load_recipe(source: str | os.PathLike | Mapping | None = None, overrides: list[str] | Mapping | None = None) -> dict:
+    """Loads, merges and validates a recipe; raises `RecipeError` listing every problem.
+
+    Args:
+        source: a TOML file, a dict with the same structure, or None for defaults.
+        overrides: ``["section.key=value", ...]`` (as from ``--set``) or a nested dict,
+            applied after the file. Default None.
+
+    Returns:
+        The full recipe: every key, defaults filled in. Relative data paths in a
+        file are resolved against the current directory, as on the command line.
+
+    Example:
+        >>> r = load_recipe({"data": {"train": "data/samples/label_text.tsv"}}, ["model.units=32"])
+        >>> r["model"]["units"], r["model"]["embedding_dim"]
+        (32, 128)
+    """
+    label = "recipe"
+    if source is None:
+        given: Mapping = {}
+    elif isinstance(source, Mapping):
+        given = source
+    else:
+        label = os.fspath(source)
+        if not str(label).endswith(".toml"):
+            raise RecipeError([f"recipe files are TOML and end in .toml, got {label!r}"], label)
+        try:
+            with open(source, "rb") as f:
+                given = tomllib.load(f)
+        except FileNotFoundError:
+            raise RecipeError([f"no such recipe file: {label}"], label) from None
+        except tomllib.TOMLDecodeError as e:
+            raise RecipeError([f"not valid TOML: {e}"], label) from None
+    problems: list[str] = []
+    recipe = merge(default_recipe(), given, problems)
+    if isinstance(overrides, Mapping):
+        merge(recipe, overrides, problems)
+    else:
+        for item in overrides or []:
+            keys, value = parse_override(item)
+            nested: Any = value
+            for k in reversed(keys):
+                nested = {k: nested}
+            merge(recipe, nested, problems)
+    if problems:
+        raise RecipeError(problems, label)
+    problems = validate(recipe)
+    if problems:
+        raise RecipeError(problems, label)
+    for name, (_, resolve) in _extra_sections().items():
+        recipe[name] = resolve(recipe[name])
+    return recipe
+
+
+def to_toml(recipe: Mapping) -> str:
+    """Writes a recipe (plain values and tables only) as TOML text."""
+
+    def value(v):
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, (int, float)):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        if isinstance(v, (list, tuple)):
+            return "[" + ", ".join(value(x) for x in v) + "]"
+        if isinstance(v, Mapping):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items() if x is not None) + "}"
+        raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+    def line(k, v):  # TOML has no null: an unset key is written as a comment
+        return f"# {k} = (unset)" if v is None else f"{k} = {value(v)}"
+
+    lines = [line(k, v) for k, v in recipe.items() if not isinstance(v, Mapping)]
+    for k, v in recipe.items():
+        if isinstance(v, Mapping):
+            lines.append(f"\n[{k}]")
+            lines.extend(line(kk, vv) for kk, vv in v.items())
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,293 @@
+"""The recipe runner: a TSV file to a trained, evaluated, exported model.
+
+`train` reads top to bottom in the order the data meets each stage:
+dataset files → records → tokenization and vocabulary → `tf.data` batches →
+model built under a distribution strategy → fit with schedules and callbacks →
+evaluation report → export, with every artifact written to the run folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+from typing import Mapping
+
+import keras
+import numpy as np
+
+from textrecipes import callbacks as callbacks_lib
+from textrecipes import schedules
+from textrecipes.datasets import DataError, format_label_counts, label_counts, read_classification, split_records
+from textrecipes.distribute import get_strategy
+from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
+from textrecipes.export import Predictor, end_to_end_model, export_saved_model
+from textrecipes.models import BUILDERS, loss_for
+from textrecipes.pipeline import encode_labels, make_dataset
+from textrecipes.recipe import load_recipe, to_toml
+from textrecipes.tokenize import TextVectorizer, Vocabulary, presegment, tokenize
+
+EXPORT_TOLERANCE = 1e-5
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What `train` returns: the run folder, the resolved recipe, metrics and the model.
+
+    ``metrics`` is the test split's report (the validation split's when there is
+    no test split); ``model`` takes raw strings.
+    """
+
+    run_dir: str
+    recipe: dict
+    metrics: dict
+    validation_metrics: dict
+    history: dict
+    labels: list
+    task: str
+    model: keras.Model
+
+
+@dataclasses.dataclass
+class Splits:
+    """Records of each split and the read accounting of every file."""
+
+    train: list
+    validation: list
+    test: list
+    reports: list
+
+
+def _log(verbose: int, *parts) -> None:
+    if verbose:
+        print(*parts, flush=True)
+
+
+# ---------------------------------------------------------------------------
+# Stage 1: dataset files → records.
+
+
+def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
+    """Reads the train/validation/test files of a recipe's ``[data]`` table.
+
+    Missing validation/test files are split off the training file (stratified,
+    seeded). Labels of validation/test must appear in the label set, reported
+    as ``file:line`` otherwise.
+
+    Returns:
+        The splits and the label names (declared, else sorted from train).
+    """
+    options = dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
+                   label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
+    declared = list(data["labels"]) or None
+    train = read_classification(data["train"], labels=declared, **options)
+    labels = declared or sorted(label_counts(train.records))
+    reports = [train.report]
+    parts = {}
+    for name in ("validation", "test"):
+        if data[name]:
+            ds = read_classification(data[name], labels=labels, **options)
+            parts[name] = ds.records
+            reports.append(ds.report)
+    records = train.records
+    if "test" not in parts or "validation" not in parts:
+        test_frac = 0.0 if "test" in parts else data["test_split"]
+        val_frac = 0.0 if "validation" in parts else data["validation_split"]
+        records, val, test = split_records(records, validation=val_frac, test=test_frac, seed=seed)
+        parts.setdefault("validation", val)
+        parts.setdefault("test", test)
+    if not records:
+        raise DataError(f"{data['train']}: no training examples left")
+    return Splits(records, parts["validation"], parts["test"], reports), labels
+
+
+def infer_task(requested: str, labels: list, multi_label: bool, source: str) -> str:
+    """binary for 2 labels, multiclass for more, multilabel when the data is multi-label."""
+    if len(labels) < 2:
+        raise DataError(f"{source}: found {len(labels)} label(s) {labels}; a classifier needs at least 2")
+    if requested != "auto":
+        if requested == "binary" and len(labels) != 2:
+            raise DataError(f"{source}: task 'binary' needs exactly 2 labels, found {len(labels)}")
+        return requested
+    return "multilabel" if multi_label else "binary" if len(labels) == 2 else "multiclass"
+
+
+# ---------------------------------------------------------------------------
+# Stage 5: the optimizer that the schedule drives.
+
+
+def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimizer:
+    """Adam (default), AdamW, SGD (momentum 0.9), RMSprop or Adagrad from ``[optimizer]``."""
+    kwargs = {"learning_rate": learning_rate}
+    if config["clipnorm"]:
+        kwargs["clipnorm"] = config["clipnorm"]
+    name = config["name"]
+    if name == "adamw":
+        return keras.optimizers.AdamW(weight_decay=config["weight_decay"] or 1e-4, **kwargs)
+    if config["weight_decay"]:
+        kwargs["weight_decay"] = config["weight_decay"]
+    if name == "sgd":
+        return keras.optimizers.SGD(momentum=0.9, **kwargs)
+    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
+            "adagrad": keras.optimizers.Adagrad}[name](**kwargs)
+
+
+def without_validation(callback_cfg: Mapping) -> dict:
+    """Callback settings with every ``val_*`` monitor moved to its training twin."""
+    out = {}
+    for name, options in callback_cfg.items():
+        if isinstance(options, Mapping) and isinstance(options.get("monitor"), str) and options["monitor"].startswith("val_"):
+            options = {**options, "monitor": options["monitor"][4:]}
+        out[name] = options
+    return out
+
+
+def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
+    """A finished run is kept unless ``overwrite``; an interrupted one is resumed."""
+    if os.path.exists(os.path.join(run_dir, "metrics.json")):
+        if not overwrite:
+            raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) or another run_dir")
+        shutil.rmtree(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+
+
+def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite: bool = False, verbose: int = 1) -> RunResult:
+    """Trains, evaluates and exports a recipe.
+
+    Args:
+        recipe: a TOML path, a dict shaped like a recipe file, or None (defaults).
+        overrides: ``["section.key=value", ...]`` or a nested dict. Default None.
+        run_dir: where the artifacts go. Default: the recipe's ``run_dir``, else
+            ``runs/<name>``.
+        overwrite: replace a finished run in ``run_dir``. Default False.
+        verbose: 0 silent, 1 a line per stage and epoch (default), 2 Keras' progress bars.
+
+    Returns:
+        A `RunResult`.
+
+    Example:
+        >>> result = train("recipes/sentiment_lstm.toml", overrides=["train.epochs=1"])  # doctest: +SKIP
+        >>> result.metrics["accuracy"] > 0.6  # doctest: +SKIP
+        True
+    """
+    started = time.time()
+    cfg = load_recipe(recipe, overrides)
+    run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"])
+    seed = cfg["seed"]
+    keras.utils.set_random_seed(seed)
+    data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
+
+    # 1. Dataset files → records, with every line accounted for.
+    splits, labels = load_splits(data_cfg, seed)
+    task = infer_task(model_cfg["task"], labels, data_cfg["multi_label"], data_cfg["train"])
+    for report in splits.reports:
+        _log(verbose, report.summary())
+    _log(verbose, f"task: {task}; {len(splits.train)} train / {len(splits.validation)} validation / {len(splits.test)} test")
+    _log(verbose, format_label_counts(label_counts(splits.train)))
+
+    # 2. Tokenization and vocabulary (from the training split only).
+    texts = {name: presegment([r.text for r in getattr(splits, name)], tok_cfg["split"])
+             for name in ("train", "validation", "test")}
+    train_tokens = tokenize(texts["train"], split="word" if tok_cfg["split"] == "jieba" else tok_cfg["split"],
+                            lowercase=tok_cfg["lowercase"])
+    vocab = Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+    vectorizer = TextVectorizer(vocab.tokens, split=tok_cfg["split"], lowercase=tok_cfg["lowercase"],
+                                max_length=tok_cfg["max_length"], name="vectorizer")
+    lengths = np.array([len(t) for t in train_tokens])
+    _log(verbose, f"vocabulary: {len(vocab)} ids; train texts: median {np.median(lengths):.0f} tokens, "
+                  f"{(lengths > tok_cfg['max_length']).mean():.1%} longer than max_length={tok_cfg['max_length']}")
+
+    # 3. tf.data batches, vectorized in the pipeline.
+    strategy = get_strategy("auto")
+    batch_size = train_cfg["batch_size"] * strategy.num_replicas_in_sync
+    targets = {name: encode_labels([r.label for r in getattr(splits, name)], labels, task)
+               for name in ("train", "validation", "test")}
+    train_ds = make_dataset(texts["train"], targets["train"], vectorizer, batch_size=batch_size, shuffle=True,
+                            seed=seed, bucket=train_cfg["bucket"])
+    eval_ds = {name: make_dataset(texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256))
+               for name in ("validation", "test") if len(texts[name])}
+
+    # 4. The model, its schedule and optimizer, built under the strategy.
+    steps_per_epoch = math.ceil(len(texts["train"]) / batch_size)
+    with strategy.scope():
+        build = BUILDERS[model_cfg["name"]]
+        options = {k: v for k, v in model_cfg.items() if k not in ("name", "task")}
+        model = build(len(vocab), len(labels), task=task, seed=seed, **options)
+        schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
+        metrics = ["binary_accuracy"] if task != "multiclass" else ["sparse_categorical_accuracy"]
+        model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
+
+    # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
+    prepare_run_dir(run_dir, overwrite)
+    has_validation = "validation" in eval_ds
+    callback_cfg = cfg["callbacks"]
+    if not has_validation:
+        callback_cfg = without_validation(callback_cfg)
+        _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
+    fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir)
+    fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")))
+    schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
+    history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
+                        callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
+                        verbose={0: 0, 1: 2}.get(verbose, 1))
+    history = {k: [float(x) for x in v] for k, v in history.history.items()}
+
+    # 6. Evaluation report.
+    e2e = end_to_end_model(vectorizer, model)
+    reports = {}
+    for name, ds in eval_ds.items():
+        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
+        reports[name] = evaluate_predictions(targets[name], probs, labels, task)
+    final = reports.get("test") or reports.get("validation") or {}
+    if final:
+        _log(verbose, format_metrics(final, "test" if "test" in reports else "validation"))
+
+    # 7. Export: the Keras model, the SavedModel over raw strings, and the metadata.
+    meta = {"labels": labels, "task": task, "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"],
+            "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"]}
+    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
+        json.dump(meta, f, indent=2, ensure_ascii=False)
+    vocab.save(os.path.join(run_dir, "vocabulary.json"))
+    with open(os.path.join(run_dir, "recipe.toml"), "w", encoding="utf-8") as f:
+        f.write(to_toml(cfg))
+    if cfg["export"]["keras"]:
+        e2e.save(os.path.join(run_dir, "model.keras"))
+    export_check = None
+    if cfg["export"]["saved_model"]:
+        export_path = os.path.join(run_dir, "saved_model")
+        export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
+        raw = [r.text for r in (splits.test or splits.validation or splits.train)]
+        export_check = check_export(e2e, export_path, raw, task, tok_cfg["split"])
+        _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
+                      f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
+    plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
+    summary = {
+        "test": reports.get("test"), "validation": reports.get("validation"),
+        "data": [r.to_dict() for r in splits.reports],
+        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
+        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
+        "export_check": export_check,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
+    return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+
+
+def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512) -> dict:
+    """Reloads the SavedModel and compares its probabilities with the Keras model's on raw texts.
+
+    Raises:
+        AssertionError: when any probability differs by more than 1e-5.
+    """
+    sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
+    segmented = np.array(presegment(sample, split), dtype=object)
+    expected = probabilities_per_label(np.asarray(e2e.predict(segmented, verbose=0, batch_size=256)), task)
+    got = Predictor(export_path).predict_proba(sample)
+    diff = float(np.max(np.abs(expected - got)))
+    if diff > EXPORT_TOLERANCE:
+        raise AssertionError(f"{export_path}: the reloaded export differs from the Keras model by {diff:.2e} (> {EXPORT_TOLERANCE})")
+    return {"texts": len(sample), "max_abs_diff": diff}
