@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import math
 import os
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
@@ -441,19 +442,20 @@ def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0
         raise ValueError(f"validation={validation} and test={test} must be fractions in [0, 1) summing below 1")
     records = list(records)
 
-    def strat(rs):
+    def strat(rs, fraction):
         keys = [r.label[0] if isinstance(r.label, tuple) else r.label for r in rs]
         counts = collections.Counter(keys)
-        return keys if min(counts.values()) >= 2 else None
+        held_out = math.ceil(fraction * len(rs))
+        enough = min(counts.values()) >= 2 and min(held_out, len(rs) - held_out) >= len(counts)
+        return keys if enough else None
 
     rest, test_part = (records, []) if test == 0 else train_test_split(
-        records, test_size=test, random_state=seed, stratify=strat(records)
+        records, test_size=test, random_state=seed, stratify=strat(records, test)
     )
     if validation == 0:
         return list(rest), [], list(test_part)
-    train_part, val_part = train_test_split(
-        rest, test_size=validation / (1 - test), random_state=seed, stratify=strat(rest)
-    )
+    fraction = validation / (1 - test)
+    train_part, val_part = train_test_split(rest, test_size=fraction, random_state=seed, stratify=strat(rest, fraction))
     return list(train_part), list(val_part), list(test_part)
 
 

@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
         "embedding_dropout": 0.2,
         "l1": 0.0,
         "l2": 0.0,
+        "ngram_buckets": 0,
+        "ngram_dim": 64,
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -91,6 +93,8 @@ RANGES = {
     ("model", "embedding_dropout"): (0, 1, True, False),
     ("model", "l1"): (0, None, True, True),
     ("model", "l2"): (0, None, True, True),
+    ("model", "ngram_buckets"): (0, 2**20, True, True),
+    ("model", "ngram_dim"): (1, None, True, True),
     ("optimizer", "weight_decay"): (0, None, True, True),
     ("optimizer", "clipnorm"): (0, None, True, True),
     ("train", "batch_size"): (1, None, True, True),

@@ -176,6 +176,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     started = time.time()
     cfg = load_recipe(recipe, overrides)
     run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"])
+    prepare_run_dir(run_dir, overwrite)
     seed = cfg["seed"]
     keras.utils.set_random_seed(seed)
     data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
@@ -221,7 +222,6 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
-    prepare_run_dir(run_dir, overwrite)
     has_validation = "validation" in eval_ds
     callback_cfg = cfg["callbacks"]
     if not has_validation:

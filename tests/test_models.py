@@ -1,0 +1,72 @@
+"""The model builder: shapes, heads, cuDNN-eligible LSTM, masked pooling, serialization."""
+
+import numpy as np
+import pytest
+
+import keras
+from textrecipes.models import HashedBigrams, MaskedPooling, build_lstm_classifier
+
+
+@pytest.mark.parametrize("task,labels,shape,activation", [
+    ("binary", 2, (None, 1), "sigmoid"), ("multiclass", 4, (None, 4), "softmax"), ("multilabel", 3, (None, 3), "sigmoid"),
+])
+def test_heads(task, labels, shape, activation):
+    model = build_lstm_classifier(50, labels, task=task, embedding_dim=8, units=4)
+    assert model.output_shape == shape
+    head = model.get_layer("probabilities")
+    assert head.activation.__name__ == activation and head.dtype_policy.name == "float32"
+
+
+def test_lstm_stays_on_the_cudnn_path_and_embedding_masks():
+    model = build_lstm_classifier(50, 2, embedding_dim=8, units=4)
+    lstm = model.get_layer("bilstm").forward_layer
+    assert lstm.recurrent_dropout == 0 and lstm.activation.__name__ == "tanh"
+    assert lstm.recurrent_activation.__name__ == "sigmoid" and not lstm.unroll and lstm.use_bias
+    assert model.get_layer("embedding").mask_zero
+
+
+def test_masked_pooling_ignores_padding():
+    x = np.array([[[1.0, -5.0], [3.0, -1.0], [0.0, 0.0]]], "float32")
+    mask = np.array([[True, True, False]])
+    out = MaskedPooling()(x, mask=mask).numpy()
+    assert out.tolist() == [[2.0, -3.0, 3.0, -1.0]]  # padding's 0 does not win the max
+
+
+def test_padding_does_not_change_predictions():
+    model = build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=64, ngram_dim=4)
+    short = model(np.array([[5, 6, 7]]), training=False).numpy()
+    padded = model(np.array([[5, 6, 7, 0, 0, 0]]), training=False).numpy()
+    np.testing.assert_allclose(short, padded, atol=1e-6)
+
+
+def test_hashed_bigrams_are_in_range_and_zero_on_padding():
+    ids = np.array([[2, 3, 4, 0, 0], [19999, 19998, 0, 0, 0]])
+    out = HashedBigrams(100)(ids).numpy()
+    assert out.shape == (2, 4)
+    assert (out[0, :2] > 0).all() and (out[0, 2:] == 0).all() and out[1, 0] > 0 and (out[1, 1:] == 0).all()
+    assert out.max() <= 100
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="pooling"):
+        build_lstm_classifier(10, 2, pooling="avg")
+    with pytest.raises(ValueError, match="dropout"):
+        build_lstm_classifier(10, 2, dropout=-0.1)
+    with pytest.raises(ValueError, match="task"):
+        build_lstm_classifier(10, 2, task="regression")
+
+
+def test_model_saves_and_reloads_in_safe_mode(tmp_path):
+    model = build_lstm_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, ngram_buckets=64)
+    x = np.array([[5, 6, 7, 0]])
+    model.save(tmp_path / "m.keras")
+    again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(model(x).numpy(), again(x).numpy(), atol=1e-6)
+
+
+def test_seeded_builds_are_identical():
+    a = build_lstm_classifier(50, 2, embedding_dim=8, units=4, seed=7)
+    b = build_lstm_classifier(50, 2, embedding_dim=8, units=4, seed=7)
+    c = build_lstm_classifier(50, 2, embedding_dim=8, units=4, seed=8)
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    assert not all(np.array_equal(x, y) for x, y in zip(a.get_weights(), c.get_weights()))
