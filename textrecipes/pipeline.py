@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.tokenize import TextVectorizer
+from textrecipes.tokenization import TextVectorizer
 
 
 def encode_labels(labels: Sequence, label_names: Sequence[str], task: str) -> np.ndarray:

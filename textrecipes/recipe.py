@@ -31,6 +31,7 @@ DEFAULTS: dict[str, Any] = {
         "on_bad_lines": "error",
         "validation_split": 0.1,
         "test_split": 0.1,
+        "max_train_examples": 0,  # above 0: train on the first N training examples only (a quick look)
     },
     "tokenize": {
         "split": "word",
@@ -84,6 +85,7 @@ CHOICES = {
 RANGES = {
     ("data", "validation_split"): (0, 1, True, False),
     ("data", "test_split"): (0, 1, True, False),
+    ("data", "max_train_examples"): (0, None, True, True),
     ("tokenize", "max_tokens"): (3, None, True, True),
     ("tokenize", "min_freq"): (1, None, True, True),
     ("tokenize", "max_length"): (1, None, True, True),

@@ -12,7 +12,7 @@ import keras
 from conftest import SAMPLES, SMALL_MODEL
 from textrecipes.datasets import DataError
 from textrecipes.export import Predictor, RunFolderError
-from textrecipes.train import train
+from textrecipes.runner import train
 
 
 def test_small_run_learns_well_above_chance(small_run):

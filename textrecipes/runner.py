@@ -28,7 +28,7 @@ from textrecipes.export import Predictor, end_to_end_model, export_saved_model
 from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import load_recipe, to_toml
-from textrecipes.tokenize import TextVectorizer, Vocabulary, presegment, tokenize
+from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -99,6 +99,8 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
         records, val, test = split_records(records, validation=val_frac, test=test_frac, seed=seed)
         parts.setdefault("validation", val)
         parts.setdefault("test", test)
+    if data["max_train_examples"]:
+        records = records[: data["max_train_examples"]]
     if not records:
         raise DataError(f"{data['train']}: no training examples left")
     return Splits(records, parts["validation"], parts["test"], reports), labels
