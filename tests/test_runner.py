@@ -132,3 +132,14 @@ def test_same_seed_same_metrics(tmp_path):
     a = train(recipe, run_dir=str(tmp_path / "a"), verbose=0)
     b = train(recipe, run_dir=str(tmp_path / "b"), verbose=0)
     assert a.history["loss"] == b.history["loss"]
+
+
+def test_training_with_on_the_fly_augmentation(tmp_path):
+    from conftest import rt_path, write_slice
+
+    train_file = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 600)
+    result = train({"data": {"train": train_file}, "augment": {"enabled": True, "source": "wordnet"},
+                    "model": {"embedding_dim": 16, "units": 16}, "train": {"epochs": 2}},
+                   run_dir=str(tmp_path / "run"), verbose=0)
+    assert len(result.history["loss"]) == 2 and result.recipe["augment"]["enabled"]
+    assert "[augment]" in open(os.path.join(result.run_dir, "recipe.toml")).read()

@@ -47,6 +47,9 @@ def make_dataset(
     shuffle: bool = False,
     seed: int = 0,
     bucket: bool = False,
+    augmenter=None,
+    epoch_variable: tf.Variable | None = None,
+    augment_probability: float = 1.0,
 ) -> tf.data.Dataset:
     """Builds the batched, vectorized dataset for `fit`, `evaluate` or `predict`.
 
@@ -60,6 +63,12 @@ def make_dataset(
         bucket: group texts of similar length into the same batch (within a
             shuffled window of 50 batches) so batches carry less padding. Every
             example is still seen exactly once per epoch. Default False.
+        augmenter: a `textrecipes.augment.Augmenter` for on-the-fly augmentation
+            of training data; None (default) for none. Needs ``epoch_variable``
+            (set each epoch by `AugmentEpochCallback`).
+        epoch_variable: int64 `tf.Variable` holding the current epoch.
+        augment_probability: chance that an example is replaced by its variant
+            in a given epoch, drawn from (seed, epoch, example). Default 1.0.
 
     Returns:
         A `tf.data.Dataset` of ``(ids, targets)`` batches (``ids`` alone when
@@ -75,8 +84,14 @@ def make_dataset(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     texts = tf.constant(list(texts), dtype=tf.string)
     data = tf.data.Dataset.from_tensor_slices(texts if targets is None else (texts, targets))
+    if augmenter is not None:
+        if targets is None or epoch_variable is None:
+            raise ValueError("augmentation is for training data: give targets and epoch_variable")
+        data = data.enumerate()  # the example's identity, fixed before shuffling
     if shuffle:
         data = data.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
+    if augmenter is not None:
+        data = _augment(data, augmenter, epoch_variable, augment_probability, seed)
     if bucket:
         # Sort each window of 50 batches by length, cut it into batches, then
         # shuffle the batches: similar lengths together, order still random.
@@ -102,3 +117,22 @@ def make_dataset(
     else:
         data = data.map(lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float, seed: int) -> tf.data.Dataset:
+    """(index, (text, target)) → (text or its variant, target), deterministic in (seed, epoch, index)."""
+    from textrecipes.augment import augment_dataset
+
+    def draw(index, example):
+        text, target = example
+        key = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch_variable, tf.int64), index])
+        use = tf.random.stateless_uniform([], seed=key) < probability
+        return index, text, (target, text, use)
+
+    def choose(variant, extra):
+        target, original, use = extra
+        return tf.where(use, variant, original), target
+
+    data = data.map(draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return augment_dataset(data, augmenter, epoch_variable).map(choose, num_parallel_calls=tf.data.AUTOTUNE,
+                                                                 deterministic=True)

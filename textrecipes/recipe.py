@@ -33,6 +33,19 @@ DEFAULTS: dict[str, Any] = {
         "test_split": 0.1,
         "max_train_examples": 0,  # above 0: train on the first N training examples only (a quick look)
     },
+    # On-the-fly EDA augmentation of the training split (never validation/test):
+    # each epoch, each example is replaced with probability `probability` by a
+    # fresh variant that depends only on (seed, epoch, example).
+    "augment": {
+        "enabled": False,
+        "source": "wordnet",  # wordnet | file:PATH | vectors:PATH | none
+        "probability": 0.5,
+        "alpha_sr": 0.1,
+        "alpha_ri": 0.1,
+        "alpha_rs": 0.1,
+        "p_rd": 0.1,
+        "tokenizer": "whitespace",  # whitespace | chars | jieba
+    },
     "tokenize": {
         "split": "word",
         "lowercase": True,
@@ -75,6 +88,7 @@ CHOICES = {
     ("data", "format"): ("label_text",),
     ("data", "on_bad_lines"): ("error", "skip"),
     ("tokenize", "split"): ("word", "char", "jieba"),
+    ("augment", "tokenizer"): ("whitespace", "chars", "jieba"),
     ("model", "name"): ("lstm",),
     ("model", "task"): ("auto", "binary", "multiclass", "multilabel"),
     ("model", "pooling"): ("last", "max", "mean_max"),
@@ -86,6 +100,11 @@ RANGES = {
     ("data", "validation_split"): (0, 1, True, False),
     ("data", "test_split"): (0, 1, True, False),
     ("data", "max_train_examples"): (0, None, True, True),
+    ("augment", "probability"): (0, 1, True, True),
+    ("augment", "alpha_sr"): (0, 1, True, True),
+    ("augment", "alpha_ri"): (0, 1, True, True),
+    ("augment", "alpha_rs"): (0, 1, True, True),
+    ("augment", "p_rd"): (0, 1, True, False),
     ("tokenize", "max_tokens"): (3, None, True, True),
     ("tokenize", "min_freq"): (1, None, True, True),
     ("tokenize", "max_length"): (1, None, True, True),
@@ -190,6 +209,9 @@ def validate(recipe: dict) -> list[str]:
             lo = "" if low is None else f"{'>=' if low_in else '>'} {low}"
             hi = "" if high is None else f"{'<=' if high_in else '<'} {high}"
             problems.append(f"'{section}.{key}' = {value!r} is out of range (must be {' and '.join(p for p in (lo, hi) if p)})")
+    source = recipe["augment"]["source"]
+    if not (source in ("wordnet", "none") or source.startswith(("file:", "vectors:"))):
+        problems.append(f"'augment.source' must be 'wordnet', 'none', 'file:PATH' or 'vectors:PATH', got {source!r}")
     data = recipe["data"]
     if not data["train"]:
         problems.append("'data.train' is required: the path of the training TSV")

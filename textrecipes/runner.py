@@ -137,6 +137,20 @@ def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimize
             "adagrad": keras.optimizers.Adagrad}[name](**kwargs)
 
 
+def build_augmenter(config: Mapping, seed: int):
+    """The recipe's ``[augment]`` table → (Augmenter, epoch variable), or (None, None) when off."""
+    if not config["enabled"]:
+        return None, None
+    import tensorflow as tf
+
+    from textrecipes.augment import Augmenter
+
+    augmenter = Augmenter(config["source"], alpha_sr=config["alpha_sr"], alpha_ri=config["alpha_ri"],
+                          alpha_rs=config["alpha_rs"], p_rd=config["p_rd"], num_aug=1, seed=seed,
+                          tokenizer=config["tokenizer"])
+    return augmenter, tf.Variable(0, dtype=tf.int64, trainable=False, name="augment_epoch")
+
+
 def without_validation(callback_cfg: Mapping) -> dict:
     """Callback settings with every ``val_*`` monitor moved to its training twin."""
     out = {}
@@ -208,8 +222,13 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     batch_size = train_cfg["batch_size"] * strategy.num_replicas_in_sync
     targets = {name: encode_labels([r.label for r in getattr(splits, name)], labels, task)
                for name in ("train", "validation", "test")}
+    augmenter, epoch_variable = build_augmenter(cfg["augment"], seed)
     train_ds = make_dataset(texts["train"], targets["train"], vectorizer, batch_size=batch_size, shuffle=True,
-                            seed=seed, bucket=train_cfg["bucket"])
+                            seed=seed, bucket=train_cfg["bucket"], augmenter=augmenter, epoch_variable=epoch_variable,
+                            augment_probability=cfg["augment"]["probability"])
+    if augmenter is not None:
+        _log(verbose, f"augmentation on the fly: {augmenter.operations} from {cfg['augment']['source']}, "
+                      f"probability {cfg['augment']['probability']} per example and epoch")
     eval_ds = {name: make_dataset(texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256))
                for name in ("validation", "test") if len(texts[name])}
 
@@ -231,6 +250,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
     fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir)
     fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")))
+    if augmenter is not None:
+        from textrecipes.augment import AugmentEpochCallback
+
+        fit_callbacks.insert(0, AugmentEpochCallback(epoch_variable))
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
                         callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
