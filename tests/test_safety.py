@@ -66,7 +66,7 @@ def _edit_labels(folder, value):
     ({"labels": ["neg", "pos"], "task": "binary", "split": "bpe"}, r"'split' must be one of"),
     ({"labels": ["neg", "pos"], "task": "binary"}, r"metadata lacks 'split'"),
     ({"labels": ["neg", "pos", "meh"], "task": "binary", "split": "word"}, r"binary model needs 2 labels"),
-    ({"labels": ["neg", "pos", "meh"], "task": "multiclass", "split": "word"}, r"3 labels but the model has 2 outputs"),
+    ({"labels": ["neg", "pos", "meh"], "task": "multiclass", "split": "word"}, r"3 labels but the model has 1 output|labels\.json lists \['neg', 'pos', 'meh'\]"),
     ({"labels": ["pos", "neg"], "task": "binary", "split": "word"}, r"labels\.json lists \['pos', 'neg'\]"),
 ])
 def test_missing_or_tampered_labels_json_is_a_clear_error(copy, target, damage, message):
@@ -74,7 +74,7 @@ def test_missing_or_tampered_labels_json_is_a_clear_error(copy, target, damage, 
         os.remove(os.path.join(copy, "labels.json"))
     else:
         _edit_labels(copy, damage)
-    if target == "keras" and damage is not None and "lists" in message:
+    if target == "keras" and isinstance(damage, dict) and damage["labels"] == ["pos", "neg"]:
         pytest.skip("a bare model.keras has nothing to compare labels.json with")
     path = copy if target == "run" else os.path.join(copy, "model.keras")
     with pytest.raises(RunFolderError, match=message):

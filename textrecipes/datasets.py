@@ -303,7 +303,7 @@ def read_pairs(
         path: the TSV file.
         header: the first line is a header. Default False.
         labeled: a third column holds a label. Default None: decided by the first
-            data line, then required of every line.
+            data line with 2 or 3 columns, then required of every line.
         on_bad_lines: "error" (default) or "skip".
         max_line_bytes: longest line accepted, in bytes. Default 1,000,000.
 
