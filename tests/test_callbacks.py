@@ -238,7 +238,7 @@ def test_build_callbacks_defaults_and_order(tmp_path):
     ]
     early = callbacks[3]
     assert (early.monitor, early.patience, early.restore_best_weights) == (
-        "val_loss", 3, True)
+        "val_accuracy", 3, True)
     assert [type(c).__name__ for c in build_callbacks(None, run_dir=None)] == [
         "TerminateOnNaNWithAdvice", "LearningRateLogger", "EarlyStopping"]
 

@@ -579,9 +579,12 @@ class TerminateOnNaNWithAdvice(keras.callbacks.Callback):
 #: default. A section may be given as `true`/`false` (switch it with its
 #: defaults) or as a table (its options; `enabled` defaults to true then).
 CALLBACK_DEFAULTS = {
+    # val_accuracy, not val_loss: on small data the validation loss bottoms out
+    # at epoch 1-2 on near-majority-class models and rises (overconfidence)
+    # while accuracy still improves (benchmarks/RESULTS.md, augmentation, N=500).
     "early_stopping": {
         "enabled": True,
-        "monitor": "val_loss",
+        "monitor": "val_accuracy",
         "patience": 3,
         "min_delta": 0.0,
         "start_from_epoch": 0,
@@ -740,7 +743,7 @@ def _range_problem(section, key, value):
     return None
 
 
-def build_callbacks(config, *, run_dir):
+def build_callbacks(config, *, run_dir, verbose=1):
     """Builds the callbacks a recipe's `[callbacks]` table describes.
 
     The order matters and is fixed: backup-and-restore, NaN guard, rate
@@ -754,6 +757,8 @@ def build_callbacks(config, *, run_dir):
             defaults (early stopping on `val_loss` with patience 3 and best
             weights restored, checkpoint, backup, NaN guard, rate logger).
         run_dir: String or None, the run's folder.
+        verbose: Int; 1 (default) lets early stopping and the plateau
+            callbacks print a line when they act, 0 keeps them silent.
 
     Returns:
         A list of `keras.callbacks.Callback`.
@@ -783,13 +788,13 @@ def build_callbacks(config, *, run_dir):
         callbacks.append(LearningRateLogger())
     options = dict(c["reduce_lr_on_plateau"])
     if options.pop("enabled"):
-        callbacks.append(ReduceLROnPlateauScaled(verbose=1, **options))
+        callbacks.append(ReduceLROnPlateauScaled(verbose=verbose, **options))
     options = dict(c["early_stopping"])
     if options.pop("enabled"):
-        callbacks.append(EarlyStopping(verbose=1, **options))
+        callbacks.append(EarlyStopping(verbose=verbose, **options))
     options = dict(c["loss_plateau"])
     if options.pop("enabled"):
-        callbacks.append(LossPlateauStop(verbose=1, **options))
+        callbacks.append(LossPlateauStop(verbose=verbose, **options))
     if run_dir is not None and c["checkpoint"]["enabled"]:
         monitor = c["checkpoint"]["monitor"]
         if monitor is None:
