@@ -77,6 +77,8 @@ DEFAULTS: dict[str, Any] = {
         "batch_size": 32,
         "epochs": 10,
         "bucket": True,
+        "strategy": "auto",  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG)
+        "mixed_precision": "auto",  # auto (mixed_float16 on GPUs of compute capability >= 7.0) | true | false
     },
     "export": {
         "saved_model": True,
@@ -93,7 +95,12 @@ CHOICES = {
     ("model", "task"): ("auto", "binary", "multiclass", "multilabel"),
     ("model", "pooling"): ("last", "max", "mean_max"),
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
+    ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
+    ("train", "mixed_precision"): ("auto", True, False),
 }
+
+# Keys whose value may take more than the default's type.
+FLEXIBLE_TYPES = {"train.mixed_precision": (str, bool)}
 
 # (section, key): (low, high, low_inclusive, high_inclusive)
 RANGES = {
@@ -185,7 +192,10 @@ def merge(base: dict, update: Mapping, problems: list[str], path: str = "") -> d
                 base[key] = {**default, **value}
             else:
                 merge(default, value, problems, where + ".")
-        elif isinstance(default, (bool, int, float, str, list)) and not _type_ok(default, value):
+        elif where in FLEXIBLE_TYPES and not isinstance(value, FLEXIBLE_TYPES[where]):
+            problems.append(f"{where!r} must be {' or '.join(t.__name__ for t in FLEXIBLE_TYPES[where])}, "
+                            f"got {type(value).__name__} {value!r}")
+        elif where not in FLEXIBLE_TYPES and isinstance(default, (bool, int, float, str, list)) and not _type_ok(default, value):
             problems.append(f"{where!r} must be {type(default).__name__}, got {type(value).__name__} {value!r}")
         else:
             base[key] = value

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from textrecipes import callbacks as callbacks_lib
-from textrecipes import schedules
+from textrecipes import distribute, schedules
 from textrecipes.datasets import DataError, format_label_counts, label_counts, read_classification, split_records
 from textrecipes.distribute import get_strategy
 from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
@@ -191,7 +191,11 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     """
     started = time.time()
     cfg = load_recipe(recipe, overrides)
+    # The strategy comes first: MultiWorkerMirroredStrategy must exist before any other TF op.
+    strategy = get_strategy(cfg["train"]["strategy"])
     run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"])
+    chief_run_dir = run_dir  # only the chief writes here; other workers write to a private folder
+    run_dir = distribute.worker_run_dir(run_dir, strategy)
     prepare_run_dir(run_dir, overwrite)
     seed = cfg["seed"]
     keras.utils.set_random_seed(seed)
@@ -217,9 +221,9 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     _log(verbose, f"vocabulary: {len(vocab)} ids; train texts: median {np.median(lengths):.0f} tokens, "
                   f"{(lengths > tok_cfg['max_length']).mean():.1%} longer than max_length={tok_cfg['max_length']}")
 
-    # 3. tf.data batches, vectorized in the pipeline.
-    strategy = get_strategy("auto")
+    # 3. tf.data batches, vectorized in the pipeline. batch_size is per replica.
     batch_size = train_cfg["batch_size"] * strategy.num_replicas_in_sync
+    _log(verbose, f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s); global batch {batch_size}")
     targets = {name: encode_labels([r.label for r in getattr(splits, name)], labels, task)
                for name in ("train", "validation", "test")}
     augmenter, epoch_variable = build_augmenter(cfg["augment"], seed)
@@ -231,16 +235,25 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
                       f"probability {cfg['augment']['probability']} per example and epoch")
     eval_ds = {name: make_dataset(texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256))
                for name in ("validation", "test") if len(texts[name])}
+    if distribute.is_multi_worker(strategy):
+        train_ds = distribute.data_sharded(train_ds)
+        eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
 
     # 4. The model, its schedule and optimizer, built under the strategy.
     steps_per_epoch = math.ceil(len(texts["train"]) / batch_size)
-    with strategy.scope():
+    mixed = distribute.use_mixed_precision(train_cfg["mixed_precision"])
+    with strategy.scope(), distribute.precision_policy(mixed):  # the global policy is restored after compile
         build = BUILDERS[model_cfg["name"]]
         options = {k: v for k, v in model_cfg.items() if k not in ("name", "task")}
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
-        metrics = ["binary_accuracy"] if task != "multiclass" else ["sparse_categorical_accuracy"]
+        metrics = ["accuracy"]  # Keras picks binary/sparse-categorical from the loss; one name to monitor
         model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
+    if mixed:
+        _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
+    eligible, reasons = distribute.cudnn_eligible(model)
+    if not eligible:
+        _log(verbose, "note: the LSTM leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
     has_validation = "validation" in eval_ds
@@ -248,17 +261,30 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     if not has_validation:
         callback_cfg = without_validation(callback_cfg)
         _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
-    fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir)
-    fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")))
+    fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
+    # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
+    resumed = distribute.resume_epoch(os.path.join(run_dir, "backup")) if callback_cfg["backup"]["enabled"] else 0
+    if resumed:
+        distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
+        _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
+    fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
     if augmenter is not None:
         from textrecipes.augment import AugmentEpochCallback
 
         fit_callbacks.insert(0, AugmentEpochCallback(epoch_variable))
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
+    distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
     history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
                         callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
                         verbose={0: 0, 1: 2}.get(verbose, 1))
     history = {k: [float(x) for x in v] for k, v in history.history.items()}
+    if resumed:  # the epochs before the interruption come from history.csv
+        history = distribute.read_history(os.path.join(run_dir, "history.csv")) or history
+    if distribute.is_multi_worker(strategy):
+        # Evaluate and export a local copy: predict/export need no collective ops then.
+        local = build(len(vocab), len(labels), task=task, seed=seed, **options)
+        local.set_weights(model.get_weights())
+        model = local
 
     # 6. Evaluation report.
     e2e = end_to_end_model(vectorizer, model)
@@ -298,6 +324,9 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     }
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
+    if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir = chief_run_dir
     _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
     return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
 
