@@ -754,7 +754,7 @@ def build_callbacks(config, *, run_dir, verbose=1):
 
     Args:
         config: Dict, the `[callbacks]` table; `{}` or None gives the
-            defaults (early stopping on `val_loss` with patience 3 and best
+            defaults (early stopping on `val_accuracy` with patience 3 and best
             weights restored, checkpoint, backup, NaN guard, rate logger).
         run_dir: String or None, the run's folder.
         verbose: Int; 1 (default) lets early stopping and the plateau
