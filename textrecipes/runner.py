@@ -247,7 +247,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         options = {k: v for k, v in model_cfg.items() if k not in ("name", "task")}
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
-        metrics = ["accuracy"]  # Keras picks binary/sparse-categorical from the loss; one name to monitor
+        # One name, "accuracy", for every task so callbacks can monitor val_accuracy; explicit
+        # classes because Keras' "accuracy" string is not per-label accuracy for multi-label heads.
+        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
+                   else keras.metrics.BinaryAccuracy(name="accuracy")]
         model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
     if mixed:
         _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
@@ -268,6 +271,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
         _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
     fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
+    # The backup goes last: an epoch is declared done only after its history row is
+    # written, so a kill between the two never leaves a hole in history.csv.
+    backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
+    fit_callbacks = [c for c in fit_callbacks if c not in backups] + backups
     if augmenter is not None:
         from textrecipes.augment import AugmentEpochCallback
 
