@@ -61,3 +61,10 @@ def test_resolved_recipe_round_trips_through_toml(tmp_path):
     text = to_toml(recipe)
     again = load_recipe(tomllib.loads(text))
     assert again == recipe
+
+
+@pytest.mark.parametrize("run_dir", ["/etc", "../outside", "runs/../../x"])
+def test_recipe_run_dir_cannot_escape_the_working_folder(run_dir):
+    with pytest.raises(RecipeError, match="relative path inside the working folder"):
+        load_recipe({"data": {"train": "t.tsv"}, "run_dir": run_dir})
+    assert load_recipe({"data": {"train": "t.tsv"}, "run_dir": "runs/mine"})["run_dir"] == "runs/mine"

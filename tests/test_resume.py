@@ -93,3 +93,37 @@ def test_trim_history_keeps_the_header(tmp_path, kept):
     path.write_text("epoch,loss\n0,0.9\n")
     trim_history(str(path), kept)
     assert path.read_text().splitlines()[0] == "epoch,loss"
+
+
+def test_ctrl_c_stops_cleanly_and_keeps_the_backup(tmp_path):
+    data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 1500)
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(textwrap.dedent(f"""
+        [data]
+        train = "{data}"
+        [model]
+        embedding_dim = 8
+        units = 8
+        ngram_buckets = 0
+        [callbacks]
+        early_stopping = false
+        [train]
+        epochs = {EPOCHS}
+        batch_size = 16
+    """), encoding="utf-8")
+    run_dir = str(tmp_path / "run")
+    command = [sys.executable, "-m", "textrecipes.cli", "train", str(recipe), "--run-dir", run_dir]
+    run = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 400
+    try:
+        while _backed_up_epochs(run_dir) < 1:
+            assert run.poll() is None, "the run ended before Ctrl-C:\n" + run.stderr.read()[-3000:]
+            assert time.time() < deadline, "no epoch backed up in time"
+            time.sleep(0.05)
+        run.send_signal(signal.SIGINT)
+        out, err = run.communicate(timeout=120)
+    finally:
+        run.kill()
+    assert run.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "Traceback" not in err
+    assert _backed_up_epochs(run_dir) >= 1 and not os.path.exists(os.path.join(run_dir, "metrics.json"))
