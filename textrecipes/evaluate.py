@@ -10,6 +10,14 @@ import numpy as np
 def probabilities_per_label(raw: np.ndarray, task: str) -> np.ndarray:
     """Model outputs → one probability column per label ([1-p, p] for a binary sigmoid).
 
+    Args:
+        raw: the model's outputs: ``(n, 1)`` sigmoid outputs for binary,
+            ``(n, labels)`` otherwise.
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        A float32 array, one column per label (``raw`` unchanged but for binary).
+
     Example:
         >>> probabilities_per_label(np.array([[0.25]]), "binary").tolist()
         [[0.75, 0.25]]
@@ -71,7 +79,21 @@ def evaluate_predictions(targets: np.ndarray, probabilities: np.ndarray, label_n
 
 
 def format_metrics(metrics: dict, title: str = "test") -> str:
-    """The metrics as a small plain-text table."""
+    """The metrics as a small plain-text table.
+
+    Args:
+        metrics: a dict from `evaluate_predictions`.
+        title: the name the first line starts with. Default "test".
+
+    Returns:
+        The table: a summary line, precision/recall/F1/support per label and,
+        for single-label tasks, the confusion matrix.
+
+    Example:
+        >>> m = evaluate_predictions(np.array([0, 1]), np.array([[.9, .1], [.2, .8]]), ["a", "b"], "multiclass")
+        >>> print(format_metrics(m).splitlines()[0])
+        test: 2 examples, accuracy 1.0000, macro-F1 1.0000
+    """
     names = metrics["labels"]
     width = max([len(n) for n in names] + [9])
     lines = [f"{title}: {metrics['examples']} examples, accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}",
@@ -87,7 +109,21 @@ def format_metrics(metrics: dict, title: str = "test") -> str:
 
 
 def plot_learning_curves(history: dict, path: str) -> None:
-    """Writes loss and every metric per epoch, training and validation, to a PNG."""
+    """Writes loss and every metric per epoch, training and validation, to a PNG.
+
+    Args:
+        history: Keras' ``History.history``: metric → one value per epoch. Each
+            ``val_*`` curve is drawn with its training twin; ``lr`` and
+            ``learning_rate`` are left out.
+        path: the PNG file to write.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "curves.png")
+        >>> plot_learning_curves({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]}, path)
+        >>> os.path.exists(path)
+        True
+    """
     import matplotlib
 
     matplotlib.use("Agg")

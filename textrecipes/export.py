@@ -25,11 +25,34 @@ TASKS = ("binary", "multiclass", "multilabel")
 
 
 class RunFolderError(ValueError):
-    """A run folder or export is missing a file or holds one that cannot be used."""
+    """A run folder or export is missing a file or holds one that cannot be used.
+
+    Example:
+        >>> try:
+        ...     Predictor("no/such/run")
+        ... except RunFolderError as e:
+        ...     print(e)
+        no/such/run: no such run folder, SavedModel or .keras file
+    """
 
 
 def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Model:
-    """Puts the vectorizer in front of the model: raw strings in, probabilities out."""
+    """Puts the vectorizer in front of the model: raw strings in, probabilities out.
+
+    Args:
+        vectorizer: the `TextVectorizer` that turns strings into token ids.
+        model: the classifier on token ids (as from `build_lstm_classifier`).
+
+    Returns:
+        A `keras.Model` named "text_classifier" with one string input, ``texts``.
+
+    Example:
+        >>> from textrecipes.models import build_lstm_classifier
+        >>> v = TextVectorizer(["good", "film"], max_length=4)
+        >>> m = build_lstm_classifier(4, 2, embedding_dim=8, units=4, ngram_buckets=0)
+        >>> end_to_end_model(v, m).predict(np.array(["good film"], dtype=object), verbose=0).shape
+        (1, 1)
+    """
     texts = keras.Input(shape=(), dtype="string", name="texts")
     return keras.Model(texts, model(vectorizer(texts)), name="text_classifier")
 
@@ -43,6 +66,14 @@ def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], ta
         labels: label names in output order.
         task: "binary", "multiclass" or "multilabel".
         meta: JSON metadata written to ``assets.extra/textrecipes.json``.
+
+    Raises:
+        FileExistsError: when ``path`` already exists.
+
+    Example:
+        >>> export_saved_model(e2e, "exports/demo", labels=["neg", "pos"], task="binary", meta={})  # doctest: +SKIP
+        >>> Predictor("exports/demo").predict(["a fine film"])  # doctest: +SKIP
+        [('pos', 0.91)]
     """
     if os.path.exists(path):
         raise FileExistsError(f"export path {path} already exists; choose a new one or remove it")

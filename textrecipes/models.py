@@ -108,6 +108,22 @@ def output_layer(task: str, num_labels: int, **kwargs) -> layers.Dense:
     """The classifier head: sigmoid for binary/multi-label, softmax for multi-class.
 
     Kept in float32 so mixed-precision training stays numerically safe.
+
+    Args:
+        task: "binary", "multiclass" or "multilabel".
+        num_labels: the number of labels (a binary head has one unit whatever it is).
+        **kwargs: passed on to `keras.layers.Dense`, e.g. ``kernel_regularizer``.
+
+    Returns:
+        A float32 `keras.layers.Dense` layer named "probabilities".
+
+    Raises:
+        ValueError: when ``task`` is not one of the three.
+
+    Example:
+        >>> head = output_layer("multiclass", 3)
+        >>> head.units, head.activation.__name__
+        (3, 'softmax')
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -118,7 +134,20 @@ def output_layer(task: str, num_labels: int, **kwargs) -> layers.Dense:
 
 
 def loss_for(task: str) -> str:
-    """The Keras loss name that matches the head of `output_layer`."""
+    """The Keras loss name that matches the head of `output_layer`.
+
+    Args:
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        "binary_crossentropy" for binary and multi-label,
+        "sparse_categorical_crossentropy" for multi-class (integer targets, as
+        `encode_labels` makes them).
+
+    Example:
+        >>> loss_for("multiclass")
+        'sparse_categorical_crossentropy'
+    """
     return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
             "multilabel": "binary_crossentropy"}[task]
 

@@ -20,6 +20,19 @@ from textrecipes.tokenization import TextVectorizer
 def encode_labels(labels: Sequence, label_names: Sequence[str], task: str) -> np.ndarray:
     """Label strings (or tuples for multi-label) → the targets the loss expects.
 
+    Args:
+        labels: one label per example; a tuple of labels per example for multi-label.
+        label_names: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        float32 0/1 targets of shape ``(n, 1)`` for binary, int32 label ids of
+        shape ``(n,)`` for multi-class, float32 multi-hot rows of shape
+        ``(n, len(label_names))`` for multi-label.
+
+    Raises:
+        ValueError: when a label is not in ``label_names``.
+
     Example:
         >>> encode_labels(["b", "a"], ["a", "b"], "multiclass").tolist()
         [1, 0]

@@ -131,7 +131,19 @@ RANGES = {
 
 
 class RecipeError(ValueError):
-    """A recipe has problems; the message lists every one of them."""
+    """A recipe has problems; the message lists every one of them.
+
+    Args:
+        problems: one message per problem; kept as ``.problems``.
+        source: what holds the problems: a file name, "command line". Default "recipe".
+
+    Example:
+        >>> try:
+        ...     load_recipe({"model": {"unitz": 64}})
+        ... except RecipeError as e:
+        ...     print(e.problems[0])
+        unknown key 'model.unitz' (did you mean 'units'?)
+    """
 
     def __init__(self, problems: list[str], source: str = "recipe"):
         self.problems = problems
@@ -154,7 +166,17 @@ def _extra_sections() -> dict[str, tuple[Any, Any]]:
 
 
 def default_recipe() -> dict:
-    """A deep copy of every default, extra sections included (as given: empty)."""
+    """A deep copy of every default, extra sections included (as given: empty).
+
+    Returns:
+        A fresh dict: `DEFAULTS`, plus an empty table for each section that
+        another module fills in (``schedule``, ``callbacks``).
+
+    Example:
+        >>> r = default_recipe()
+        >>> r["model"]["units"], r["schedule"]
+        (128, {})
+    """
     recipe = copy.deepcopy(DEFAULTS)
     for name in _extra_sections():
         recipe[name] = {}
@@ -177,7 +199,23 @@ def _type_ok(default, value) -> bool:
 
 
 def merge(base: dict, update: Mapping, problems: list[str], path: str = "") -> dict:
-    """Merges ``update`` into ``base`` (defaults), recording unknown keys and wrong types."""
+    """Merges ``update`` into ``base`` (defaults), recording unknown keys and wrong types.
+
+    Args:
+        base: the defaults, or the recipe so far; updated in place.
+        update: the given values, nested like ``base``.
+        problems: a list that a message per unknown key or wrong type is appended to.
+        path: the dotted prefix of ``base`` inside the recipe, for messages. Default "".
+
+    Returns:
+        ``base``, updated with every value that passed.
+
+    Example:
+        >>> problems = []
+        >>> r = merge(default_recipe(), {"model": {"units": 64, "dropout": "high"}}, problems)
+        >>> r["model"]["units"], problems
+        (64, ["'model.dropout' must be float, got str 'high'"])
+    """
     for key, value in update.items():
         where = f"{path}{key}"
         if key not in base:
@@ -203,7 +241,23 @@ def merge(base: dict, update: Mapping, problems: list[str], path: str = "") -> d
 
 
 def validate(recipe: dict) -> list[str]:
-    """Range and choice checks on a merged recipe; returns the problems found."""
+    """Range and choice checks on a merged recipe; returns the problems found.
+
+    Args:
+        recipe: a merged recipe with every key (as `merge` makes from `default_recipe`).
+
+    Returns:
+        One message per problem; empty when the recipe is usable.
+
+    Example:
+        >>> r = default_recipe()
+        >>> r["data"]["train"] = "data/samples/label_text.tsv"
+        >>> validate(r)
+        []
+        >>> r["model"]["dropout"] = 1.5
+        >>> validate(r)
+        ["'model.dropout' = 1.5 is out of range (must be >= 0 and < 1)"]
+    """
     problems = []
     for (section, key), options in CHOICES.items():
         value = recipe[section][key]
@@ -242,7 +296,23 @@ def validate(recipe: dict) -> list[str]:
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``"model.units=64"`` → (["model", "units"], 64); the value is read as TOML, else as a string."""
+    """``"model.units=64"`` → (["model", "units"], 64); the value is read as TOML, else as a string.
+
+    Args:
+        item: a ``--set`` argument, ``section.key=value``.
+
+    Returns:
+        ``(keys, value)``: the dotted key split into its parts, and the value.
+
+    Raises:
+        RecipeError: when ``item`` has no "=".
+
+    Example:
+        >>> parse_override("model.units=64")
+        (['model', 'units'], 64)
+        >>> parse_override("data.train=data/train.tsv")
+        (['data', 'train'], 'data/train.tsv')
+    """
     if "=" not in item:
         raise RecipeError([f"--set {item!r} must look like section.key=value"], "command line")
     key, raw = item.split("=", 1)
@@ -308,7 +378,27 @@ def load_recipe(source: str | os.PathLike | Mapping | None = None, overrides: li
 
 
 def to_toml(recipe: Mapping) -> str:
-    """Writes a recipe (plain values and tables only) as TOML text."""
+    """Writes a recipe (plain values and tables only) as TOML text.
+
+    Args:
+        recipe: a recipe, tables one level deep (as from `load_recipe`); a None
+            value is written as a ``# key = (unset)`` comment.
+
+    Returns:
+        The TOML text; `load_recipe` reads it back.
+
+    Raises:
+        TypeError: for a value TOML cannot hold.
+
+    Example:
+        >>> print(to_toml({"name": "demo", "model": {"units": 64, "bidirectional": True}}))
+        name = "demo"
+        <BLANKLINE>
+        [model]
+        units = 64
+        bidirectional = true
+        <BLANKLINE>
+    """
 
     def value(v):
         if isinstance(v, bool):

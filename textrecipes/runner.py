@@ -39,6 +39,21 @@ class RunResult:
 
     ``metrics`` is the test split's report (the validation split's when there is
     no test split); ``model`` takes raw strings.
+
+    Args:
+        run_dir: the run folder holding every artifact.
+        recipe: the resolved recipe, every key filled in.
+        metrics: the final metrics (`evaluate_predictions`), as above.
+        validation_metrics: the validation split's metrics; empty without one.
+        history: Keras' training history: metric → one value per epoch.
+        labels: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        model: the end-to-end Keras model: raw strings in, probabilities out.
+
+    Example:
+        >>> result = train("recipes/sentiment_lstm.toml", overrides=["train.epochs=1"])  # doctest: +SKIP
+        >>> result.task, sorted(result.metrics)[:2]  # doctest: +SKIP
+        ('binary', ['accuracy', 'confusion_matrix'])
     """
 
     run_dir: str
@@ -53,7 +68,21 @@ class RunResult:
 
 @dataclasses.dataclass
 class Splits:
-    """Records of each split and the read accounting of every file."""
+    """Records of each split and the read accounting of every file.
+
+    Args:
+        train: the training records.
+        validation: the validation records (may be empty).
+        test: the test records (may be empty).
+        reports: the `ReadReport` of every file read, the training file's first.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> data = {**default_recipe()["data"], "train": "data/samples/label_text.tsv"}
+        >>> splits, labels = load_splits(data, seed=0)
+        >>> len(splits.train) + len(splits.validation) + len(splits.test) == splits.reports[0].kept
+        True
+    """
 
     train: list
     validation: list
@@ -77,8 +106,23 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
     seeded). Labels of validation/test must appear in the label set, reported
     as ``file:line`` otherwise.
 
+    Args:
+        data: the recipe's ``[data]`` table, every key present (as from `load_recipe`).
+        seed: the seed of the splits taken off the training file.
+
     Returns:
         The splits and the label names (declared, else sorted from train).
+
+    Raises:
+        DataError: for a bad line (with ``on_bad_lines = "error"``), a label
+            outside the label set, or no training examples left.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> data = {**default_recipe()["data"], "train": "data/samples/label_text.tsv"}
+        >>> splits, labels = load_splits(data, seed=0)
+        >>> labels
+        ['neg', 'pos']
     """
     options = dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
                    label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
@@ -107,7 +151,27 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
 
 
 def infer_task(requested: str, labels: list, multi_label: bool, source: str) -> str:
-    """binary for 2 labels, multiclass for more, multilabel when the data is multi-label."""
+    """binary for 2 labels, multiclass for more, multilabel when the data is multi-label.
+
+    Args:
+        requested: the recipe's ``model.task``: "auto", "binary", "multiclass"
+            or "multilabel"; anything but "auto" is kept.
+        labels: the label names.
+        multi_label: whether the data is multi-label (``data.multi_label``).
+        source: the training file, named in errors.
+
+    Returns:
+        The task.
+
+    Raises:
+        DataError: with fewer than 2 labels, or "binary" requested with other than 2.
+
+    Example:
+        >>> infer_task("auto", ["neg", "pos"], False, "train.tsv")
+        'binary'
+        >>> infer_task("auto", ["a", "b", "c"], False, "train.tsv")
+        'multiclass'
+    """
     if len(labels) < 2:
         raise DataError(f"{source}: found {len(labels)} label(s) {labels}; a classifier needs at least 2")
     if requested != "auto":
@@ -122,7 +186,21 @@ def infer_task(requested: str, labels: list, multi_label: bool, source: str) -> 
 
 
 def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimizer:
-    """Adam (default), AdamW, SGD (momentum 0.9), RMSprop or Adagrad from ``[optimizer]``."""
+    """Adam (default), AdamW, SGD (momentum 0.9), RMSprop or Adagrad from ``[optimizer]``.
+
+    Args:
+        config: the recipe's ``[optimizer]`` table: ``name``, ``weight_decay``
+            (0: none; AdamW then uses 1e-4) and ``clipnorm`` (0: none).
+        learning_rate: a float or a `keras.optimizers.schedules.LearningRateSchedule`.
+
+    Returns:
+        The Keras optimizer.
+
+    Example:
+        >>> opt = build_optimizer({"name": "sgd", "weight_decay": 0.0, "clipnorm": 1.0}, 0.01)
+        >>> type(opt).__name__, opt.clipnorm
+        ('SGD', 1.0)
+    """
     kwargs = {"learning_rate": learning_rate}
     if config["clipnorm"]:
         kwargs["clipnorm"] = config["clipnorm"]
@@ -138,7 +216,22 @@ def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimize
 
 
 def build_augmenter(config: Mapping, seed: int):
-    """The recipe's ``[augment]`` table → (Augmenter, epoch variable), or (None, None) when off."""
+    """The recipe's ``[augment]`` table → (Augmenter, epoch variable), or (None, None) when off.
+
+    Args:
+        config: the recipe's ``[augment]`` table.
+        seed: the run's seed; a variant depends only on (seed, epoch, example).
+
+    Returns:
+        ``(augmenter, epoch)``: an `Augmenter` and a non-trainable int64
+        `tf.Variable` for the current epoch; ``(None, None)`` when ``enabled``
+        is false.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> build_augmenter(default_recipe()["augment"], seed=0)
+        (None, None)
+    """
     if not config["enabled"]:
         return None, None
     import tensorflow as tf
@@ -152,7 +245,20 @@ def build_augmenter(config: Mapping, seed: int):
 
 
 def without_validation(callback_cfg: Mapping) -> dict:
-    """Callback settings with every ``val_*`` monitor moved to its training twin."""
+    """Callback settings with every ``val_*`` monitor moved to its training twin.
+
+    Used when there is no validation split.
+
+    Args:
+        callback_cfg: the resolved ``[callbacks]`` table: callback name → options.
+
+    Returns:
+        A new dict; ``callback_cfg`` is left unchanged.
+
+    Example:
+        >>> without_validation({"early_stopping": {"monitor": "val_loss", "patience": 3}})
+        {'early_stopping': {'monitor': 'loss', 'patience': 3}}
+    """
     out = {}
     for name, options in callback_cfg.items():
         if isinstance(options, Mapping) and isinstance(options.get("monitor"), str) and options["monitor"].startswith("val_"):
@@ -162,7 +268,26 @@ def without_validation(callback_cfg: Mapping) -> dict:
 
 
 def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
-    """A finished run is kept unless ``overwrite``; an interrupted one is resumed."""
+    """A finished run is kept unless ``overwrite``; an interrupted one is resumed.
+
+    A run is finished when its ``metrics.json`` exists. The folder is created
+    when missing.
+
+    Args:
+        run_dir: the run folder.
+        overwrite: remove a finished run's folder and start afresh.
+
+    Raises:
+        FileExistsError: when ``run_dir`` holds a finished run and ``overwrite``
+            is False.
+
+    Example:
+        >>> import os, tempfile
+        >>> run_dir = os.path.join(tempfile.mkdtemp(), "run")
+        >>> prepare_run_dir(run_dir, overwrite=False)
+        >>> os.path.isdir(run_dir)
+        True
+    """
     if os.path.exists(os.path.join(run_dir, "metrics.json")):
         if not overwrite:
             raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) or another run_dir")
@@ -341,8 +466,25 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512) -> dict:
     """Reloads the SavedModel and compares its probabilities with the Keras model's on raw texts.
 
+    Args:
+        e2e: the end-to-end Keras model (`end_to_end_model`).
+        export_path: the SavedModel folder written by `export_saved_model`.
+        texts: sample texts; the first ``limit`` are used, plus an empty text
+            and one of unknown words.
+        task: "binary", "multiclass" or "multilabel".
+        split: the tokenizer's split mode; with "jieba" the texts are segmented
+            before the Keras model sees them. Default "word".
+        limit: the most texts taken from ``texts``. Default 512.
+
+    Returns:
+        ``{"texts": number of texts compared, "max_abs_diff": largest difference}``.
+
     Raises:
         AssertionError: when any probability differs by more than 1e-5.
+
+    Example:
+        >>> check_export(result.model, "runs/demo/saved_model", ["a fine film"], "binary")  # doctest: +SKIP
+        {'texts': 3, 'max_abs_diff': 0.0}
     """
     sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
     segmented = np.array(presegment(sample, split), dtype=object)

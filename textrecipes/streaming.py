@@ -52,6 +52,14 @@ class StreamStats:
     dataset is iterated (``int(stats.bad_lines)`` after an epoch; they count
     every epoch iterated so far).
 
+    Args:
+        lines: lines read. Default 0.
+        bad_lines: bad lines skipped. Default 0.
+        pruned: whether the token counter was pruned (rare tokens' counts are
+            then approximate). Default False.
+        max_counter_entries: the peak number of entries in the token counter.
+            Default 0.
+
     Example:
         >>> StreamStats(lines=3, bad_lines=1).good_lines
         2

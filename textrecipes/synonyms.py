@@ -194,7 +194,15 @@ class FileSynonyms(MappingSynonyms):
 
 
 class WordNetNotFoundError(LookupError):
-    """Raised when no NLTK WordNet data folder is found; says how to get one."""
+    """Raised when no NLTK WordNet data folder is found; says how to get one.
+
+    Example:
+        >>> try:
+        ...     raise WordNetNotFoundError("no WordNet found; run python -m textrecipes.wordnet_data DIR")
+        ... except LookupError as e:
+        ...     print(type(e).__name__)
+        WordNetNotFoundError
+    """
 
 
 def wordnet_search_dirs():

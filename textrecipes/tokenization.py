@@ -79,7 +79,24 @@ def tokenize_tf(texts: tf.Tensor, *, split: str = "word", lowercase: bool = True
 
 
 def presegment(texts: Iterable[str], split: str) -> list[str]:
-    """Applies the Python-side step of a split mode (jieba segmentation), else returns texts."""
+    """Applies the Python-side step of a split mode (jieba segmentation), else returns texts.
+
+    Args:
+        texts: the raw texts.
+        split: the split mode, one of `SPLITS`; only "jieba" changes the texts here.
+
+    Returns:
+        The texts as a list: for "jieba", their words joined by spaces.
+
+    Raises:
+        ImportError: for "jieba" when the ``zh`` extra is not installed.
+
+    Example:
+        >>> presegment(["Good film"], "word")
+        ['Good film']
+        >>> presegment(["我爱电影"], "jieba")  # doctest: +SKIP
+        ['我 爱 电影']
+    """
     texts = list(texts)
     if split != "jieba":
         return texts

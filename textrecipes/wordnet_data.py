@@ -171,7 +171,19 @@ def build_nltk_wordnet(target_dir, source_dir=DEBIAN_WORDNET_DIR):
 
 
 def main(argv=None):
-    """Command-line entry point: `python -m textrecipes.wordnet_data DIR`."""
+    """Command-line entry point: `python -m textrecipes.wordnet_data DIR`.
+
+    Args:
+        argv: the arguments after the program name: ``DIR [--source FOLDER]
+            [--no-check]``. Default None (``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 1 when the WordNet source files are missing.
+
+    Example:
+        >>> main(["data/nltk_data"])  # doctest: +SKIP
+        0
+    """
     parser = argparse.ArgumentParser(
         prog="python -m textrecipes.wordnet_data",
         description="Build an NLTK WordNet folder (DIR/corpora/wordnet) from "
