@@ -46,6 +46,7 @@ CONFIGS = {
     "lr5e-4": {"schedule": {"learning_rate": 5e-4}},
     "minfreq2": {"tokenize": {"min_freq": 2}},
     "uni_meanmax": {"model": {"bidirectional": False}},
+    "nobigrams": {"model": {"ngram_buckets": 0}},
 }
 
 

@@ -230,6 +230,8 @@ def build_lstm_classifier(
         bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)
         b = layers.Embedding(ngram_buckets + 1, ngram_dim, mask_zero=True, name="bigram_embedding",
                              embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed + 7))(bigrams)
+        if embedding_dropout:
+            b = layers.SpatialDropout1D(embedding_dropout, seed=seed + 8, name="bigram_dropout")(b)
         x = layers.Concatenate(name="lstm_and_bigrams")([x, MaskedPooling(("mean",), name="bigram_mean")(b)])
     x = layers.Dropout(dropout, seed=seed + 5, name="dropout")(x)
     outputs = output_layer(task, num_labels, kernel_initializer=init(6), kernel_regularizer=regularizer)(x)
