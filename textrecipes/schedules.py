@@ -90,65 +90,6 @@ class Constant(_Schedule):
 
 
 @_register
-class StepDecay(_Schedule):
-    """A `LearningRateSchedule` that multiplies the rate by `factor` every
-    `step_size` steps.
-
-    `rate(step) = max(initial_learning_rate * factor ** floor(step /
-    step_size), min_learning_rate)`. It is Keras' `ExponentialDecay` with
-    `staircase=True`, which this class uses inside, plus a floor.
-
-    Args:
-        initial_learning_rate: Python float, the rate before the first drop.
-        step_size: Python int > 0, steps between drops (with 100 steps per
-            epoch, `step_size=500` gives `lr * 0.1` after epoch 5).
-        factor: Python float in (0, 1], the multiplier at each drop.
-            Defaults to `0.1`.
-        min_learning_rate: Python float, the floor. Defaults to `0.0`.
-        name: String. Defaults to `"StepDecay"`.
-
-    Example:
-
-    >>> schedule = StepDecay(0.1, step_size=500, factor=0.1)
-    >>> [round(float(schedule(s)), 6) for s in (0, 499, 500, 1000)]
-    [0.1, 0.1, 0.01, 0.001]
-    """
-
-    def __init__(
-        self,
-        initial_learning_rate,
-        step_size,
-        factor=0.1,
-        min_learning_rate=0.0,
-        name="StepDecay",
-    ):
-        super().__init__()
-        self.initial_learning_rate = initial_learning_rate
-        self.step_size = step_size
-        self.factor = factor
-        self.min_learning_rate = min_learning_rate
-        self.name = name
-        self._inner = keras.optimizers.schedules.ExponentialDecay(
-            initial_learning_rate, step_size, factor, staircase=True
-        )
-
-    def __call__(self, step):
-        return ops.maximum(
-            self._inner(_float_step(step)),
-            ops.cast(self.min_learning_rate, "float32"),
-        )
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "step_size": self.step_size,
-            "factor": self.factor,
-            "min_learning_rate": self.min_learning_rate,
-            "name": self.name,
-        }
-
-
-@_register
 class ExponentialDecay(_Schedule):
     """A `LearningRateSchedule` that decays the rate exponentially, with a
     floor.
@@ -206,6 +147,54 @@ class ExponentialDecay(_Schedule):
             "decay_steps": self.decay_steps,
             "decay_rate": self.decay_rate,
             "staircase": self.staircase,
+            "min_learning_rate": self.min_learning_rate,
+            "name": self.name,
+        }
+
+
+@_register
+class StepDecay(ExponentialDecay):
+    """A `LearningRateSchedule` that multiplies the rate by `factor` every
+    `step_size` steps.
+
+    `rate(step) = max(initial_learning_rate * factor ** floor(step /
+    step_size), min_learning_rate)`. It is Keras' `ExponentialDecay` with
+    `staircase=True`, which this class uses inside, plus a floor.
+
+    Args:
+        initial_learning_rate: Python float, the rate before the first drop.
+        step_size: Python int > 0, steps between drops (with 100 steps per
+            epoch, `step_size=500` gives `lr * 0.1` after epoch 5).
+        factor: Python float in (0, 1], the multiplier at each drop.
+            Defaults to `0.1`.
+        min_learning_rate: Python float, the floor. Defaults to `0.0`.
+        name: String. Defaults to `"StepDecay"`.
+
+    Example:
+
+    >>> schedule = StepDecay(0.1, step_size=500, factor=0.1)
+    >>> [round(float(schedule(s)), 6) for s in (0, 499, 500, 1000)]
+    [0.1, 0.1, 0.01, 0.001]
+    """
+
+    def __init__(
+        self,
+        initial_learning_rate,
+        step_size,
+        factor=0.1,
+        min_learning_rate=0.0,
+        name="StepDecay",
+    ):
+        super().__init__(initial_learning_rate, step_size, factor, staircase=True,
+                         min_learning_rate=min_learning_rate, name=name)
+        self.step_size = step_size
+        self.factor = factor
+
+    def get_config(self):
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "step_size": self.step_size,
+            "factor": self.factor,
             "min_learning_rate": self.min_learning_rate,
             "name": self.name,
         }
