@@ -622,7 +622,7 @@ def _run_augment(args):
 # -- on the fly, inside tf.data ----------------------------------------------
 
 
-def augment_dataset(dataset, augmenter, epoch_variable, *, num_parallel_calls=None):
+def augment_dataset(dataset, augmenter, epoch_variable, *, probability=1.0, num_parallel_calls=None):
     """Augments a `tf.data` training set on the fly, one new variant per epoch.
 
     Maps `augmenter.augment_one(text, epoch=e, index=i)` over a dataset of
@@ -642,6 +642,10 @@ def augment_dataset(dataset, augmenter, epoch_variable, *, num_parallel_calls=No
             scalar, a string scalar, and any label structure.
         augmenter: an `Augmenter`.
         epoch_variable: an int64 scalar `tf.Variable` holding the epoch.
+        probability: chance that an element is replaced by its variant in a
+            given epoch, drawn statelessly from `(augmenter.seed, epoch,
+            index)`; the variant is only computed when it is used. Defaults
+            to `1.0`.
         num_parallel_calls: passed to `Dataset.map`. Defaults to `None`:
             `tf.data.AUTOTUNE`.
 
@@ -669,17 +673,24 @@ def augment_dataset(dataset, augmenter, epoch_variable, *, num_parallel_calls=No
             text.decode("utf-8"), epoch=int(epoch), index=int(index)
         ).encode("utf-8")
 
-    def augment_element(index, text, label):
-        epoch = tf.cast(epoch_variable, tf.int64)
+    def variant(index, text, epoch):
         new_text = tf.numpy_function(
             augment_numpy,
-            [tf.cast(index, tf.int64), text, epoch],
+            [index, text, epoch],
             tf.string,
             stateful=False,
             name="augment_one",
         )
-        new_text = tf.ensure_shape(new_text, text.shape)
-        return new_text, label
+        return tf.ensure_shape(new_text, text.shape)
+
+    def augment_element(index, text, label):
+        epoch = tf.cast(epoch_variable, tf.int64)
+        index = tf.cast(index, tf.int64)
+        if probability >= 1.0:
+            return variant(index, text, epoch), label
+        key = tf.stack([tf.cast(augmenter.seed, tf.int64) * 1_000_003 + epoch, index])
+        use = tf.random.stateless_uniform([], seed=key) < probability
+        return tf.cond(use, lambda: variant(index, text, epoch), lambda: text), label
 
     if num_parallel_calls is None:
         num_parallel_calls = tf.data.AUTOTUNE

@@ -104,7 +104,7 @@ def make_dataset(
     if shuffle:
         data = data.shuffle(len(texts), seed=seed, reshuffle_each_iteration=True)
     if augmenter is not None:
-        data = _augment(data, augmenter, epoch_variable, augment_probability, seed)
+        data = _augment(data, augmenter, epoch_variable, augment_probability)
     if bucket:
         # Sort each window of 50 batches by length, cut it into batches, then
         # shuffle the batches: similar lengths together, order still random.
@@ -132,20 +132,9 @@ def make_dataset(
     return data.prefetch(tf.data.AUTOTUNE)
 
 
-def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float, seed: int) -> tf.data.Dataset:
+def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float) -> tf.data.Dataset:
     """(index, (text, target)) → (text or its variant, target), deterministic in (seed, epoch, index)."""
     from textrecipes.augment import augment_dataset
 
-    def draw(index, example):
-        text, target = example
-        key = tf.stack([tf.cast(seed, tf.int64) * 1_000_003 + tf.cast(epoch_variable, tf.int64), index])
-        use = tf.random.stateless_uniform([], seed=key) < probability
-        return index, text, (target, text, use)
-
-    def choose(variant, extra):
-        target, original, use = extra
-        return tf.where(use, variant, original), target
-
-    data = data.map(draw, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return augment_dataset(data, augmenter, epoch_variable).map(choose, num_parallel_calls=tf.data.AUTOTUNE,
-                                                                 deterministic=True)
+    flat = data.map(lambda index, example: (index, example[0], example[1]))
+    return augment_dataset(flat, augmenter, epoch_variable, probability=probability)
