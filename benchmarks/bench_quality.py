@@ -47,6 +47,7 @@ CONFIGS = {
     "minfreq2": {"tokenize": {"min_freq": 2}},
     "uni_meanmax": {"model": {"bidirectional": False}},
     "nobigrams": {"model": {"ngram_buckets": 0}},
+    "tokdrop0.2": {"model": {"token_dropout": 0.2}},
 }
 
 

@@ -62,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
         "pooling": "mean_max",
         "dropout": 0.5,
         "embedding_dropout": 0.2,
+        "token_dropout": 0.2,  # word dropout: the model overfits after 1-2 epochs without it
         "l1": 0.0,
         "l2": 0.0,
         "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
@@ -119,6 +120,7 @@ RANGES = {
     ("model", "units"): (1, None, True, True),
     ("model", "dropout"): (0, 1, True, False),
     ("model", "embedding_dropout"): (0, 1, True, False),
+    ("model", "token_dropout"): (0, 1, True, False),
     ("model", "l1"): (0, None, True, True),
     ("model", "l2"): (0, None, True, True),
     ("model", "ngram_buckets"): (0, 2**20, True, True),
