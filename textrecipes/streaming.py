@@ -38,7 +38,7 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.tokenization import OOV_TOKEN, TextVectorizer, Vocabulary, tokenize_tf
+from textrecipes.tokenization import TextVectorizer, Vocabulary, tokenize_tf
 
 __all__ = ["StreamStats", "build_vocabulary_streaming", "stream_dataset"]
 
@@ -179,14 +179,7 @@ def build_vocabulary_streaming(
             for token in [t for t, c in counts.items() if c <= threshold]:
                 del counts[token]
             floor = threshold
-    counts.pop("", None)
-    counts.pop(OOV_TOKEN, None)
-    ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
-    if max_tokens is not None:
-        ranked = ranked[: max_tokens - 2]
-    vocab = Vocabulary(ranked)
-    vocab.counts_ = {t: counts[t] for t in ranked}
-    return vocab, stats
+    return Vocabulary.from_counts(counts, max_tokens=max_tokens, min_freq=min_freq), stats
 
 
 def stream_dataset(

@@ -195,8 +195,25 @@ class Vocabulary:
         counts = collections.Counter()
         for tokens in token_lists:
             counts.update(tokens)
-        counts.pop("", None)
-        counts.pop(OOV_TOKEN, None)
+        return cls.from_counts(counts, max_tokens=max_tokens, min_freq=min_freq)
+
+    @classmethod
+    def from_counts(cls, counts, *, max_tokens: int | None = 20000, min_freq: int = 1) -> "Vocabulary":
+        """Builds a vocabulary from token counts (most frequent first, ties alphabetical).
+
+        Args:
+            counts: a mapping token → count (reserved tokens are ignored).
+            max_tokens: largest vocabulary size including the 2 reserved ids. Default 20000.
+            min_freq: drop tokens counted fewer times. Default 1.
+
+        Returns:
+            A `Vocabulary` with ``counts_`` holding the kept tokens' counts.
+
+        Example:
+            >>> Vocabulary.from_counts({"b": 1, "a": 3}).tokens
+            ['a', 'b']
+        """
+        counts = {t: c for t, c in counts.items() if t not in ("", OOV_TOKEN)}
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         if max_tokens is not None:
             ranked = ranked[: max_tokens - 2]
