@@ -139,6 +139,34 @@ def plot_learning_curves(history: dict, path: str) -> None:
         ax.set_xlabel("epoch")
         ax.set_title(key)
         ax.legend()
+    save_figure(fig, path)
+
+
+def save_figure(fig, path) -> str:
+    """Writes a matplotlib figure to a PNG (creating its folder) and closes it.
+
+    Args:
+        fig: a `matplotlib.figure.Figure`.
+        path: the PNG path.
+
+    Returns:
+        ``path``.
+
+    Example:
+        >>> import matplotlib; matplotlib.use("Agg")
+        >>> import matplotlib.pyplot as plt, tempfile, os
+        >>> fig, ax = plt.subplots(); _ = ax.plot([1, 2])
+        >>> os.path.exists(save_figure(fig, os.path.join(tempfile.mkdtemp(), "a", "f.png")))
+        True
+    """
+    import os
+
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
+    folder = os.path.dirname(os.fspath(path))
+    if folder:
+        os.makedirs(folder, exist_ok=True)
     fig.savefig(path, dpi=100)
     plt.close(fig)
+    return path

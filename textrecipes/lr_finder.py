@@ -312,10 +312,6 @@ def plot_lr_finder(result, path):
     ax.set_ylabel("training loss")
     ax.set_title("Learning-rate range test")
     ax.legend()
-    fig.tight_layout()
-    folder = os.path.dirname(os.fspath(path))
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from textrecipes.evaluate import save_figure
+
+    return save_figure(fig, path)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import os
 
 import keras
 import numpy as np
@@ -872,10 +871,6 @@ def plot_schedule(schedule, total_steps, path, *, steps_per_epoch=None, title=No
     ax.set_ylabel("learning rate")
     ax.set_title(title or type(schedule).__name__)
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    fig.tight_layout()
-    folder = os.path.dirname(os.fspath(path))
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    from textrecipes.evaluate import save_figure
+
+    return save_figure(fig, path)
