@@ -127,3 +127,105 @@ def test_ctrl_c_stops_cleanly_and_keeps_the_backup(tmp_path):
     assert run.returncode == 130, err[-3000:]
     assert "interrupted" in err and "Traceback" not in err
     assert _backed_up_epochs(run_dir) >= 1 and not os.path.exists(os.path.join(run_dir, "metrics.json"))
+
+
+MULTI_WORKER_RECIPE = """
+name = "mw"
+[data]
+train = "{train}"
+[model]
+embedding_dim = 8
+units = 8
+bidirectional = false
+[callbacks]
+early_stopping = false
+[train]
+epochs = {epochs}
+batch_size = 16
+strategy = "multi_worker"
+[export]
+saved_model = false
+"""
+
+
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+def test_supervise_restarts_a_crashed_command_and_stops_on_user_errors(tmp_path):
+    from textrecipes.distribute import supervise
+
+    marker = tmp_path / "crashed-once"
+    crash_once = f"import os, sys; p = {str(marker)!r}\nif not os.path.exists(p): open(p, 'w').close(); os._exit(1)"
+    lines = []
+    assert supervise([sys.executable, "-c", crash_once], restarts=2, delay=0, log=lines.append) == 0
+    assert len([line for line in lines if "training in process" in line]) == 2
+    assert "exited with status 1; restarting" in lines[1]
+    lines.clear()  # a user error (exit 2) is final: no restart
+    assert supervise([sys.executable, "-c", "import sys; sys.exit(2)"], restarts=3, delay=0, log=lines.append) == 2
+    assert len(lines) == 1
+    lines.clear()  # restarts spent: the last status comes back
+    assert supervise([sys.executable, "-c", "import os; os._exit(3)"], restarts=1, delay=0, log=lines.append) == 3
+    assert "gave up after 2 start(s)" in lines[-1]
+
+
+def test_multi_worker_run_survives_a_worker_killed_and_restarted(tmp_path):
+    """Two workers under `textrecipes train --restarts`; worker 1's training process is SIGKILLed mid-run.
+
+    Its supervisor starts it again; TensorFlow then aborts worker 0's collective ops
+    (the peer "has likely restarted"), whose supervisor restarts it too, and both
+    resume from the last epoch they backed up together and finish the configured epochs.
+    """
+    import socket
+
+    epochs = 6
+    data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 1200)
+    recipe = tmp_path / "mw.toml"
+    recipe.write_text(MULTI_WORKER_RECIPE.format(train=data, epochs=epochs))
+    socks = [socket.socket() for _ in range(2)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    cluster = {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]}
+    for s in socks:
+        s.close()
+    run_dir = str(tmp_path / "run")
+    supervisors, logs = [], []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        logs.append(open(tmp_path / f"worker{index}.log", "w+"))
+        supervisors.append(subprocess.Popen(
+            [sys.executable, "-m", "textrecipes.cli", "train", str(recipe), "--run-dir", run_dir, "--restarts", "3"],
+            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=logs[-1], stderr=subprocess.STDOUT))
+    try:
+        deadline = time.time() + 400
+        while _backed_up_epochs(run_dir) < 2:
+            assert all(p.poll() is None for p in supervisors), "a worker ended before the kill"
+            assert time.time() < deadline, "no epoch backed up in time"
+            time.sleep(0.05)
+        victim = _children(supervisors[1].pid)
+        assert len(victim) == 1
+        os.kill(victim[0], signal.SIGKILL)
+        done_before = _backed_up_epochs(run_dir)
+        codes = [p.wait(timeout=600) for p in supervisors]
+    finally:
+        for p in supervisors:
+            for child in _children(p.pid):
+                os.kill(child, signal.SIGKILL)
+            p.kill()
+    outputs = []
+    for log in logs:
+        log.seek(0)
+        outputs.append(log.read())
+    assert codes == [0, 0], "\n=====\n".join(o[-3000:] for o in outputs)
+    assert f"exited with status {-signal.SIGKILL}; restarting" in outputs[1]
+    assert 2 <= done_before < epochs
+    for out in outputs:
+        assert "resuming an interrupted run after epoch" in out
+    rows = list(csv.DictReader(open(os.path.join(run_dir, "history.csv"))))
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    assert json.load(open(os.path.join(run_dir, "metrics.json")))["epochs_run"] == epochs
+    assert os.path.exists(os.path.join(run_dir, "model.keras"))

@@ -10,6 +10,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 
 def _cmd_train(args) -> int:
+    if args.restarts:  # this process only supervises; a child process trains
+        from textrecipes.distribute import supervise
+
+        command = [sys.executable, "-m", "textrecipes.cli", "train", args.recipe, *[f"--set={s}" for s in args.set]]
+        command += [f"--run-dir={args.run_dir}"] if args.run_dir else []
+        command += [flag for flag, on in (("--overwrite", args.overwrite), ("--quiet", args.quiet)) if on]
+        return supervise(command, args.restarts)
     from textrecipes.runner import train
 
     train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
@@ -80,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-dir", help="run folder (default: the recipe's run_dir, else runs/<name>)")
     p.add_argument("--overwrite", action="store_true", help="replace a finished run in the run folder")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.add_argument("--restarts", type=int, default=0, metavar="N",
+                   help="restart training up to N times after a crash, resuming from the backup (default 0); "
+                        "run each worker of a multi-worker run this way")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")

@@ -20,7 +20,11 @@ import csv
 import hashlib
 import json
 import os
+import signal
+import subprocess
+import sys
 import tempfile
+import time
 
 import tensorflow as tf
 
@@ -433,3 +437,60 @@ def prepare_distributed_fit(model, dataset: tf.data.Dataset, strategy: tf.distri
 
     model.train_step = as_vectors(model.train_step)
     model.test_step = as_vectors(model.test_step)
+
+
+# Exit statuses that a restart cannot fix: success, a user error (recipe, data, run
+# folder; the CLI exits 2) and an interrupt (Ctrl-C; 130 or SIGINT).
+FINAL_EXIT_CODES = (0, 2, 130, -signal.SIGINT)
+
+
+def supervise(command: list[str], restarts: int, *, delay: float = 2.0, env: dict | None = None,
+              log=None) -> int:
+    """Runs a training command, restarting it when it crashes, until it succeeds or restarts run out.
+
+    This is what a cluster manager (Kubernetes' ``restartPolicy: OnFailure``, a
+    Slurm requeue) does for each worker; ``textrecipes train --restarts N``
+    provides it on bare machines. It is how a multi-worker run survives losing
+    a worker: when one worker dies, TensorFlow's `MultiWorkerMirroredStrategy`
+    holds the others in their collective ops, and when the worker comes back
+    they abort ("... has likely restarted. Restart your program"), so every
+    worker's process restarts and `BackupAndRestore` resumes all of them from
+    the last epoch they backed up together. A single-process run resumes the
+    same way after any crash.
+
+    Args:
+        command: the program and its arguments, e.g.
+            ``[sys.executable, "-m", "textrecipes.cli", "train", "recipe.toml"]``.
+        restarts: how many times a crashed command is started again (0: run once).
+        delay: seconds to wait before a restart. Default 2.
+        env: environment of the command. Default None (this process's).
+        log: called with one line per start and exit. Default None (stderr).
+
+    Returns:
+        The command's last exit status: 0 on success; a crash status once
+        ``restarts`` are spent; 2 (a user error) or 130 (interrupted) at once,
+        since a restart cannot fix those.
+
+    Example:
+        >>> import sys
+        >>> supervise([sys.executable, "-c", "print('trained')"], restarts=1, log=lambda line: None)
+        0
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    for attempt in range(restarts + 1):
+        proc = subprocess.Popen(command, env=env)
+        log(f"textrecipes: training in process {proc.pid} (start {attempt + 1} of {restarts + 1})")
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            return 130
+        if code in FINAL_EXIT_CODES:
+            return 130 if code == -signal.SIGINT else code
+        if attempt < restarts:
+            log(f"textrecipes: process {proc.pid} exited with status {code}; restarting in {delay:g} s, "
+                "resuming from the run folder's backup")
+            time.sleep(delay)
+    log(f"textrecipes: gave up after {restarts + 1} start(s); last exit status {code}")
+    return code
