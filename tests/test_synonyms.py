@@ -48,21 +48,35 @@ def test_wordnet_real_synonyms(wordnet):
 
 def test_wordnet_lookups_are_cached(wordnet):
     calls = []
-    reader = wordnet._reader
-    original = reader.synsets
+    original = wordnet._names
 
-    def counting(word, *args, **kwargs):
+    def counting(reader, word):
         calls.append(word)
-        return original(word, *args, **kwargs)
+        return original(reader, word)
 
-    reader.synsets = counting
+    wordnet._names = counting
     try:
         first = wordnet.synonyms("cinema")
         second = wordnet.synonyms("cinema")
     finally:
-        del reader.synsets
+        del wordnet._names
     assert first is second
     assert calls == ["cinema"]
+
+
+def test_wordnet_table_gives_exactly_what_nltk_synsets_gives(wordnet):
+    """The one-pass lemma table (fast path) against NLTK's own synsets(), inflections included."""
+    from conftest import rt_path
+
+    reader = wordnet.load()._reader
+    with open(rt_path("train"), encoding="utf-8") as f:
+        words = sorted({w.strip(".,!?;:\"'()").lower() for line in f.readlines()[:1500]
+                        for w in line.split("\t", 1)[1].split()} - {""})
+    words += ["movies", "running", "better", "geese", "New_York", "galore", "ran"]
+    assert len(words) > 3000
+    for word in words:
+        expected = [n.replace("_", " ") for s in reader.synsets(word) for n in s.lemma_names()]
+        assert wordnet._names(reader, word) == expected, word
 
 
 def test_wordnet_options(wordnet):

@@ -89,16 +89,6 @@ def _match_case(synonym, word):
     return synonym
 
 
-def _random_order(items, rng):
-    """Yields `items` in a uniformly random order, drawing only as needed."""
-    items = list(items)
-    for end in range(len(items), 0, -1):
-        # Fisher-Yates, one step per item actually consumed.
-        k = rng.randrange(end)
-        items[k], items[end - 1] = items[end - 1], items[k]
-        yield items[end - 1]
-
-
 def _named_tokenizer(name):
     if name == "whitespace":
         return None, " "
@@ -174,6 +164,8 @@ class Augmenter:
     ```
     """
 
+    TEXT_CACHE_SIZE = 1_000_000  # texts whose analysis is kept (cleared when full)
+
     def __init__(
         self,
         source=None,
@@ -243,6 +235,9 @@ class Augmenter:
         self._word_cache = {}
         # token -> (replacements for it in place, bare synonyms to insert)
         self._synonym_cache = {}
+        self._text_cache = {}
+        self._operations = {"sr": self._synonym_replacement, "ri": self._random_insertion,
+                            "rs": self._random_swap, "rd": self._random_deletion}
 
     def get_config(self):
         """Returns the constructor arguments that are plain values."""
@@ -318,48 +313,54 @@ class Augmenter:
             self._synonym_cache[token] = found
         return found
 
-    def _candidates(self, tokens):
-        """Positions whose token SR/RI may replace or pick (before look-up)."""
-        return [i for i, token in enumerate(tokens) if self._word_of(token) is not None]
+    def _analyse(self, text):
+        """Cached ``(tokens, pool)`` of a text; `pool` lists ``(position,
+        in-place replacements, bare synonyms)`` for each token SR/RI can use.
+
+        On-the-fly augmentation sees the same texts every epoch, so each text is
+        tokenized and its synonyms resolved once, not once per variant.
+        """
+        found = self._text_cache.get(text)
+        if found is None:
+            tokens = self.tokenize(text)
+            pool = ()
+            if self._source is not None:
+                pool = tuple(
+                    (i, *self._synonyms_of(token))
+                    for i, token in enumerate(tokens)
+                    if self._word_of(token) is not None and self._synonyms_of(token)[0]
+                )
+            found = (tokens, pool)
+            if len(self._text_cache) >= self.TEXT_CACHE_SIZE:
+                self._text_cache.clear()  # bounded memory on streamed or huge datasets
+            self._text_cache[text] = found
+        return found
 
     # -- the four operations ------------------------------------------------
-    # Synonyms are looked up lazily, in random order, until enough are found
-    # (as EDA does), so a cold cache costs few look-ups; the results do not
-    # depend on what is cached.
+    # `pool` holds the positions whose word has synonyms; SR picks some of them
+    # uniformly, RI picks one uniformly per insertion.
 
-    def _synonym_replacement(self, tokens, candidates, rng):
+    def _synonym_replacement(self, tokens, pool, rng):
         new = list(tokens)
         if self.p_replace is not None:
-            for i in candidates:
-                replacements = self._synonyms_of(tokens[i])[0]
-                if replacements and rng.random() < self.p_replace:
+            for i, replacements, _ in pool:
+                if rng.random() < self.p_replace:
                     new[i] = rng.choice(replacements)
             return new
-        remaining = max(1, int(self.alpha_sr * len(tokens)))
-        for i in _random_order(candidates, rng):
-            replacements = self._synonyms_of(tokens[i])[0]
-            if replacements:
-                new[i] = rng.choice(replacements)
-                remaining -= 1
-                if not remaining:
-                    break
+        wanted = max(1, int(self.alpha_sr * len(tokens)))
+        for i, replacements, _ in rng.sample(pool, min(wanted, len(pool))):
+            new[i] = rng.choice(replacements)
         return new
 
-    def _random_insertion(self, tokens, candidates, rng):
+    def _random_insertion(self, tokens, pool, rng):
         new = list(tokens)
-        for _ in range(max(1, int(self.alpha_ri * len(tokens)))):
-            # The first word with synonyms in a random order: a uniform pick
-            # among the words that have synonyms.
-            for i in _random_order(candidates, rng):
-                synonyms = self._synonyms_of(tokens[i])[1]
-                if synonyms:
-                    new.insert(rng.randrange(len(new) + 1), rng.choice(synonyms))
-                    break
-            else:
-                break  # no word has synonyms
+        if pool:
+            for _ in range(max(1, int(self.alpha_ri * len(tokens)))):
+                synonyms = pool[rng.randrange(len(pool))][2]
+                new.insert(rng.randrange(len(new) + 1), rng.choice(synonyms))
         return new
 
-    def _random_swap(self, tokens, candidates, rng):
+    def _random_swap(self, tokens, pool, rng):
         new = list(tokens)
         size = len(new)
         if size < 2:
@@ -371,7 +372,7 @@ class Augmenter:
             new[i], new[j] = new[j], new[i]
         return new
 
-    def _random_deletion(self, tokens, candidates, rng):
+    def _random_deletion(self, tokens, pool, rng):
         if len(tokens) <= 1:
             return list(tokens)
         kept = [token for token in tokens if rng.random() >= self.p_rd]
@@ -379,16 +380,8 @@ class Augmenter:
             kept = [tokens[rng.randrange(len(tokens))]]
         return kept
 
-    def _apply(self, operation, tokens, rng, candidates=None):
-        if operation == "sr" or operation == "ri":
-            if candidates is None:
-                candidates = self._candidates(tokens)
-            if operation == "sr":
-                return self._synonym_replacement(tokens, candidates, rng)
-            return self._random_insertion(tokens, candidates, rng)
-        if operation == "rs":
-            return self._random_swap(tokens, candidates, rng)
-        return self._random_deletion(tokens, candidates, rng)
+    def _apply(self, operation, tokens, pool, rng):
+        return self._operations[operation](tokens, pool, rng)
 
     # -- public -------------------------------------------------------------
 
@@ -413,17 +406,14 @@ class Augmenter:
         """
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        tokens = self.tokenize(text)
+        tokens, pool = self._analyse(text)
         if not tokens or not self.operations:
             return [text] * self.num_aug
         rng = self._rng(epoch, index)
         # EDA's balance: each operation makes about num_aug / 4 variants.
         plan = [self.operations[i % len(self.operations)] for i in range(self.num_aug)]
         rng.shuffle(plan)
-        candidates = self._candidates(tokens) if self._source is not None else None
-        return [
-            self._joiner.join(self._apply(op, tokens, rng, candidates)) for op in plan
-        ]
+        return [self._joiner.join(self._apply(op, tokens, pool, rng)) for op in plan]
 
     def augment_one(self, text, *, epoch, index):
         """Returns one variant of `text`, made by one randomly chosen operation.
@@ -448,12 +438,12 @@ class Augmenter:
         """
         if isinstance(text, bytes):
             text = text.decode("utf-8")
-        tokens = self.tokenize(text)
+        tokens, pool = self._analyse(text)
         if not tokens or not self.operations:
             return text
         rng = self._rng(epoch, index)
         operation = self.operations[rng.randrange(len(self.operations))]
-        return self._joiner.join(self._apply(operation, tokens, rng))
+        return self._joiner.join(self._apply(operation, tokens, pool, rng))
 
 
 # -- offline expansion of a TSV file -----------------------------------------
