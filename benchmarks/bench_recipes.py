@@ -215,8 +215,9 @@ def write_markdown(rows: list[dict], path: str, command: str, args) -> None:
         "",
         f"Command: `{command}`",
         "",
-        f"Training subset: {rows[0]['train']} of the {rows[0]['full_train']} training examples per dataset "
-        f"(a seeded random subset; `--max-train {args.max_train}`), full validation and test splits; "
+        "Training examples: " + ", ".join(f"{r['dataset']} {r['train']} of {r['full_train']}" for r in rows
+                                          if r["model"] == "tfidf_lr")
+        + f" (a seeded random subset, `--max-train {args.max_train}`), full validation and test splits; "
         f"up to {args.epochs} epochs, early stopping on validation accuracy (patience 2, best weights). "
         "Sizes are the recipe defaults (embedding 128, units 128, bigram buckets 131072); `cnn` uses 128 "
         "filters for each of the widths 3, 4, 5. `fasttext` is the fastText-style linear model (our builder, "

@@ -228,3 +228,19 @@ def test_recipe_with_vectors_reports_coverage(rt_slices, tmp_path):
     assert report["token_coverage"] > 0.5  # the 500 most frequent RT words cover most running text
     with pytest.raises(DataError, match="rt_vectors.txt:1: .*model.embedding_dim"):
         train({**recipe, "model": {**recipe["model"], "embedding_dim": 16}}, run_dir=str(tmp_path / "bad"), verbose=0)
+
+
+def test_cudnn_check_covers_gru():
+    from textrecipes.distribute import cudnn_eligible
+
+    assert cudnn_eligible(build_gru_classifier(40, 2, embedding_dim=8, units=4, layers=2)) == (True, [])
+    ids = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(40, 8, mask_zero=True)(ids)
+    x = keras.layers.GRU(4, reset_after=False, name="old_gru")(x)
+    ok, reasons = cudnn_eligible(keras.Model(ids, keras.layers.Dense(1)(x)))
+    assert not ok and reasons == ["GRU 'old_gru': reset_after=False (cuDNN needs True)"]
+
+
+def test_the_cnn_recipe_file_loads():
+    recipe = load_recipe(os.path.join(os.path.dirname(SAMPLES), "..", "recipes", "sentiment_cnn.toml"))
+    assert recipe["model"]["name"] == "cnn" and recipe["model"]["kernel_sizes"] == [3, 4, 5]

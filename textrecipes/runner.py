@@ -28,6 +28,7 @@ from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_lear
 from textrecipes.export import Predictor, end_to_end_model, export_saved_model
 from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
+from textrecipes.recipe import DEFAULTS as RECIPE_DEFAULTS
 from textrecipes.recipe import load_recipe, to_toml
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 from textrecipes.vectors import apply_vectors, format_coverage, load_vectors
@@ -432,6 +433,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     with strategy.scope(), distribute.precision_policy(mixed):  # the global policy is restored after compile
         build = BUILDERS[model_cfg["name"]]
         options = builder_options(model_cfg["name"], model_cfg)
+        unused = [f"model.{k}" for k, v in model_cfg.items() if k not in options and k not in
+                   ("name", "task", "vectors", "freeze_vectors") and v != RECIPE_DEFAULTS["model"][k]]
+        if unused:
+            _log(verbose, f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         if vectors_matrix is not None:
             apply_vectors(model, vectors_matrix, freeze=model_cfg["freeze_vectors"])
@@ -446,7 +451,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
     eligible, reasons = distribute.cudnn_eligible(model)
     if not eligible:
-        _log(verbose, "note: the LSTM leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
+        _log(verbose, "note: the RNN leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
     has_validation = "validation" in eval_ds
