@@ -6,7 +6,7 @@ and answers the questions the runner has to ask around them:
 - `get_strategy`: ``auto`` | ``cpu`` | ``gpu`` | ``mirrored`` | ``multi_worker``.
 - `use_mixed_precision` / `precision_policy`: ``mixed_float16`` on GPUs of
   compute capability 7.0 or more, the previous global policy restored afterwards.
-- `cudnn_eligible`: whether every LSTM keeps to the cuDNN kernel, and why not.
+- `cudnn_eligible`: whether every LSTM and GRU keeps to the cuDNN kernel, and why not.
 - `is_chief` / `worker_run_dir`: in a multi-worker run only the chief writes
   the run folder; the other workers write to a private temporary folder.
 - `resume_epoch` / `trim_history`: what an interrupted run's ``backup/`` says,
@@ -250,11 +250,11 @@ def precision_policy(mixed: bool):
 
 
 def cudnn_eligible(model) -> tuple[bool, list[str]]:
-    """Whether every LSTM in ``model`` can run on the cuDNN kernel, with the reasons when not.
+    """Whether every LSTM and GRU in ``model`` can run on the cuDNN kernel, with the reasons when not.
 
     The kernel needs tanh/sigmoid activations, no recurrent dropout,
-    ``unroll=False``, ``use_bias=True`` and ``use_cudnn`` not off (Keras LSTM
-    docs); right-padded masks without fully masked rows are the pipeline's job
+    ``unroll=False``, ``use_bias=True``, ``use_cudnn`` not off and, for a GRU,
+    ``reset_after=True`` (Keras LSTM and GRU docs); right-padded masks without fully masked rows are the pipeline's job
     (`TextVectorizer` guarantees both).
 
     Args:
@@ -271,10 +271,12 @@ def cudnn_eligible(model) -> tuple[bool, list[str]]:
 
     reasons = []
     for layer in _walk_layers(model):
-        if not isinstance(layer, keras.layers.LSTM):
+        if not isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
             continue
         cell = layer.cell
-        where = f"LSTM {layer.name!r}"
+        where = f"{type(layer).__name__} {layer.name!r}"
+        if isinstance(layer, keras.layers.GRU) and not cell.reset_after:
+            reasons.append(f"{where}: reset_after=False (cuDNN needs True)")
         activation = getattr(cell.activation, "__name__", str(cell.activation))
         recurrent = getattr(cell.recurrent_activation, "__name__", str(cell.recurrent_activation))
         if activation != "tanh":

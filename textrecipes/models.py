@@ -12,7 +12,18 @@ import keras
 from keras import layers
 
 TASKS = ("binary", "multiclass", "multilabel")
-POOLINGS = ("last", "max", "mean_max")
+POOLINGS = ("last", "max", "mean_max", "attention")
+NORMALIZATIONS = ("none", "batch", "layer")
+INITIALIZERS = {
+    "glorot_uniform": keras.initializers.GlorotUniform,
+    "glorot_normal": keras.initializers.GlorotNormal,
+    "he_uniform": keras.initializers.HeUniform,
+    "he_normal": keras.initializers.HeNormal,
+    "lecun_uniform": keras.initializers.LecunUniform,
+    "lecun_normal": keras.initializers.LecunNormal,
+    "orthogonal": keras.initializers.Orthogonal,
+    "truncated_normal": keras.initializers.TruncatedNormal,
+}
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -133,23 +144,270 @@ def output_layer(task: str, num_labels: int, **kwargs) -> layers.Dense:
     return layers.Dense(num_labels, activation=activation, dtype="float32", name="probabilities", **kwargs)
 
 
-def loss_for(task: str) -> str:
-    """The Keras loss name that matches the head of `output_layer`.
+@keras.saving.register_keras_serializable(package="textrecipes")
+class AttentionPooling(layers.Layer):
+    """Additive attention over time: a masked softmax of learned scores weights the states.
+
+    ``score_t = v · tanh(W h_t + b)``; padded steps get no weight, so more right
+    padding never changes the output (Bahdanau-style pooling as in Yang et al. 2016).
+
+    Args:
+        units: size of the attention's hidden layer. Default 64.
+        initializer: initializer name for ``W`` and ``v`` (a key of `INITIALIZERS`).
+            Default "glorot_uniform".
+        seed: seeds the initializers. Default None.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.ones((2, 5, 8), "float32")
+        >>> m = np.array([[True] * 5, [True, True, False, False, False]])
+        >>> tuple(AttentionPooling(4, seed=0)(x, mask=m).shape)
+        (2, 8)
+    """
+
+    def __init__(self, units=64, initializer="glorot_uniform", seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(units, int) or units < 1:
+            raise ValueError(f"units must be a positive integer, got {units!r}")
+        if initializer not in INITIALIZERS:
+            raise ValueError(f"initializer must be one of {sorted(INITIALIZERS)}, got {initializer!r}")
+        self.units, self.initializer, self.seed = units, initializer, seed
+        self.supports_masking = True
+
+    def build(self, input_shape):
+        dim = input_shape[-1]
+        offset = lambda k: None if self.seed is None else self.seed + k  # noqa: E731
+        self.w = self.add_weight(shape=(dim, self.units), name="w", initializer=INITIALIZERS[self.initializer](seed=offset(0)))
+        self.b = self.add_weight(shape=(self.units,), name="b", initializer="zeros")
+        self.v = self.add_weight(shape=(self.units, 1), name="v", initializer=INITIALIZERS[self.initializer](seed=offset(1)))
+
+    def call(self, inputs, mask=None):
+        ops = keras.ops
+        scores = ops.matmul(ops.tanh(ops.matmul(inputs, self.w) + self.b), self.v)  # (batch, time, 1)
+        if mask is not None:
+            very_negative = ops.cast(-1e4, scores.dtype)  # exp() underflows to 0, float16-safe
+            scores = ops.where(ops.expand_dims(mask, -1), scores, very_negative)
+        weights = ops.softmax(scores, axis=1)
+        return ops.sum(weights * inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units, "initializer": self.initializer, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class MaskedConv1D(layers.Conv1D):
+    """`Conv1D` (``padding="same"``) that sees zeros at padded steps and passes the mask on.
+
+    Why our own: Keras' `Conv1D` drops the mask, so the pooling after it could not
+    tell padding from text, and padded steps would feed the learned padding
+    embedding into the windows at the end of each text.
+
+    Args:
+        filters: number of filters.
+        kernel_size: window width in tokens.
+        **kwargs: passed on to `keras.layers.Conv1D` (``padding`` must be "same").
+
+    Example:
+        >>> import numpy as np
+        >>> conv = MaskedConv1D(2, 3, kernel_initializer="ones")
+        >>> x = np.ones((1, 4, 1), "float32")
+        >>> conv(x, mask=np.array([[True, True, False, False]])).numpy()[0, :, 0].tolist()
+        [2.0, 2.0, 1.0, 0.0]
+    """
+
+    def __init__(self, filters, kernel_size, **kwargs):
+        if kwargs.setdefault("padding", "same") != "same":
+            raise ValueError(f"MaskedConv1D needs padding='same' (one output per token), got {kwargs['padding']!r}")
+        super().__init__(filters, kernel_size, **kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            inputs = inputs * keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)
+        return super().call(inputs)
+
+    def compute_mask(self, inputs, mask=None):
+        return mask
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
+    """Categorical cross-entropy with label smoothing on integer targets.
+
+    Why our own: Keras' `SparseCategoricalCrossentropy` has no
+    ``label_smoothing``; this one-hot encodes the targets inside the loss, so the
+    pipeline and the accuracy metric keep their integer labels.
+
+    Args:
+        label_smoothing: in [0, 1): targets become ``(1 - s) * onehot + s / classes``. Default 0.1.
+        name: loss name. Default "sparse_categorical_crossentropy_with_smoothing".
+        **kwargs: passed on to `keras.losses.Loss` (``reduction``, ``dtype``).
+
+    Example:
+        >>> import numpy as np
+        >>> loss = SparseCategoricalCrossentropyWithSmoothing(0.1)
+        >>> round(float(loss(np.array([0]), np.array([[0.9, 0.1]]))), 4)
+        0.2152
+    """
+
+    def __init__(self, label_smoothing=0.1, name="sparse_categorical_crossentropy_with_smoothing", **kwargs):
+        super().__init__(name=name, **kwargs)
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+        self.label_smoothing = label_smoothing
+
+    def call(self, y_true, y_pred):
+        ops = keras.ops
+        y_true = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+        onehot = ops.one_hot(y_true, ops.shape(y_pred)[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(onehot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
+def loss_for(task: str, label_smoothing: float = 0.0):
+    """The Keras loss that matches the head of `output_layer`, with optional label smoothing.
 
     Args:
         task: "binary", "multiclass" or "multilabel".
+        label_smoothing: in [0, 1); 0 (default) gives the plain loss name.
 
     Returns:
-        "binary_crossentropy" for binary and multi-label,
+        Without smoothing, "binary_crossentropy" for binary and multi-label and
         "sparse_categorical_crossentropy" for multi-class (integer targets, as
-        `encode_labels` makes them).
+        `encode_labels` makes them). With smoothing, a `BinaryCrossentropy` or a
+        `SparseCategoricalCrossentropyWithSmoothing` instance.
 
     Example:
         >>> loss_for("multiclass")
         'sparse_categorical_crossentropy'
+        >>> type(loss_for("binary", 0.1)).__name__
+        'BinaryCrossentropy'
     """
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    if label_smoothing:
+        if task == "multiclass":
+            return SparseCategoricalCrossentropyWithSmoothing(label_smoothing)
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
     return {"binary": "binary_crossentropy", "multiclass": "sparse_categorical_crossentropy",
             "multilabel": "binary_crossentropy"}[task]
+
+
+def kernel_initializer(name: str, seed: int):
+    """A seeded kernel initializer by name.
+
+    Args:
+        name: a key of `INITIALIZERS` ("glorot_uniform", "he_normal", "orthogonal", ...).
+        seed: the initializer's seed.
+
+    Returns:
+        A `keras.initializers.Initializer`.
+
+    Raises:
+        ValueError: for an unknown name.
+
+    Example:
+        >>> type(kernel_initializer("he_normal", 0)).__name__
+        'HeNormal'
+    """
+    if name not in INITIALIZERS:
+        raise ValueError(f"initializer must be one of {sorted(INITIALIZERS)}, got {name!r}")
+    return INITIALIZERS[name](seed=seed)
+
+
+def _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units):
+    for arg, value in (("dropout", dropout), ("embedding_dropout", embedding_dropout), ("token_dropout", token_dropout)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{arg} must be in [0, 1), got {value}")
+    if l1 < 0 or l2 < 0:
+        raise ValueError(f"l1 and l2 must be non-negative, got l1={l1}, l2={l2}")
+    if initializer not in INITIALIZERS:
+        raise ValueError(f"initializer must be one of {sorted(INITIALIZERS)}, got {initializer!r}")
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}, got {normalization!r}")
+    if hidden_units < 0:
+        raise ValueError(f"hidden_units must be >= 0, got {hidden_units}")
+    return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+
+
+def _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed):
+    """Embedding(mask_zero) → word dropout → spatial dropout (the shared front of every builder)."""
+    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding",
+                         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))(ids)
+    if token_dropout:  # one draw per (example, token): the whole word vector is dropped
+        x = layers.Dropout(token_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="token_dropout")(x)
+    if embedding_dropout:
+        x = layers.SpatialDropout1D(embedding_dropout, seed=seed + 1, name="embedding_dropout")(x)
+    return x
+
+
+def _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed):
+    """The mean of hashed-bigram embeddings (fastText-style), one vector per text."""
+    bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)
+    b = layers.Embedding(ngram_buckets + 1, ngram_dim, mask_zero=True, name="bigram_embedding",
+                         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed + 7))(bigrams)
+    if embedding_dropout:
+        b = layers.SpatialDropout1D(embedding_dropout, seed=seed + 8, name="bigram_dropout")(b)
+    return MaskedPooling(("mean",), name="bigram_mean")(b)
+
+
+def _head(x, task, num_labels, *, normalization, hidden_units, dropout, initializer, regularizer, seed):
+    """Normalization → hidden layer → dropout → output layer, each only when asked for."""
+    if normalization == "batch":
+        x = layers.BatchNormalization(name="batch_norm")(x)
+    elif normalization == "layer":
+        x = layers.LayerNormalization(name="layer_norm")(x)
+    if hidden_units:
+        x = layers.Dense(hidden_units, activation="relu", kernel_initializer=kernel_initializer(initializer, seed + 10),
+                         kernel_regularizer=regularizer, name="hidden")(x)
+    x = layers.Dropout(dropout, seed=seed + 5, name="dropout")(x)
+    return output_layer(task, num_labels, kernel_initializer=kernel_initializer(initializer, seed + 6),
+                        kernel_regularizer=regularizer)(x)
+
+
+def _rnn_classifier(cell, vocabulary_size, num_labels, *, task, embedding_dim, units, layers, bidirectional, pooling,
+                    dropout, embedding_dropout, token_dropout, l1, l2, ngram_buckets, ngram_dim, initializer,
+                    normalization, hidden_units, seed, name):
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive integer, got {layers!r}")
+    regularizer = _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units)
+    kl = keras.layers  # `layers` is the number of stacked RNNs here
+    rnn_class = {"lstm": kl.LSTM, "gru": kl.GRU}[cell]
+
+    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
+    for i in range(layers):
+        # Defaults of both cells are the cuDNN-eligible ones (tanh/sigmoid, GRU reset_after=True).
+        k = 0 if i == 0 else 20 + 3 * i  # the first layer keeps the single-layer model's seeds
+        suffix = "" if i == 0 else f"_{i + 1}"
+        rnn = rnn_class(
+            units, return_sequences=pooling != "last" or i < layers - 1,
+            kernel_initializer=kernel_initializer(initializer, seed + 2 + k),
+            recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3 + k),
+            kernel_regularizer=regularizer, seed=seed + 4 + k, name=cell + suffix,
+        )
+        x = kl.Bidirectional(rnn, name=f"bi{cell}{suffix}")(x) if bidirectional else rnn(x)
+    if pooling == "attention":
+        x = AttentionPooling(units, initializer=initializer, seed=seed + 11, name="attention")(x)
+    elif pooling != "last":
+        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    if ngram_buckets:
+        x = kl.Concatenate(name=f"{cell}_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
+    outputs = _head(x, task, num_labels, normalization=normalization, hidden_units=hidden_units, dropout=dropout,
+                    initializer=initializer, regularizer=regularizer, seed=seed)
+    return keras.Model(ids, outputs, name=name)
 
 
 def build_lstm_classifier(
@@ -159,6 +417,7 @@ def build_lstm_classifier(
     task: str = "binary",
     embedding_dim: int = 128,
     units: int = 128,
+    layers: int = 1,
     bidirectional: bool = True,
     pooling: str = "mean_max",
     dropout: float = 0.5,
@@ -168,10 +427,13 @@ def build_lstm_classifier(
     l2: float = 0.0,
     ngram_buckets: int = 131072,
     ngram_dim: int = 64,
+    initializer: str = "glorot_uniform",
+    normalization: str = "none",
+    hidden_units: int = 0,
     seed: int = 0,
     name: str = "lstm_classifier",
 ) -> keras.Model:
-    """Builds Embedding(mask_zero) → LSTM → Dropout → Dense.
+    """Builds Embedding(mask_zero) → LSTM → pooling → Dropout → Dense.
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
@@ -180,11 +442,12 @@ def build_lstm_classifier(
             "multilabel" (one sigmoid per label).
         embedding_dim: embedding size. Default 128.
         units: LSTM units (per direction). Default 128.
+        layers: stacked LSTM layers. Default 1.
         bidirectional: read the text in both directions. Default True.
         pooling: what the head sees: "last" (the final state, the classic
-            keras-io model), "max" or "mean_max" (default; masked pooling over
+            keras-io model), "max", "mean_max" (default; masked pooling over
             all states, which keeps long documents from being summarised by their
-            last words only).
+            last words only) or "attention" (`AttentionPooling` over the states).
         dropout: dropout before the head (seed 000: 0.5). Default 0.5.
         embedding_dropout: spatial dropout on the embeddings. Default 0.2.
         token_dropout: drops whole token vectors (word dropout) during training.
@@ -195,6 +458,9 @@ def build_lstm_classifier(
             of hashed bigrams and feeds the head beside the LSTM. Default 131072
             (it added 2-3 points on topic and long-document data; 0 turns it off).
         ngram_dim: embedding size of that branch. Default 64.
+        initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
+        normalization: "none" (default), "batch" or "layer", after pooling.
+        hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
         seed: seeds every initializer and dropout. Default 0.
         name: model name. Default "lstm_classifier".
 
@@ -206,41 +472,215 @@ def build_lstm_classifier(
         >>> model.output_shape
         (None, 1)
     """
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    for arg, value in (("dropout", dropout), ("embedding_dropout", embedding_dropout), ("token_dropout", token_dropout)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{arg} must be in [0, 1), got {value}")
-    if l1 < 0 or l2 < 0:
-        raise ValueError(f"l1 and l2 must be non-negative, got l1={l1}, l2={l2}")
-    regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
-    init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
+    return _rnn_classifier("lstm", vocabulary_size, num_labels, task=task, embedding_dim=embedding_dim, units=units,
+                           layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
+                           embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
+                           ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
+                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name)
 
+
+def build_gru_classifier(
+    vocabulary_size: int,
+    num_labels: int,
+    *,
+    task: str = "binary",
+    embedding_dim: int = 128,
+    units: int = 128,
+    layers: int = 1,
+    bidirectional: bool = True,
+    pooling: str = "mean_max",
+    dropout: float = 0.5,
+    embedding_dropout: float = 0.2,
+    token_dropout: float = 0.2,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    ngram_buckets: int = 131072,
+    ngram_dim: int = 64,
+    initializer: str = "glorot_uniform",
+    normalization: str = "none",
+    hidden_units: int = 0,
+    seed: int = 0,
+    name: str = "gru_classifier",
+) -> keras.Model:
+    """Builds Embedding(mask_zero) → GRU → pooling → Dropout → Dense; `build_lstm_classifier` with GRU cells.
+
+    The GRU keeps Keras' defaults (tanh/sigmoid, ``reset_after=True``, no
+    recurrent dropout), the cuDNN-eligible configuration.
+
+    Args:
+        vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
+        num_labels: number of classes (2 for binary).
+        task: "binary" (default), "multiclass" or "multilabel".
+        embedding_dim: embedding size. Default 128.
+        units: GRU units (per direction). Default 128.
+        layers: stacked GRU layers. Default 1.
+        bidirectional: read the text in both directions. Default True.
+        pooling: "last", "max", "mean_max" (default) or "attention".
+        dropout: dropout before the head. Default 0.5.
+        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
+        token_dropout: word dropout. Default 0.2.
+        l1: L1 penalty on the GRU and head kernels. Default 0.
+        l2: L2 penalty on the GRU and head kernels. Default 0.
+        ngram_buckets: hashed-bigram branch size (0: off). Default 131072.
+        ngram_dim: embedding size of that branch. Default 64.
+        initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
+        normalization: "none" (default), "batch" or "layer", after pooling.
+        hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
+        seed: seeds every initializer and dropout. Default 0.
+        name: model name. Default "gru_classifier".
+
+    Returns:
+        An uncompiled `keras.Model` taking int ids ``(batch, time)``.
+
+    Example:
+        >>> model = build_gru_classifier(1000, 3, task="multiclass", units=32, layers=2)
+        >>> model.output_shape
+        (None, 3)
+    """
+    return _rnn_classifier("gru", vocabulary_size, num_labels, task=task, embedding_dim=embedding_dim, units=units,
+                           layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
+                           embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
+                           ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
+                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name)
+
+
+def build_cnn_classifier(
+    vocabulary_size: int,
+    num_labels: int,
+    *,
+    task: str = "binary",
+    embedding_dim: int = 128,
+    units: int = 100,
+    kernel_sizes=(3, 4, 5),
+    dropout: float = 0.5,
+    embedding_dropout: float = 0.2,
+    token_dropout: float = 0.2,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    ngram_buckets: int = 0,
+    ngram_dim: int = 64,
+    initializer: str = "glorot_uniform",
+    normalization: str = "none",
+    hidden_units: int = 0,
+    seed: int = 0,
+    name: str = "cnn_classifier",
+) -> keras.Model:
+    """Builds a Kim (2014) CNN: parallel ReLU convolutions, masked global max pooling, Dense.
+
+    Padding never wins the max: `MaskedConv1D` zeroes padded inputs and the
+    pooling skips padded steps, so more right padding leaves the output unchanged.
+
+    Args:
+        vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
+        num_labels: number of classes (2 for binary).
+        task: "binary" (default), "multiclass" or "multilabel".
+        embedding_dim: embedding size. Default 128.
+        units: filters per kernel size. Default 100 (Kim 2014).
+        kernel_sizes: window widths, one convolution each. Default (3, 4, 5).
+        dropout: dropout before the head. Default 0.5.
+        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
+        token_dropout: word dropout. Default 0.2.
+        l1: L1 penalty on the convolution and head kernels. Default 0.
+        l2: L2 penalty on the convolution and head kernels. Default 0.
+        ngram_buckets: above 0, the hashed-bigram branch beside the convolutions. Default 0.
+        ngram_dim: embedding size of that branch. Default 64.
+        initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
+        normalization: "none" (default), "batch" or "layer", after pooling.
+        hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
+        seed: seeds every initializer and dropout. Default 0.
+        name: model name. Default "cnn_classifier".
+
+    Returns:
+        An uncompiled `keras.Model` taking int ids ``(batch, time)``.
+
+    Example:
+        >>> model = build_cnn_classifier(1000, 2, units=16, kernel_sizes=(2, 3))
+        >>> model.output_shape
+        (None, 1)
+    """
+    kernel_sizes = tuple(kernel_sizes)
+    if not kernel_sizes or any(not isinstance(k, int) or k < 1 for k in kernel_sizes):
+        raise ValueError(f"kernel_sizes must be a non-empty list of positive integers, got {list(kernel_sizes)}")
+    regularizer = _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units)
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding",
-                         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))(ids)
-    if token_dropout:  # one draw per (example, token): the whole word vector is dropped
-        x = layers.Dropout(token_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="token_dropout")(x)
-    if embedding_dropout:
-        x = layers.SpatialDropout1D(embedding_dropout, seed=seed + 1, name="embedding_dropout")(x)
-    lstm = layers.LSTM(
-        units, return_sequences=pooling != "last", kernel_initializer=init(2),
-        recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3),
-        kernel_regularizer=regularizer, seed=seed + 4, name="lstm",
-    )
-    x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
-    if pooling != "last":
-        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
+    convs = [MaskedConv1D(units, k, activation="relu", kernel_initializer=kernel_initializer(initializer, seed + 30 + i),
+                          kernel_regularizer=regularizer, name=f"conv{k}")(x) for i, k in enumerate(kernel_sizes)]
+    x = layers.Concatenate(name="convs")(convs) if len(convs) > 1 else convs[0]
+    x = MaskedPooling(("max",), name="pooling")(x)
     if ngram_buckets:
-        bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)
-        b = layers.Embedding(ngram_buckets + 1, ngram_dim, mask_zero=True, name="bigram_embedding",
-                             embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed + 7))(bigrams)
-        if embedding_dropout:
-            b = layers.SpatialDropout1D(embedding_dropout, seed=seed + 8, name="bigram_dropout")(b)
-        x = layers.Concatenate(name="lstm_and_bigrams")([x, MaskedPooling(("mean",), name="bigram_mean")(b)])
-    x = layers.Dropout(dropout, seed=seed + 5, name="dropout")(x)
-    outputs = output_layer(task, num_labels, kernel_initializer=init(6), kernel_regularizer=regularizer)(x)
+        x = layers.Concatenate(name="cnn_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
+    outputs = _head(x, task, num_labels, normalization=normalization, hidden_units=hidden_units, dropout=dropout,
+                    initializer=initializer, regularizer=regularizer, seed=seed)
     return keras.Model(ids, outputs, name=name)
 
 
-BUILDERS = {"lstm": build_lstm_classifier}
+def build_fasttext_classifier(
+    vocabulary_size: int,
+    num_labels: int,
+    *,
+    task: str = "binary",
+    embedding_dim: int = 128,
+    dropout: float = 0.5,
+    embedding_dropout: float = 0.2,
+    token_dropout: float = 0.2,
+    l1: float = 0.0,
+    l2: float = 0.0,
+    ngram_buckets: int = 131072,
+    ngram_dim: int = 64,
+    initializer: str = "glorot_uniform",
+    normalization: str = "none",
+    hidden_units: int = 0,
+    seed: int = 0,
+    name: str = "fasttext_classifier",
+) -> keras.Model:
+    """Builds a fastText-style bag of embeddings: masked means of word and hashed-bigram embeddings → Dense.
+
+    The word mean and the bigram mean are concatenated (fastText averages them
+    into one vector of one size; two tables let the bigram size differ). With
+    ``hidden_units=0`` and no dropout it is a linear model over averaged
+    embeddings, as in Joulin et al. (2016).
+
+    Args:
+        vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
+        num_labels: number of classes (2 for binary).
+        task: "binary" (default), "multiclass" or "multilabel".
+        embedding_dim: word embedding size. Default 128.
+        dropout: dropout before the head. Default 0.5.
+        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
+        token_dropout: word dropout. Default 0.2.
+        l1: L1 penalty on the head kernels. Default 0.
+        l2: L2 penalty on the head kernels. Default 0.
+        ngram_buckets: hashed-bigram table size (0: words only). Default 131072.
+        ngram_dim: bigram embedding size. Default 64.
+        initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
+        normalization: "none" (default), "batch" or "layer", after pooling.
+        hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
+        seed: seeds every initializer and dropout. Default 0.
+        name: model name. Default "fasttext_classifier".
+
+    Returns:
+        An uncompiled `keras.Model` taking int ids ``(batch, time)``.
+
+    Example:
+        >>> model = build_fasttext_classifier(1000, 4, task="multiclass", embedding_dim=16, ngram_buckets=512)
+        >>> model.output_shape
+        (None, 4)
+    """
+    regularizer = _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units)
+    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
+    x = MaskedPooling(("mean",), name="pooling")(x)
+    if ngram_buckets:
+        x = layers.Concatenate(name="words_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
+    outputs = _head(x, task, num_labels, normalization=normalization, hidden_units=hidden_units, dropout=dropout,
+                    initializer=initializer, regularizer=regularizer, seed=seed)
+    return keras.Model(ids, outputs, name=name)
+
+
+BUILDERS = {
+    "lstm": build_lstm_classifier,
+    "gru": build_gru_classifier,
+    "cnn": build_cnn_classifier,
+    "fasttext": build_fasttext_classifier,
+}

@@ -54,10 +54,12 @@ DEFAULTS: dict[str, Any] = {
         "max_length": 256,
     },
     "model": {
-        "name": "lstm",
+        "name": "lstm",  # lstm | gru | cnn | fasttext (see models.BUILDERS)
         "task": "auto",  # auto | binary | multiclass | multilabel
         "embedding_dim": 128,
-        "units": 128,
+        "units": 128,  # RNN units per direction; CNN filters per kernel size
+        "layers": 1,  # stacked RNN layers (lstm, gru)
+        "kernel_sizes": [3, 4, 5],  # cnn
         "bidirectional": True,
         "pooling": "mean_max",
         "dropout": 0.5,
@@ -67,6 +69,11 @@ DEFAULTS: dict[str, Any] = {
         "l2": 0.0,
         "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
         "ngram_dim": 64,
+        "hidden_units": 0,  # above 0: a ReLU layer before the head
+        "initializer": "glorot_uniform",
+        "normalization": "none",  # none | batch | layer (after pooling)
+        "vectors": "",  # pretrained word vectors, word2vec/GloVe text; empty: none
+        "freeze_vectors": False,
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -77,6 +84,8 @@ DEFAULTS: dict[str, Any] = {
     "train": {
         "batch_size": 32,
         "epochs": 10,
+        "label_smoothing": 0.0,
+        "class_weight": "none",  # none | balanced (from the training labels; binary/multiclass)
         "bucket": True,
         "strategy": "auto",  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG)
         "mixed_precision": "auto",  # auto (mixed_float16 on GPUs of compute capability >= 7.0) | true | false
@@ -92,9 +101,13 @@ CHOICES = {
     ("data", "on_bad_lines"): ("error", "skip"),
     ("tokenize", "split"): ("word", "char", "jieba"),
     ("augment", "tokenizer"): ("whitespace", "chars", "jieba"),
-    ("model", "name"): ("lstm",),
+    ("model", "name"): ("lstm", "gru", "cnn", "fasttext"),
     ("model", "task"): ("auto", "binary", "multiclass", "multilabel"),
-    ("model", "pooling"): ("last", "max", "mean_max"),
+    ("model", "pooling"): ("last", "max", "mean_max", "attention"),
+    ("model", "initializer"): ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
+                               "lecun_normal", "orthogonal", "truncated_normal"),
+    ("model", "normalization"): ("none", "batch", "layer"),
+    ("train", "class_weight"): ("none", "balanced"),
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
     ("train", "mixed_precision"): ("auto", True, False),
@@ -118,6 +131,8 @@ RANGES = {
     ("tokenize", "max_length"): (1, None, True, True),
     ("model", "embedding_dim"): (1, None, True, True),
     ("model", "units"): (1, None, True, True),
+    ("model", "layers"): (1, None, True, True),
+    ("model", "hidden_units"): (0, None, True, True),
     ("model", "dropout"): (0, 1, True, False),
     ("model", "embedding_dropout"): (0, 1, True, False),
     ("model", "token_dropout"): (0, 1, True, False),
@@ -129,6 +144,7 @@ RANGES = {
     ("optimizer", "clipnorm"): (0, None, True, True),
     ("train", "batch_size"): (1, None, True, True),
     ("train", "epochs"): (1, None, True, True),
+    ("train", "label_smoothing"): (0, 1, True, False),
 }
 
 
@@ -292,6 +308,12 @@ def validate(recipe: dict) -> list[str]:
     if recipe["model"]["task"] == "multilabel" and not data["multi_label"] or (
             data["multi_label"] and recipe["model"]["task"] not in ("auto", "multilabel")):
         problems.append("'data.multi_label = true' and 'model.task = \"multilabel\"' go together")
+    sizes = recipe["model"]["kernel_sizes"]
+    if not sizes or any(not isinstance(k, int) or isinstance(k, bool) or k < 1 for k in sizes):
+        problems.append(f"'model.kernel_sizes' must be a non-empty list of positive integers, got {sizes!r}")
+    if recipe["train"]["class_weight"] == "balanced" and (data["multi_label"] or recipe["model"]["task"] == "multilabel"):
+        problems.append("'train.class_weight = \"balanced\"' is for binary and multiclass tasks: multi-label "
+                        "examples carry several labels, so one weight per example cannot balance them")
     for name, (validator, _) in _extra_sections().items():
         problems.extend(validator(recipe[name], recipe))
     return problems

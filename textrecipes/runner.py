@@ -9,6 +9,7 @@ evaluation report → export, with every artifact written to the run folder.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -27,8 +28,10 @@ from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_lear
 from textrecipes.export import Predictor, end_to_end_model, export_saved_model
 from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
+from textrecipes.recipe import DEFAULTS as RECIPE_DEFAULTS
 from textrecipes.recipe import load_recipe, to_toml
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+from textrecipes.vectors import apply_vectors, format_coverage, load_vectors
 
 EXPORT_TOLERANCE = 1e-5
 
@@ -267,6 +270,53 @@ def without_validation(callback_cfg: Mapping) -> dict:
     return out
 
 
+def builder_options(name: str, model_cfg: Mapping) -> dict:
+    """The ``[model]`` keys that builder ``name`` takes, as keyword arguments.
+
+    Keys a builder has no use for (``bidirectional`` for "cnn", ``kernel_sizes``
+    for "lstm") are left out, as are ``name``, ``task`` and the vectors keys,
+    which the runner handles.
+
+    Args:
+        name: a key of `textrecipes.models.BUILDERS`.
+        model_cfg: the recipe's ``[model]`` table.
+
+    Returns:
+        A dict of keyword arguments for ``BUILDERS[name]``.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> sorted(builder_options("fasttext", default_recipe()["model"]))[:3]
+        ['dropout', 'embedding_dim', 'embedding_dropout']
+    """
+    accepted = inspect.signature(BUILDERS[name]).parameters
+    return {k: v for k, v in model_cfg.items() if k in accepted and k not in ("task", "name", "seed")}
+
+
+def balanced_class_weights(targets: np.ndarray, num_labels: int) -> dict:
+    """Class weights ``n / (k * count)`` from the training targets (scikit-learn's "balanced").
+
+    Args:
+        targets: integer class ids (multiclass) or 0/1 (binary), one per example.
+        num_labels: number of classes; a class absent from ``targets`` gets 1.0.
+
+    Returns:
+        ``{class id: weight}`` for `keras.Model.fit`'s ``class_weight``.
+
+    Example:
+        >>> balanced_class_weights(np.array([0, 0, 0, 1]), 2)
+        {0: 0.6667, 1: 2.0}
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.asarray(targets).reshape(-1).astype(int)
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    out = {i: 1.0 for i in range(max(num_labels, 2))}
+    out.update({int(c): round(float(w), 4) for c, w in zip(present, weights)})
+    return out
+
+
 def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
     """A finished run is kept unless ``overwrite``; an interrupted one is resumed.
 
@@ -365,23 +415,43 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
 
     # 4. The model, its schedule and optimizer, built under the strategy.
+    vectors_matrix, vectors_report = None, None
+    if model_cfg["vectors"]:
+        vectors_matrix, vectors_report = load_vectors(model_cfg["vectors"], vocab, dim=model_cfg["embedding_dim"],
+                                                      counts=getattr(vocab, "counts_", None), seed=seed)
+        vectors_report["frozen"] = model_cfg["freeze_vectors"]
+        _log(verbose, format_coverage(vectors_report) + ("; frozen" if model_cfg["freeze_vectors"] else "; fine-tuned"))
+    class_weight = None
+    if train_cfg["class_weight"] == "balanced":
+        if task == "multilabel":
+            raise DataError(f"{data_cfg['train']}: train.class_weight = 'balanced' is for binary and multiclass "
+                            "tasks, not multilabel")
+        class_weight = balanced_class_weights(targets["train"], len(labels))
+        _log(verbose, "class weights (balanced): " + ", ".join(f"{labels[i]}={w}" for i, w in class_weight.items()))
     steps_per_epoch = math.ceil(len(texts["train"]) / batch_size)
     mixed = distribute.use_mixed_precision(train_cfg["mixed_precision"])
     with strategy.scope(), distribute.precision_policy(mixed):  # the global policy is restored after compile
         build = BUILDERS[model_cfg["name"]]
-        options = {k: v for k, v in model_cfg.items() if k not in ("name", "task")}
+        options = builder_options(model_cfg["name"], model_cfg)
+        unused = [f"model.{k}" for k, v in model_cfg.items() if k not in options and k not in
+                   ("name", "task", "vectors", "freeze_vectors") and v != RECIPE_DEFAULTS["model"][k]]
+        if unused:
+            _log(verbose, f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
+        if vectors_matrix is not None:
+            apply_vectors(model, vectors_matrix, freeze=model_cfg["freeze_vectors"])
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
         # One name, "accuracy", for every task so callbacks can monitor val_accuracy; explicit
         # classes because Keras' "accuracy" string is not per-label accuracy for multi-label heads.
         metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
                    else keras.metrics.BinaryAccuracy(name="accuracy")]
-        model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
+        model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task, train_cfg["label_smoothing"]),
+                      metrics=metrics)
     if mixed:
         _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
     eligible, reasons = distribute.cudnn_eligible(model)
     if not eligible:
-        _log(verbose, "note: the LSTM leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
+        _log(verbose, "note: the RNN leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
     has_validation = "validation" in eval_ds
@@ -407,7 +477,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
     history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
-                        callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
+                        callbacks=fit_callbacks, class_weight=class_weight, shuffle=False,  # the dataset shuffles itself, seeded
                         verbose={0: 0, 1: 2}.get(verbose, 1))
     history = {k: [float(x) for x in v] for k, v in history.history.items()}
     if resumed:  # the epochs before the interruption come from history.csv
@@ -415,6 +485,8 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     if distribute.is_multi_worker(strategy):
         # Evaluate and export a local copy: predict/export need no collective ops then.
         local = build(len(vocab), len(labels), task=task, seed=seed, **options)
+        if vectors_matrix is not None:
+            local.get_layer("embedding").trainable = not model_cfg["freeze_vectors"]
         local.set_weights(model.get_weights())
         model = local
 
@@ -453,6 +525,9 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
         "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
         "export_check": export_check,
+        "model": model_cfg["name"], "label_smoothing": train_cfg["label_smoothing"],
+        "class_weight": None if class_weight is None else {labels[i]: w for i, w in class_weight.items()},
+        "vectors": vectors_report,
     }
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
