@@ -152,6 +152,53 @@ def loss_for(task: str) -> str:
             "multilabel": "binary_crossentropy"}[task]
 
 
+def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, bidirectional: bool = True,
+                  pooling: str | None = "mean_max", embedding_dropout: float = 0.2, token_dropout: float = 0.2,
+                  regularizer=None, seed: int = 0):
+    """The shared text encoder: Embedding(mask_zero) → word/spatial dropout → (Bi)LSTM → masked pooling.
+
+    Used by the classifier, the pair model (`textrecipes.pairs`, one encoder for
+    both texts) and the tagger (`textrecipes.tagging`, ``pooling=None``).
+
+    Args:
+        ids: a Keras tensor of right-padded int ids ``(batch, time)``; 0 pads.
+        vocabulary_size: ids the embedding accepts.
+        embedding_dim: embedding size. Default 128.
+        units: LSTM units per direction. Default 128.
+        bidirectional: read both directions. Default True.
+        pooling: "last", "max", "mean_max" (default), or None for every
+            (masked) LSTM state, ``(batch, time, features)``.
+        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
+        token_dropout: word dropout on whole token vectors. Default 0.2.
+        regularizer: kernel regularizer of the LSTM, or None (default).
+        seed: seeds initializers and dropout. Default 0.
+
+    Returns:
+        The encoded Keras tensor.
+
+    Example:
+        >>> ids = keras.Input(shape=(None,), dtype="int32")
+        >>> encode_tokens(ids, 100, embedding_dim=8, units=4, pooling=None).shape
+        (None, None, 8)
+    """
+    init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
+    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding",
+                         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))(ids)
+    if token_dropout:  # one draw per (example, token): the whole word vector is dropped
+        x = layers.Dropout(token_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="token_dropout")(x)
+    if embedding_dropout:
+        x = layers.SpatialDropout1D(embedding_dropout, seed=seed + 1, name="embedding_dropout")(x)
+    lstm = layers.LSTM(
+        units, return_sequences=pooling != "last", kernel_initializer=init(2),
+        recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3),
+        kernel_regularizer=regularizer, seed=seed + 4, name="lstm",
+    )
+    x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
+    if pooling not in (None, "last"):
+        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    return x
+
+
 def build_lstm_classifier(
     vocabulary_size: int,
     num_labels: int,
@@ -217,20 +264,9 @@ def build_lstm_classifier(
     init = lambda offset: keras.initializers.GlorotUniform(seed=seed + offset)  # noqa: E731
 
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding",
-                         embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))(ids)
-    if token_dropout:  # one draw per (example, token): the whole word vector is dropped
-        x = layers.Dropout(token_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="token_dropout")(x)
-    if embedding_dropout:
-        x = layers.SpatialDropout1D(embedding_dropout, seed=seed + 1, name="embedding_dropout")(x)
-    lstm = layers.LSTM(
-        units, return_sequences=pooling != "last", kernel_initializer=init(2),
-        recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3),
-        kernel_regularizer=regularizer, seed=seed + 4, name="lstm",
-    )
-    x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
-    if pooling != "last":
-        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    x = encode_tokens(ids, vocabulary_size, embedding_dim=embedding_dim, units=units, bidirectional=bidirectional,
+                      pooling=pooling, embedding_dropout=embedding_dropout, token_dropout=token_dropout,
+                      regularizer=regularizer, seed=seed)
     if ngram_buckets:
         bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)
         b = layers.Embedding(ngram_buckets + 1, ngram_dim, mask_zero=True, name="bigram_embedding",
