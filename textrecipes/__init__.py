@@ -21,12 +21,17 @@ _EXPORTS = {
     "stream_dataset": "textrecipes.streaming",
     "get_strategy": "textrecipes.distribute",
     "build_lstm_classifier": "textrecipes.models",
+    "build_pair_classifier": "textrecipes.pairs",
+    "build_tagger": "textrecipes.tagging",
+    "entity_scores": "textrecipes.tagging",
     "build_schedule": "textrecipes.schedules",
     "build_callbacks": "textrecipes.callbacks",
     "find_learning_rate": "textrecipes.lr_finder",
     "load_recipe": "textrecipes.recipe",
     "train": "textrecipes.runner",
     "Predictor": "textrecipes.export",
+    "PairPredictor": "textrecipes.pairs",
+    "Tagger": "textrecipes.tagging",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -37,6 +37,9 @@ INPUTS = ("text_a", "text_b")
 class PairFeatures(layers.Layer):
     """Combines two sentence vectors as ``[u, v, |u − v|, u * v]`` (InferSent, Conneau et al. 2017).
 
+    Args:
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
     Example:
         >>> import numpy as np
         >>> u, v = np.array([[1.0, 2.0]], "float32"), np.array([[3.0, 1.0]], "float32")
