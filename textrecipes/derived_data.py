@@ -9,8 +9,8 @@ CoNLL *reader* but no corpus), so two are derived from real text:
   the same split drawn with the seed (``no``). Balanced by construction.
 * ``fortune-ner`` (CoNLL ``token tag``, IOB2) from ``data/bench/fortunes_topics``:
   the person named after a fortune's final ``" -- "`` (its run of capitalised
-  tokens) is ``PER``; every other run of capitalised tokens that does not begin a
-  sentence is ``NAME``. The tags come from orthography, so they are exact for the
+  tokens) is ``PER``; before that dash, every run of capitalised tokens that does
+  not begin a sentence is ``NAME``; the rest of the attribution is ``O``. The tags come from orthography, so they are exact for the
   rule but only approximately true entities.
 """
 
