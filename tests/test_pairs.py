@@ -6,11 +6,10 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLES, SMALL_MODEL
+from conftest import ROOT, SMALL_MODEL
 from textrecipes.cli import main
 from textrecipes.datasets import DataError, read_pairs
 from textrecipes.derived_data import title_content_pairs

@@ -376,9 +376,5 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
         runner._log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                              f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['pairs']} pairs)")
     runner.write_metrics(run_dir, reports, splits, history, started, export_check, format="pairs")
-    if run_dir != chief_run_dir:
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = chief_run_dir
+    run_dir = runner.finish_run(run_dir, chief_run_dir)
     return runner.RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, labels, task, e2e)

@@ -466,9 +466,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                       f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
     summary = write_metrics(run_dir, reports, splits, history, started, export_check)
-    if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = chief_run_dir
+    run_dir = finish_run(run_dir, chief_run_dir)
     _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
     return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
 
@@ -575,6 +573,25 @@ def write_metrics(run_dir: str, reports: Mapping, splits: Splits, history: Mappi
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
     return summary
+
+
+def finish_run(run_dir: str, chief_run_dir: str) -> str:
+    """Removes a non-chief worker's private folder (its files were only needed while training).
+
+    Args:
+        run_dir: this worker's run folder.
+        chief_run_dir: the chief's run folder (the same on the chief).
+
+    Returns:
+        The chief's run folder, the one to report.
+
+    Example:
+        >>> finish_run("runs/x", "runs/x")
+        'runs/x'
+    """
+    if run_dir != chief_run_dir:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return chief_run_dir
 
 
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512) -> dict:

@@ -382,9 +382,12 @@ class Tagger:
         return [p[:n] for p, n in zip(probs, lengths)]
 
     def tag(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
-        """``[(token, tag), ...]`` per sentence; tokens are the sentence split on whitespace."""
-        probs = self.predict_proba(sentences) if len(sentences) else []
-        return [list(zip(s.split(), (self.tags[i] for i in p.argmax(-1)))) for s, p in zip(sentences, probs)]
+        """``[(token, tag), ...]`` per sentence; tokens are split on whitespace exactly as the export splits them."""
+        if not len(sentences):
+            return []
+        tokens = tf.strings.split(tf.constant(_encode(list(sentences)), tf.string)).to_list()
+        return [list(zip((t.decode("utf-8") for t in row), (self.tags[i] for i in p.argmax(-1))))
+                for row, p in zip(tokens, self.predict_proba(sentences))]
 
 
 def check_tagger_export(model: keras.Model, export_path: str, sentences: Sequence[Sequence[str]], vocab: Vocabulary,
@@ -448,7 +451,7 @@ def predict_tags(model: keras.Model, ds: tf.data.Dataset, tag_names: Sequence[st
     """
     out = []
     for ids, _, weights in ds:
-        best = np.asarray(model.predict_on_batch(ids)).argmax(-1)
+        best = np.asarray(model(ids, training=False)).argmax(-1)  # eager: batch widths differ, no retracing
         for row, n in zip(best, weights.numpy().sum(axis=1).astype(int)):
             out.append([tag_names[i] for i in row[:n]])
     return out
@@ -550,9 +553,5 @@ def train_tagger(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = 
         runner._log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                              f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['sentences']} sentences)")
     runner.write_metrics(run_dir, reports, splits, history, started, export_check, format="conll")
-    if run_dir != chief_run_dir:
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = chief_run_dir
+    run_dir = runner.finish_run(run_dir, chief_run_dir)
     return runner.RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, tags, "tagging", model)
