@@ -131,3 +131,14 @@ def test_cli_predict_reads_two_columns(pair_run, tmp_path, capsys):
     bad.write_text("title\tbody\nno tab here\n", encoding="utf-8")
     assert main(["predict", str(pair_run), str(bad)]) == 2
     assert f"{bad}:2: expected text_a<TAB>text_b" in capsys.readouterr().err
+
+
+def test_keys_that_do_not_apply_to_pairs_are_recipe_errors(tmp_path):
+    from textrecipes.recipe import RecipeError
+    from textrecipes.runner import train
+
+    recipe = {"data": {"format": "pairs", "train": os.path.join(ROOT, "data", "samples", "question_answer.tsv"),
+                       "text_first": True}}
+    with pytest.raises(RecipeError, match="'data.text_first' does not apply"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -150,3 +150,13 @@ def test_sample_conll_runs_with_declared_tags(tmp_path):
             "validation_split": 0.0, "test_split": 0.0}
     splits, tags = load_splits(data, seed=0)
     assert len(splits.train) == 2 and "B-PER" in tags and "O" in tags
+
+
+def test_keys_that_do_not_apply_to_conll_are_recipe_errors(tmp_path):
+    from textrecipes.recipe import RecipeError
+    from textrecipes.runner import train
+
+    recipe = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt"), "header": True}}
+    with pytest.raises(RecipeError, match="'data.header' does not apply"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()

@@ -27,6 +27,7 @@ from textrecipes.evaluate import evaluate_predictions, format_metrics, probabili
 from textrecipes.export import Predictor, label_outputs, write_export_meta
 from textrecipes.models import POOLINGS, encode_tokens, loss_for, output_layer
 from textrecipes.pipeline import encode_labels
+from textrecipes.recipe import RecipeError
 from textrecipes.tokenization import TextVectorizer, Vocabulary, _encode, presegment, tokenize
 
 EXPORT_TOLERANCE = 1e-5
@@ -297,11 +298,14 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
     from textrecipes import runner
 
     started = time.time()
+    data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
+    problems = [f"'data.{key}' does not apply to data.format = 'pairs' ({why})" for key, why in
+                (("text_first", "the label is always the last column"), ("multi_label", "one label per pair"))
+                if data_cfg[key]]
+    if problems:
+        raise RecipeError(problems, cfg["name"])
     strategy, run_dir, chief_run_dir = runner.start_run(cfg, run_dir, overwrite)
     seed = cfg["seed"]
-    data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
-    if data_cfg["multi_label"]:
-        raise runner.DataError(f"{data_cfg['train']}: data.multi_label is not supported with data.format = 'pairs'")
 
     # 1. Records: text_a<TAB>text_b<TAB>label.
     splits, labels = runner.load_splits(data_cfg, seed)

@@ -478,9 +478,15 @@ def train_tagger(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = 
     from textrecipes import runner
 
     started = time.time()
+    data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
+    problems = [f"'data.{key}' does not apply to data.format = 'conll' (token<space>tag lines)"
+                for key in ("text_first", "header", "multi_label") if data_cfg[key]]
+    if problems:
+        from textrecipes.recipe import RecipeError
+
+        raise RecipeError(problems, cfg["name"])
     strategy, run_dir, chief_run_dir = runner.start_run(cfg, run_dir, overwrite)
     seed = cfg["seed"]
-    data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
 
     # 1. Sentences; the tag set is the training file's (or data.labels).
     splits, tags = runner.load_splits(data_cfg, seed)
