@@ -160,3 +160,12 @@ def test_keys_that_do_not_apply_to_conll_are_recipe_errors(tmp_path):
     with pytest.raises(RecipeError, match="'data.header' does not apply"):
         train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_cli_derive_writes_conll_the_reader_accepts(tmp_path, capsys):
+    assert main(["data", "derive", "fortune-ner", "--out", str(tmp_path), "--bench", os.path.dirname(BENCH)]) == 0
+    assert "train: 4637 examples" in capsys.readouterr().out
+    ds = read_conll(str(tmp_path / "test.conll"))
+    assert len(ds.records) == 580 and not ds.report.skipped.get("wrong column count")
+    tags = {t for s in ds.records for t in s.tags}
+    assert tags == {"O", "B-PER", "I-PER", "B-NAME", "I-NAME"}

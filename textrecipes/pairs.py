@@ -302,6 +302,8 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
     problems = [f"'data.{key}' does not apply to data.format = 'pairs' ({why})" for key, why in
                 (("text_first", "the label is always the last column"), ("multi_label", "one label per pair"))
                 if data_cfg[key]]
+    if cfg["augment"]["enabled"]:
+        problems.append("'augment.enabled' is not supported with data.format = 'pairs' yet")
     if problems:
         raise RecipeError(problems, cfg["name"])
     strategy, run_dir, chief_run_dir = runner.start_run(cfg, run_dir, overwrite)

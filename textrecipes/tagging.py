@@ -481,6 +481,8 @@ def train_tagger(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = 
     data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
     problems = [f"'data.{key}' does not apply to data.format = 'conll' (token<space>tag lines)"
                 for key in ("text_first", "header", "multi_label") if data_cfg[key]]
+    if cfg["augment"]["enabled"]:
+        problems.append("'augment.enabled' does not apply to data.format = 'conll' (EDA would break token/tag alignment)")
     if problems:
         from textrecipes.recipe import RecipeError
 
