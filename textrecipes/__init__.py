@@ -25,12 +25,17 @@ _EXPORTS = {
     "build_cnn_classifier": "textrecipes.models",
     "build_fasttext_classifier": "textrecipes.models",
     "load_vectors": "textrecipes.vectors",
+    "build_pair_classifier": "textrecipes.pairs",
+    "build_tagger": "textrecipes.tagging",
+    "entity_scores": "textrecipes.tagging",
     "build_schedule": "textrecipes.schedules",
     "build_callbacks": "textrecipes.callbacks",
     "find_learning_rate": "textrecipes.lr_finder",
     "load_recipe": "textrecipes.recipe",
     "train": "textrecipes.runner",
     "Predictor": "textrecipes.export",
+    "PairPredictor": "textrecipes.pairs",
+    "Tagger": "textrecipes.tagging",
 }
 
 __all__ = sorted(_EXPORTS)

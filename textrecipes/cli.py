@@ -23,10 +23,37 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _run_format(path: str) -> str:
+    """The run's data format from its metadata: "label_text", "pairs" or "conll"."""
+    import json
+
+    folder = path if os.path.isdir(path) else os.path.dirname(path)
+    for meta in (os.path.join(folder, "labels.json"), os.path.join(folder, "assets.extra", "textrecipes.json")):
+        if os.path.exists(meta):
+            try:
+                with open(meta, encoding="utf-8") as f:
+                    found = json.load(f)
+            except (OSError, ValueError):
+                return "label_text"  # the Predictor reports the broken file
+            return found.get("format", "label_text") if isinstance(found, dict) else "label_text"
+    return "label_text"
+
+
 def _cmd_predict(args) -> int:
     from textrecipes.export import Predictor
 
-    predictor = Predictor(args.model)  # a bad path fails before we wait on stdin
+    fmt = _run_format(args.model)
+    if fmt == "conll":
+        from textrecipes.tagging import Tagger
+
+        predictor = Tagger(args.model)
+    elif fmt == "pairs":
+        from textrecipes.pairs import PairPredictor
+
+        predictor = PairPredictor(args.model)
+    else:
+        predictor = Predictor(args.model)  # a bad path fails before we wait on stdin
+    source = "<stdin>" if args.input == "-" else args.input
     if args.input == "-":
         lines = sys.stdin.read().splitlines()
     else:
@@ -34,7 +61,23 @@ def _cmd_predict(args) -> int:
             lines = f.read().splitlines()
     texts = [line for line in lines if line.strip()]
     skipped = len(lines) - len(texts)
-    for text, (label, prob) in zip(texts, predictor.predict(texts, threshold=args.threshold)):
+    if fmt == "conll":  # one sentence a line, tokens split on whitespace
+        for tagged in predictor.tag(texts):
+            print(" ".join(f"{token}/{tag}" for token, tag in tagged))
+        texts = []
+    elif fmt == "pairs":  # text_a<TAB>text_b a line
+        from textrecipes.datasets import DataError
+
+        numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+        for n, line in numbered:
+            if line.count("\t") != 1:
+                raise DataError(f"{source}:{n}: expected text_a<TAB>text_b (2 tab-separated columns), "
+                                f"found {line.count(chr(9)) + 1}")
+        pairs = [tuple(line.split("\t")) for _, line in numbered]
+        for text, (label, prob) in zip(texts, predictor.predict(pairs)):
+            print(f"{label}\t{prob:.4f}" + (f"\t{text}" if args.with_text else ""))
+        texts = []
+    for text, (label, prob) in zip(texts, predictor.predict(texts, threshold=args.threshold) if texts else []):
         if predictor.task == "multilabel":
             label = ",".join(label)
             prob = max(prob) if prob else 0.0
@@ -65,6 +108,14 @@ def _cmd_summary(args) -> int:
     return 0
 
 
+def _cmd_derive(args) -> int:
+    from textrecipes.derived_data import derive
+
+    for split, n in derive(args.name, args.out, bench_dir=args.bench, seed=args.seed).items():
+        print(f"{split}: {n} examples -> {args.out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``textrecipes`` command.
 
@@ -92,9 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "run each worker of a multi-worker run this way")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")
+    p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel or .keras file")
     p.add_argument("model", help="run folder, SavedModel folder or .keras file")
-    p.add_argument("input", nargs="?", default="-", help="file with one text a line (default: stdin)")
+    p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, a sentence for a tagging run (default: stdin)")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)
@@ -114,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--header", action="store_true", help="skip a header line")
     s.add_argument("--on-bad-lines", choices=("error", "skip"), default="error")
     s.set_defaults(func=_cmd_summary)
+    d = data_sub.add_parser("derive", help="write a pair or CoNLL dataset derived from data/bench (news-pairs, fortune-ner)")
+    d.add_argument("name", choices=("news-pairs", "fortune-ner"))
+    d.add_argument("--out", required=True, help="output folder (train/validation/test files)")
+    d.add_argument("--bench", default="data/bench", help="the benchmark data folder (default data/bench)")
+    d.add_argument("--seed", type=int, default=0, help="seed of the mismatched pairs (default 0)")
+    d.set_defaults(func=_cmd_derive)
 
     try:
         from textrecipes import augment

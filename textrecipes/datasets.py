@@ -35,7 +35,7 @@ import os
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 BAD_LINE_MODES = ("error", "skip")
-FORMATS = ("label_text", "title_content", "question_answer", "corpus", "conll")
+FORMATS = ("label_text", "title_content", "question_answer", "pairs", "corpus", "conll")
 MAX_LINE_BYTES = 1_000_000  # default limit on one line's bytes; longer lines are bad lines
 
 
@@ -366,10 +366,13 @@ def read_classification(
 
 
 def read_pairs(
-    path, *, header: bool = False, labeled: bool | None = None, on_bad_lines: str = "error",
-    max_line_bytes: int = MAX_LINE_BYTES,
+    path, *, header: bool = False, labeled: bool | None = None, labels: Sequence[str] | None = None,
+    on_bad_lines: str = "error", max_line_bytes: int = MAX_LINE_BYTES,
 ) -> Dataset:
-    """Reads a ``title<TAB>content`` or ``question<TAB>answer`` file.
+    """Reads a ``title<TAB>content`` or ``question<TAB>answer`` file, the label (if any) last.
+
+    The label is the third column, ``text_a<TAB>text_b<TAB>label``, as in
+    ``data/samples/question_answer.tsv`` (the recipe format "pairs").
 
     Args:
         path: the TSV file.
@@ -387,6 +390,9 @@ def read_pairs(
         >>> ds.records[0].first
         'What is the capital of France?'
     """
+    allowed = set(labels) if labels is not None else None
+    if allowed is not None:
+        labeled = True
     out = _Collector(path, on_bad_lines)
     for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
         out.read(number)
@@ -411,6 +417,9 @@ def read_pairs(
             continue
         if labeled and not fields[2]:
             out.bad(number, "empty label")
+            continue
+        if allowed is not None and fields[2] not in allowed:
+            out.bad(number, "label not in the label set", f"{_clip(fields[2])} not in {sorted(allowed)}")
             continue
         out.keep(TextPair(fields[0], fields[1], fields[2] if labeled else None, number))
     return out.done()
@@ -510,6 +519,7 @@ READERS = {
     "label_text": read_classification,
     "title_content": read_pairs,
     "question_answer": read_pairs,
+    "pairs": read_pairs,
     "corpus": read_corpus,
     "conll": read_conll,
 }
@@ -568,7 +578,8 @@ def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0
     examples to stratify fall back to a plain seeded split.
 
     Args:
-        records: the records to split (``LabeledText`` or anything with ``.label``).
+        records: the records to split (``LabeledText`` or anything with ``.label``;
+            records without one, such as `TaggedSentence`, are split unstratified).
         validation: fraction for validation. Default 0.1.
         test: fraction for test. Default 0.1.
         seed: the random seed. Default 0.
@@ -588,6 +599,8 @@ def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0
     records = list(records)
 
     def strat(rs, fraction):
+        if not rs or not hasattr(rs[0], "label"):  # e.g. tagged sentences: a plain seeded split
+            return None
         keys = [r.label[0] if isinstance(r.label, tuple) else r.label for r in rs]
         counts = collections.Counter(keys)
         held_out = math.ceil(fraction * len(rs))

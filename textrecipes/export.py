@@ -83,16 +83,48 @@ def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], ta
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
-        raw = e2e(texts, training=False)
-        probs = tf.concat([1.0 - raw, raw], axis=1) if task == "binary" else raw
-        best = tf.argmax(probs, axis=1)
-        return {"probabilities": probs, "label": tf.gather(label_table, best), "score": tf.reduce_max(probs, axis=1)}
+        return label_outputs(e2e(texts, training=False), task, label_table)
 
     archive.add_endpoint("serving_default", serve)
     archive.write_out(path, verbose=False)
+    write_export_meta(path, {**meta, "labels": list(labels), "task": task})
+
+
+def label_outputs(raw, task: str, label_table) -> dict:
+    """The serving outputs from a model's raw outputs: ``probabilities``, ``label`` and ``score``.
+
+    Args:
+        raw: the model's output tensor (one sigmoid column for binary).
+        task: "binary", "multiclass" or "multilabel".
+        label_table: a string tensor of the label names.
+
+    Returns:
+        A dict of tensors: probabilities (one column per label), the best label's
+        name and its probability.
+
+    Example:
+        >>> out = label_outputs(tf.constant([[0.25]]), "binary", tf.constant(["neg", "pos"]))
+        >>> out["label"].numpy().tolist()
+        [b'neg']
+    """
+    probs = tf.concat([1.0 - raw, raw], axis=1) if task == "binary" else raw
+    best = tf.argmax(probs, axis=1)
+    return {"probabilities": probs, "label": tf.gather(label_table, best), "score": tf.reduce_max(probs, axis=1)}
+
+
+def write_export_meta(path: str, meta: dict) -> None:
+    """Writes the JSON metadata of a SavedModel to ``assets.extra/textrecipes.json``.
+
+    Args:
+        path: the SavedModel folder.
+        meta: JSON-ready metadata.
+
+    Example:
+        >>> write_export_meta("exports/demo", {"labels": ["neg", "pos"]})  # doctest: +SKIP
+    """
     os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
     with open(os.path.join(path, "assets.extra", META_FILE), "w", encoding="utf-8") as f:
-        json.dump({**meta, "labels": list(labels), "task": task}, f, indent=2, ensure_ascii=False)
+        json.dump(meta, f, indent=2, ensure_ascii=False)
 
 
 class Predictor:

@@ -351,6 +351,48 @@ def _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout
     return x
 
 
+def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, bidirectional: bool = True,
+                  pooling: str | None = "mean_max", embedding_dropout: float = 0.2, token_dropout: float = 0.2,
+                  regularizer=None, seed: int = 0):
+    """The shared text encoder: Embedding(mask_zero) → word/spatial dropout → (Bi)LSTM → masked pooling.
+
+    The single-layer LSTM classifier's encoder, with its layer names and seeds;
+    used by the pair model (`textrecipes.pairs`, one encoder for both texts) and
+    the tagger (`textrecipes.tagging`, ``pooling=None``).
+
+    Args:
+        ids: a Keras tensor of right-padded int ids ``(batch, time)``; 0 pads.
+        vocabulary_size: ids the embedding accepts.
+        embedding_dim: embedding size. Default 128.
+        units: LSTM units per direction. Default 128.
+        bidirectional: read both directions. Default True.
+        pooling: "last", "max", "mean_max" (default), or None for every
+            (masked) LSTM state, ``(batch, time, features)``.
+        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
+        token_dropout: word dropout on whole token vectors. Default 0.2.
+        regularizer: kernel regularizer of the LSTM, or None (default).
+        seed: seeds initializers and dropout. Default 0.
+
+    Returns:
+        The encoded Keras tensor.
+
+    Example:
+        >>> ids = keras.Input(shape=(None,), dtype="int32")
+        >>> encode_tokens(ids, 100, embedding_dim=8, units=4, pooling=None).shape
+        (None, None, 8)
+    """
+    if pooling not in (None, "last", "max", "mean_max"):
+        raise ValueError(f"the shared encoder's pooling must be None, 'last', 'max' or 'mean_max', got {pooling!r}")
+    x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
+    lstm = layers.LSTM(units, return_sequences=pooling != "last", kernel_initializer=kernel_initializer("glorot_uniform", seed + 2),
+                       recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3),
+                       kernel_regularizer=regularizer, seed=seed + 4, name="lstm")
+    x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
+    if pooling not in (None, "last"):
+        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    return x
+
+
 def _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed):
     """The mean of hashed-bigram embeddings (fastText-style), one vector per text."""
     bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)

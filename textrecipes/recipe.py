@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "run_dir": "",  # empty: runs/<name>
     "data": {
-        "format": "label_text",
+        "format": "label_text",  # label_text | pairs (text_a<TAB>text_b<TAB>label) | conll (token tag)
         "train": "",
         "validation": "",  # empty: split from train with validation_split
         "test": "",  # empty: split from train with test_split
@@ -97,7 +97,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 CHOICES = {
-    ("data", "format"): ("label_text",),
+    ("data", "format"): ("label_text", "pairs", "conll"),
     ("data", "on_bad_lines"): ("error", "skip"),
     ("tokenize", "split"): ("word", "char", "jieba"),
     ("augment", "tokenizer"): ("whitespace", "chars", "jieba"),

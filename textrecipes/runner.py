@@ -9,6 +9,7 @@ evaluation report → export, with every artifact written to the run folder.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import json
 import math
@@ -22,7 +23,8 @@ import numpy as np
 
 from textrecipes import callbacks as callbacks_lib
 from textrecipes import distribute, schedules
-from textrecipes.datasets import DataError, format_label_counts, label_counts, read_classification, split_records
+from textrecipes.datasets import (DataError, format_label_counts, label_counts, read_classification, read_conll, read_pairs,
+                                  split_records)
 from textrecipes.distribute import get_strategy
 from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
 from textrecipes.export import Predictor, end_to_end_model, export_saved_model
@@ -106,7 +108,9 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
     """Reads the train/validation/test files of a recipe's ``[data]`` table.
 
     Missing validation/test files are split off the training file (stratified,
-    seeded). Labels of validation/test must appear in the label set, reported
+    seeded). ``data.format`` picks the reader: `read_classification`,
+    `read_pairs` ("pairs", the label last) or `read_conll` ("conll", whose
+    "labels" are the tags). Labels of validation/test must appear in the label set, reported
     as ``file:line`` otherwise.
 
     Args:
@@ -127,16 +131,31 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
         >>> labels
         ['neg', 'pos']
     """
-    options = dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
-                   label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
+    fmt = data.get("format", "label_text")
+    if fmt == "conll":  # the label set is the tag set
+        def read(path, labels):
+            return read_conll(path, tags=labels, on_bad_lines=data["on_bad_lines"])
+
+        def label_set(records):
+            return sorted({tag for r in records for tag in r.tags})
+    else:
+        if fmt == "pairs":
+            read = functools.partial(read_pairs, header=data["header"], labeled=True, on_bad_lines=data["on_bad_lines"])
+        else:
+            read = functools.partial(read_classification, text_first=data["text_first"], header=data["header"],
+                                     multi_label=data["multi_label"], label_sep=data["label_sep"],
+                                     on_bad_lines=data["on_bad_lines"])
+
+        def label_set(records):
+            return sorted(label_counts(records))
     declared = list(data["labels"]) or None
-    train = read_classification(data["train"], labels=declared, **options)
-    labels = declared or sorted(label_counts(train.records))
+    train = read(data["train"], labels=declared)
+    labels = declared or label_set(train.records)
     reports = [train.report]
     parts = {}
     for name in ("validation", "test"):
         if data[name]:
-            ds = read_classification(data[name], labels=labels, **options)
+            ds = read(data[name], labels=labels)
             parts[name] = ds.records
             reports.append(ds.report)
     records = train.records
@@ -345,6 +364,32 @@ def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
     os.makedirs(run_dir, exist_ok=True)
 
 
+def start_run(cfg: Mapping, run_dir: str | None, overwrite: bool):
+    """Creates the strategy (first: multi-worker needs that), the run folder, and seeds Keras.
+
+    Args:
+        cfg: the resolved recipe.
+        run_dir: the requested run folder, or None (the recipe's, else ``runs/<name>``).
+        overwrite: replace a finished run.
+
+    Returns:
+        ``(strategy, run_dir, chief_run_dir)``: this worker's folder and the chief's
+        (the same but on a non-chief worker of a multi-worker run).
+
+    Example:
+        >>> from textrecipes.recipe import load_recipe
+        >>> strategy, run_dir, chief = start_run(load_recipe(None), "runs/x", False)  # doctest: +SKIP
+    """
+    # The strategy comes first: MultiWorkerMirroredStrategy must exist before any other TF op.
+    strategy = get_strategy(cfg["train"]["strategy"])
+    run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"])
+    chief_run_dir = run_dir  # only the chief writes here; other workers write to a private folder
+    run_dir = distribute.worker_run_dir(run_dir, strategy)
+    prepare_run_dir(run_dir, overwrite)
+    keras.utils.set_random_seed(cfg["seed"])
+    return strategy, run_dir, chief_run_dir
+
+
 def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite: bool = False, verbose: int = 1) -> RunResult:
     """Trains, evaluates and exports a recipe.
 
@@ -366,14 +411,13 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     """
     started = time.time()
     cfg = load_recipe(recipe, overrides)
-    # The strategy comes first: MultiWorkerMirroredStrategy must exist before any other TF op.
-    strategy = get_strategy(cfg["train"]["strategy"])
-    run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"])
-    chief_run_dir = run_dir  # only the chief writes here; other workers write to a private folder
-    run_dir = distribute.worker_run_dir(run_dir, strategy)
-    prepare_run_dir(run_dir, overwrite)
+    if cfg["data"]["format"] != "label_text":  # text pairs and sequence labelling have their own trainers
+        from textrecipes import pairs, tagging
+
+        trainer = {"pairs": pairs.train_pairs, "conll": tagging.train_tagger}[cfg["data"]["format"]]
+        return trainer(cfg, run_dir=run_dir, overwrite=overwrite, verbose=verbose)
+    strategy, run_dir, chief_run_dir = start_run(cfg, run_dir, overwrite)
     seed = cfg["seed"]
-    keras.utils.set_random_seed(seed)
     data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
 
     # 1. Dataset files → records, with every line accounted for.
@@ -454,34 +498,14 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         _log(verbose, "note: the RNN leaves the cuDNN kernel (much slower on GPU): " + "; ".join(reasons))
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
-    has_validation = "validation" in eval_ds
-    callback_cfg = cfg["callbacks"]
-    if not has_validation:
-        callback_cfg = without_validation(callback_cfg)
-        _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
-    fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
-    # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
-    resumed = distribute.resume_epoch(os.path.join(run_dir, "backup")) if callback_cfg["backup"]["enabled"] else 0
-    if resumed:
-        distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
-        _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
-    fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
-    # The backup goes last: an epoch is declared done only after its history row is
-    # written, so a kill between the two never leaves a hole in history.csv.
-    backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
-    fit_callbacks = [c for c in fit_callbacks if c not in backups] + backups
+    extra = []
     if augmenter is not None:
         from textrecipes.augment import AugmentEpochCallback
 
-        fit_callbacks.insert(0, AugmentEpochCallback(epoch_variable))
-    schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
-    distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
-    history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
-                        callbacks=fit_callbacks, class_weight=class_weight, shuffle=False,  # the dataset shuffles itself, seeded
-                        verbose={0: 0, 1: 2}.get(verbose, 1))
-    history = {k: [float(x) for x in v] for k, v in history.history.items()}
-    if resumed:  # the epochs before the interruption come from history.csv
-        history = distribute.read_history(os.path.join(run_dir, "history.csv")) or history
+        extra.append(AugmentEpochCallback(epoch_variable))
+    history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
+                         steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=verbose, extra_callbacks=extra,
+                         class_weight=class_weight)
     if distribute.is_multi_worker(strategy):
         # Evaluate and export a local copy: predict/export need no collective ops then.
         local = build(len(vocab), len(labels), task=task, seed=seed, **options)
@@ -503,11 +527,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     # 7. Export: the Keras model, the SavedModel over raw strings, and the metadata.
     meta = {"labels": labels, "task": task, "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"],
             "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"]}
-    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2, ensure_ascii=False)
-    vocab.save(os.path.join(run_dir, "vocabulary.json"))
-    with open(os.path.join(run_dir, "recipe.toml"), "w", encoding="utf-8") as f:
-        f.write(to_toml(cfg))
+    write_run_files(run_dir, cfg, meta, vocab)
     if cfg["export"]["keras"]:
         e2e.save(os.path.join(run_dir, "model.keras"))
     export_check = None
@@ -518,24 +538,139 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         export_check = check_export(e2e, export_path, raw, task, tok_cfg["split"])
         _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                       f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
+    summary = write_metrics(
+        run_dir, reports, splits, history, started, export_check,
+        model=model_cfg["name"], label_smoothing=train_cfg["label_smoothing"],
+        class_weight=None if class_weight is None else {labels[i]: w for i, w in class_weight.items()},
+        vectors=vectors_report)
+    run_dir = finish_run(run_dir, chief_run_dir)
+    _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
+    return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+
+
+def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run_dir: str, schedule, steps_per_epoch: int,
+               strategy, verbose: int = 1, extra_callbacks=(), class_weight=None) -> dict:
+    """Fits a compiled model with the recipe's callbacks, resuming from ``backup/``; writes history.csv.
+
+    Shared by the classifier, pair and tagging runs.
+
+    Args:
+        model: the compiled model.
+        train_ds: the training `tf.data.Dataset`.
+        validation_ds: the validation dataset, or None (callbacks then monitor
+            the training metrics).
+        cfg: the resolved recipe.
+        run_dir: the run folder (history.csv, schedule.png, checkpoints, backup).
+        schedule: the learning-rate schedule (plotted to schedule.png).
+        steps_per_epoch: training steps per epoch.
+        strategy: the `tf.distribute` strategy the model was built under.
+        verbose: 0 silent, 1 a line per epoch, 2 progress bars. Default 1.
+        extra_callbacks: callbacks run before the recipe's. Default none.
+        class_weight: ``{class index: weight}`` for `fit`, or None (default).
+
+    Returns:
+        The history: metric → one float per epoch (from history.csv when resumed).
+
+    Example:
+        >>> history = fit_recipe(model, train_ds, None, cfg, run_dir="runs/x", schedule=0.001,
+        ...                      steps_per_epoch=10, strategy=get_strategy("cpu"))  # doctest: +SKIP
+    """
+    train_cfg = cfg["train"]
+    callback_cfg = cfg["callbacks"]
+    if validation_ds is None:
+        callback_cfg = without_validation(callback_cfg)
+        _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
+    fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
+    # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
+    resumed = distribute.resume_epoch(os.path.join(run_dir, "backup")) if callback_cfg["backup"]["enabled"] else 0
+    if resumed:
+        distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
+        _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
+    fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
+    # The backup goes last: an epoch is declared done only after its history row is
+    # written, so a kill between the two never leaves a hole in history.csv.
+    backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
+    fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups
+    schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
+    distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
+    history = model.fit(train_ds, validation_data=validation_ds, epochs=train_cfg["epochs"],
+                        callbacks=fit_callbacks, class_weight=class_weight,
+                        shuffle=False,  # the dataset shuffles itself, seeded
+                        verbose={0: 0, 1: 2}.get(verbose, 1))
+    history = {k: [float(x) for x in v] for k, v in history.history.items()}
+    if resumed:  # the epochs before the interruption come from history.csv
+        history = distribute.read_history(os.path.join(run_dir, "history.csv")) or history
+    return history
+
+
+def write_run_files(run_dir: str, cfg: Mapping, meta: Mapping, vocab: Vocabulary) -> None:
+    """Writes labels.json (the metadata), vocabulary.json and recipe.toml (every key resolved).
+
+    Args:
+        run_dir: the run folder.
+        cfg: the resolved recipe.
+        meta: the JSON metadata (labels, task, tokenizer settings, ...).
+        vocab: the `Vocabulary`.
+
+    Example:
+        >>> write_run_files("runs/x", cfg, {"labels": ["a", "b"]}, vocab)  # doctest: +SKIP
+    """
+    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
+        json.dump(dict(meta), f, indent=2, ensure_ascii=False)
+    vocab.save(os.path.join(run_dir, "vocabulary.json"))
+    with open(os.path.join(run_dir, "recipe.toml"), "w", encoding="utf-8") as f:
+        f.write(to_toml(cfg))
+
+
+def write_metrics(run_dir: str, reports: Mapping, splits: Splits, history: Mapping, started: float,
+                  export_check, **extra) -> dict:
+    """Plots the learning curves and writes metrics.json; returns what was written.
+
+    Args:
+        run_dir: the run folder.
+        reports: split name → metrics dict ("test", "validation").
+        splits: the `Splits` (their sizes and line accounting are recorded).
+        history: the training history.
+        started: ``time.time()`` when the run began.
+        export_check: the export check's result, or None.
+        **extra: more JSON-ready entries for metrics.json.
+
+    Returns:
+        The metrics.json content as a dict.
+
+    Example:
+        >>> summary = write_metrics("runs/x", {"test": {}}, splits, {"loss": [0.5]}, 0.0, None)  # doctest: +SKIP
+    """
     plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
     summary = {
         "test": reports.get("test"), "validation": reports.get("validation"),
         "data": [r.to_dict() for r in splits.reports],
         "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
         "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
-        "export_check": export_check,
-        "model": model_cfg["name"], "label_smoothing": train_cfg["label_smoothing"],
-        "class_weight": None if class_weight is None else {labels[i]: w for i, w in class_weight.items()},
-        "vectors": vectors_report,
+        "export_check": export_check, **extra,
     }
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
-    if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
+    return summary
+
+
+def finish_run(run_dir: str, chief_run_dir: str) -> str:
+    """Removes a non-chief worker's private folder (its files were only needed while training).
+
+    Args:
+        run_dir: this worker's run folder.
+        chief_run_dir: the chief's run folder (the same on the chief).
+
+    Returns:
+        The chief's run folder, the one to report.
+
+    Example:
+        >>> finish_run("runs/x", "runs/x")
+        'runs/x'
+    """
+    if run_dir != chief_run_dir:
         shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = chief_run_dir
-    _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
-    return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+    return chief_run_dir
 
 
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512) -> dict:

@@ -1,0 +1,146 @@
+"""Pairs and tagging benchmark: the two new recipes against simple references, same run, same splits.
+
+1. Text pairs: recipes/pairs_lstm.toml on the derived news-pairs set (headline /
+   body / yes|no from data/bench/news_outlets, `textrecipes data derive news-pairs`)
+   against a TF-IDF reference: cosine similarity of the headline's and the body's
+   TF-IDF vectors (fitted on the training pairs), the yes/no threshold chosen on
+   the validation split. Test accuracy of each, and their ratio.
+2. Sequence labelling: recipes/conll_bilstm.toml on the derived fortune-ner set
+   (data/bench/fortunes_topics, `textrecipes data derive fortune-ner`) against the
+   classic most-frequent-tag reference (each token gets its most frequent training
+   tag, unknown tokens "O"). Token accuracy, macro-F1 and entity F1 of each, and
+   the ratios.
+
+Every figure comes from one run of this script; both recipes run unchanged
+except for run_dir and (with --epochs) train.epochs.
+
+Usage:
+    python benchmarks/bench_pairs_tagging.py [--epochs N] [--out benchmarks/results/pairs_tagging.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import datetime
+import os
+import shlex
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+os.chdir(ROOT)
+
+import numpy as np  # noqa: E402
+
+from textrecipes.datasets import read_conll, read_pairs  # noqa: E402
+from textrecipes.derived_data import derive  # noqa: E402
+from textrecipes.runner import train  # noqa: E402
+from textrecipes.tagging import evaluate_tagging  # noqa: E402
+
+
+def tfidf_pairs_reference(folder: str) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    data = {s: read_pairs(os.path.join(folder, f"{s}.tsv"), labeled=True).records for s in ("train", "validation", "test")}
+    vec = TfidfVectorizer(sublinear_tf=True).fit([r.first for r in data["train"]] + [r.second for r in data["train"]])
+
+    def cosine(records):
+        a, b = vec.transform([r.first for r in records]), vec.transform([r.second for r in records])
+        return np.asarray(a.multiply(b).sum(axis=1)).ravel()  # rows are L2-normalised
+
+    val_sim = cosine(data["validation"])
+    val_y = np.array([r.label == "yes" for r in data["validation"]])
+    threshold = max(np.unique(val_sim), key=lambda t: ((val_sim >= t) == val_y).mean())
+    test_y = np.array([r.label == "yes" for r in data["test"]])
+    return {"accuracy": float(((cosine(data["test"]) >= threshold) == test_y).mean()), "threshold": float(threshold)}
+
+
+def most_frequent_tag_reference(folder: str, tags: list) -> dict:
+    counts = collections.defaultdict(collections.Counter)
+    for s in read_conll(os.path.join(folder, "train.conll")).records:
+        for token, tag in zip(s.tokens, s.tags):
+            counts[token][tag] += 1
+    test = read_conll(os.path.join(folder, "test.conll")).records
+    pred = [[counts[t].most_common(1)[0][0] if t in counts else "O" for t in s.tokens] for s in test]
+    return evaluate_tagging([list(s.tags) for s in test], pred, tags)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--epochs", type=int, default=0, help="override train.epochs of both recipes (0: as written)")
+    parser.add_argument("--out", default="benchmarks/results/pairs_tagging.md")
+    args = parser.parse_args()
+    command = "python benchmarks/bench_pairs_tagging.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    over = [f"train.epochs={args.epochs}"] if args.epochs else []
+
+    derived = {name: derive(name, f"runs/data/{name.replace('-', '_')}") for name in ("news-pairs", "fortune-ner")}
+
+    t0 = time.time()
+    pairs = train("recipes/pairs_lstm.toml", overrides=over, run_dir="runs/bench_pairs_lstm", overwrite=True, verbose=0)
+    pairs_seconds = time.time() - t0
+    pairs_ref = tfidf_pairs_reference("runs/data/news_pairs")
+
+    t0 = time.time()
+    tagger = train("recipes/conll_bilstm.toml", overrides=over, run_dir="runs/bench_conll_bilstm", overwrite=True, verbose=0)
+    tag_seconds = time.time() - t0
+    tag_ref = most_frequent_tag_reference("runs/data/fortune_ner", tagger.labels)
+    t, r = tagger.metrics, tag_ref
+
+    lines = [
+        "# Text pairs and sequence labelling (issue 6, part 3)",
+        "",
+        f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
+        "Machine: 2-core AMD EPYC, shared (other jobs running; times are indicative only).",
+        f"Command: `{command}`",
+        "",
+        f"Derived data (train/validation/test): news-pairs {derived['news-pairs']}, fortune-ner {derived['fortune-ner']}.",
+        "Both sets are derived from real text by rule (see textrecipes/derived_data.py), not annotated by people.",
+        "",
+        "## Text pairs: recipes/pairs_lstm.toml (headline belongs to body?)",
+        "",
+        "| model | test accuracy | test macro-F1 | epochs | seconds |",
+        "|---|---|---|---|---|",
+        f"| pairs_lstm (shared BiLSTM encoder, [u, v, abs(u-v), u*v]) | {pairs.metrics['accuracy']:.4f} | "
+        f"{pairs.metrics['macro_f1']:.4f} | {len(pairs.history['loss'])} | {pairs_seconds:.0f} |",
+        f"| reference: TF-IDF cosine, threshold {pairs_ref['threshold']:.3f} tuned on validation | "
+        f"{pairs_ref['accuracy']:.4f} | | | |",
+        "",
+        f"Ratio pairs_lstm / reference (accuracy): {pairs.metrics['accuracy'] / pairs_ref['accuracy']:.3f}.",
+        "",
+        "## Sequence labelling: recipes/conll_bilstm.toml (fortune-ner, IOB2 PER/NAME)",
+        "",
+        "| model | token accuracy | token macro-F1 | entity P | entity R | entity F1 | PER F1 | NAME F1 | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, m, secs in (("conll_bilstm", t, f"{tag_seconds:.0f}"), ("reference: most frequent tag per token", r, "")):
+        e = m["entity"]
+        lines.append(f"| {name} | {m['accuracy']:.4f} | {m['macro_f1']:.4f} | {e['precision']:.4f} | {e['recall']:.4f} | "
+                     f"{e['f1']:.4f} | {e['per_type'].get('PER', {}).get('f1', 0):.4f} | "
+                     f"{e['per_type'].get('NAME', {}).get('f1', 0):.4f} | {secs} |")
+    lines += [
+        "",
+        f"Ratios conll_bilstm / reference: token accuracy {t['accuracy'] / r['accuracy']:.3f}, "
+        f"macro-F1 {t['macro_f1'] / r['macro_f1']:.3f}, entity F1 {t['entity']['f1'] / max(r['entity']['f1'], 1e-9):.3f}.",
+        f"Export checks (SavedModel vs Keras): pairs max |diff| {pairs_export(pairs.run_dir)}, "
+        f"tagger max |diff| {pairs_export(tagger.run_dir)}.",
+        "",
+    ]
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    print("\n".join(lines))
+
+
+def pairs_export(run_dir: str) -> str:
+    import json
+
+    with open(os.path.join(run_dir, "metrics.json"), encoding="utf-8") as f:
+        check = json.load(f)["export_check"]
+    return f"{check['max_abs_diff']:.1e}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""Text pairs: the pair reader's errors, a real small training run through the CLI, the export."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SMALL_MODEL
+from textrecipes.cli import main
+from textrecipes.datasets import DataError, read_pairs
+from textrecipes.derived_data import title_content_pairs
+
+BENCH = os.path.join(ROOT, "data", "bench", "news_outlets")
+FIXED = [("Xi, Tillerson look forward to 'new era' in US-China relations",
+          "In China, US Secretary of State Rex Tillerson has pledged to work with the Beijing government."),
+         ("Short title", "A much longer body of text that will need more padding than the other one does here."),
+         ("", ""), ("zzzz", "qqqq unknown")]
+
+
+def head(src, dst, n):
+    with open(src, encoding="utf-8") as f:
+        lines = f.readlines()[:n]
+    with open(dst, "w", encoding="utf-8") as f:
+        f.writelines(lines)
+    return str(dst)
+
+
+@pytest.fixture(scope="module")
+def pair_run(tmp_path_factory):
+    """`textrecipes train` on 2,400 derived headline/body pairs (1,200 articles), 4 epochs (about 25 s)."""
+    tmp = tmp_path_factory.mktemp("pairs")
+    files = {}
+    for split, n in (("train", 2400), ("validation", 300), ("test", 400)):
+        full = tmp / f"{split}_full.tsv"
+        title_content_pairs(os.path.join(BENCH, f"{split}.tsv"), str(full), seed=0)
+        files[split] = head(full, tmp / f"{split}.tsv", n)
+    recipe = tmp / "pairs.toml"
+    recipe.write_text(f'''name = "pairs_test"
+[data]
+format = "pairs"
+train = "{files['train']}"
+validation = "{files['validation']}"
+test = "{files['test']}"
+[tokenize]
+max_length = 64
+[model]
+embedding_dim = {SMALL_MODEL['embedding_dim']}
+units = {SMALL_MODEL['units']}
+pooling = "max"
+dropout = 0.1
+embedding_dropout = 0.0
+token_dropout = 0.0
+[schedule]
+learning_rate = 0.003
+[train]
+epochs = 4
+[callbacks]
+early_stopping = false
+''', encoding="utf-8")
+    run_dir = tmp / "run"
+    assert main(["train", str(recipe), "--run-dir", str(run_dir), "--quiet"]) == 0
+    return run_dir
+
+
+def test_training_learns_and_loss_falls(pair_run):
+    metrics = json.loads((pair_run / "metrics.json").read_text())
+    assert metrics["test"]["examples"] == 400
+    assert metrics["test"]["accuracy"] > 0.6, metrics["test"]  # balanced classes: chance is 0.5
+    with open(pair_run / "history.csv") as f:
+        losses = [float(row["loss"]) for row in csv.DictReader(f)]
+    assert losses[-1] < losses[0]
+    assert metrics["export_check"]["max_abs_diff"] <= 1e-5
+
+
+def test_export_keras_and_padding_agree(pair_run):
+    from textrecipes.pairs import PairPredictor
+
+    saved = PairPredictor(pair_run)  # the SavedModel: two raw-string inputs
+    keras_file = PairPredictor(pair_run / "model.keras")  # reloaded with safe_mode=True
+    assert saved.labels == ["no", "yes"] and saved.task == "binary"
+    batch = saved.predict_proba(FIXED)
+    np.testing.assert_allclose(batch, keras_file.predict_proba(FIXED), atol=1e-5)
+    singles = np.concatenate([saved.predict_proba([p]) for p in FIXED])
+    np.testing.assert_allclose(batch, singles, atol=1e-5)  # padding in a batch changes nothing
+    assert [label for label, _ in saved.predict(FIXED)] == [saved.labels[i] for i in batch.argmax(1)]
+
+
+def test_shared_encoder_is_one_set_of_weights():
+    from textrecipes.pairs import PairFeatures, build_pair_classifier
+
+    model = build_pair_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, seed=1)
+    assert model.output_shape == (None, 3)
+    embeddings = [w for w in model.weights if "embeddings" in w.path]
+    assert len(embeddings) == 1  # both texts go through the one encoder
+    encoder = model.get_layer("encoder")
+    a, b = np.array([[2, 3, 0]], "int32"), np.array([[4, 0, 0]], "int32")
+    u, v = encoder(a), encoder(b)
+    ab, ba = np.asarray(PairFeatures()([u, v])), np.asarray(PairFeatures()([v, u]))
+    width = u.shape[-1]
+    np.testing.assert_allclose(ab[:, 2 * width:], ba[:, 2 * width:], atol=1e-6)  # |u-v| and u*v are symmetric
+    np.testing.assert_allclose(ab[:, :width], ba[:, width:2 * width], atol=1e-6)
+
+
+def test_bad_pair_lines_name_file_and_line(tmp_path):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("q one\ta one\tyes\nq two\ta two\nq three\t\tno\nq four\ta four\tmaybe\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"{bad}:2: wrong column count"):
+        read_pairs(str(bad), labeled=True)
+    ds = read_pairs(str(bad), labels=["yes", "no"], on_bad_lines="skip")
+    assert [r.line for r in ds.records] == [1]
+    assert ds.report.skipped == {"wrong column count": 1, "empty text": 1, "label not in the label set": 1}
+    unknown = tmp_path / "unknown.tsv"
+    unknown.write_text("q\ta\tyes\nq\ta\tmaybe\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"{unknown}:2: label not in the label set"):
+        read_pairs(str(unknown), labels=["yes", "no"])
+
+
+def test_cli_predict_reads_two_columns(pair_run, tmp_path, capsys):
+    out = subprocess.run([sys.executable, "-m", "textrecipes.cli", "predict", str(pair_run), "--with-text"],
+                         input="Short title\tA short body.\n\nAnother title\tAnother body.\n", capture_output=True,
+                         text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(line.split("\t")[0] in ("no", "yes") for line in lines)
+    assert lines[0].endswith("Short title\tA short body.")
+    bad = tmp_path / "bad.txt"
+    bad.write_text("title\tbody\nno tab here\n", encoding="utf-8")
+    assert main(["predict", str(pair_run), str(bad)]) == 2
+    assert f"{bad}:2: expected text_a<TAB>text_b" in capsys.readouterr().err
+
+
+def test_keys_that_do_not_apply_to_pairs_are_recipe_errors(tmp_path):
+    from textrecipes.recipe import RecipeError
+    from textrecipes.runner import train
+
+    recipe = {"data": {"format": "pairs", "train": os.path.join(ROOT, "data", "samples", "question_answer.tsv"),
+                       "text_first": True}}
+    with pytest.raises(RecipeError, match="'data.text_first' does not apply"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()  # refused before anything was written

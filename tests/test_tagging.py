@@ -1,0 +1,171 @@
+"""Sequence labelling: entity spans and scores by hand, CoNLL errors, a real small run through the CLI, the export."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLES, SMALL_MODEL
+from textrecipes.cli import main
+from textrecipes.datasets import DataError, read_conll
+from textrecipes.derived_data import fortune_entities, tag_tokens
+from textrecipes.tagging import entity_scores, entity_spans, evaluate_tagging
+
+BENCH = os.path.join(ROOT, "data", "bench", "fortunes_topics")
+FIXED = ["Computers are useless . -- Pablo Picasso",
+         "I asked Grace Hopper about COBOL and she laughed",
+         "",
+         "zzzz qqqq"]
+
+
+# Entity spans and scores, worked by hand.
+
+@pytest.mark.parametrize("tags, spans", [
+    (["B-PER", "I-PER", "O"], [("PER", 0, 2)]),
+    (["I-PER", "I-PER", "O"], [("PER", 0, 2)]),                     # I- without B- starts an entity
+    (["O", "I-LOC", "B-LOC", "I-LOC"], [("LOC", 1, 2), ("LOC", 2, 4)]),  # B- after I- starts a new one
+    (["B-PER", "I-LOC"], [("PER", 0, 1), ("LOC", 1, 2)]),            # a type change starts a new one
+    (["B-ORG", "O", "I-ORG"], [("ORG", 0, 1), ("ORG", 2, 3)]),
+    (["O", "O"], []),
+    ([], []),
+])
+def test_entity_spans(tags, spans):
+    assert entity_spans(tags) == spans
+
+
+def test_entity_scores_by_hand():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["O", "B-ORG", "I-ORG"]]
+    pred = [["B-PER", "I-PER", "O", "B-PER"], ["O", "B-ORG", "O"]]
+    # gold: PER(0,2), LOC(3,4), ORG(1,3); predicted: PER(0,2), PER(3,4), ORG(1,2); one exact hit.
+    s = entity_scores(gold, pred)
+    assert (s["true_entities"], s["predicted_entities"]) == (3, 3)
+    assert s["precision"] == pytest.approx(1 / 3) and s["recall"] == pytest.approx(1 / 3)
+    assert s["f1"] == pytest.approx(1 / 3)
+    assert s["per_type"]["PER"] == {"precision": 0.5, "recall": 1.0, "f1": pytest.approx(2 / 3), "support": 1}
+    assert s["per_type"]["LOC"]["recall"] == 0.0 and s["per_type"]["ORG"]["f1"] == 0.0
+    m = evaluate_tagging(gold, pred, ["B-LOC", "B-ORG", "B-PER", "I-ORG", "I-PER", "O"])
+    assert m["tokens"] == 7 and m["accuracy"] == pytest.approx(5 / 7)
+    with pytest.raises(ValueError, match="sentence 0"):
+        entity_scores([["O", "O"]], [["O"]])
+
+
+def test_derived_tags_rule():
+    assert tag_tokens("Ask Ada Lovelace , not me . -- Charles Babbage ( 1864 )".split()) == \
+        ["O", "B-NAME", "I-NAME", "O", "O", "O", "O", "O", "B-PER", "I-PER", "O", "O", "O"]
+
+
+def test_bad_conll_lines_name_file_and_line(tmp_path):
+    bad = tmp_path / "bad.conll"
+    bad.write_text("John B-PER\nran O\n\nthree fields here\nok O\n\nMary B-PER\n", encoding="utf-8")
+    with pytest.raises(DataError, match=f"{bad}:4: wrong column count"):
+        read_conll(str(bad))
+    ds = read_conll(str(bad), on_bad_lines="skip")
+    assert [s.tokens for s in ds.records] == [("John", "ran"), ("Mary",)]
+    assert ds.report.skipped["wrong column count"] == 2  # the whole bad sentence
+    with pytest.raises(DataError, match=f"{bad}:1: tag not in the tag set"):
+        read_conll(str(bad), tags=["O"])
+
+
+@pytest.fixture(scope="module")
+def tag_run(tmp_path_factory):
+    """`textrecipes train` on 1,500 derived fortune sentences, 4 epochs (about 30 s)."""
+    tmp = tmp_path_factory.mktemp("tagging")
+    files = {}
+    for split in ("train", "validation", "test"):
+        files[split] = str(tmp / f"{split}.conll")
+        fortune_entities(os.path.join(BENCH, f"{split}.tsv"), files[split], max_tokens=40)
+    recipe = tmp / "tagging.toml"
+    recipe.write_text(f'''name = "tagging_test"
+[data]
+format = "conll"
+train = "{files['train']}"
+validation = "{files['validation']}"
+test = "{files['test']}"
+max_train_examples = 1500
+[tokenize]
+lowercase = false
+[model]
+embedding_dim = {SMALL_MODEL['embedding_dim']}
+units = {SMALL_MODEL['units']}
+dropout = 0.2
+token_dropout = 0.1
+[schedule]
+learning_rate = 0.004
+[train]
+epochs = 4
+[callbacks]
+early_stopping = false
+''', encoding="utf-8")
+    run_dir = tmp / "run"
+    assert main(["train", str(recipe), "--run-dir", str(run_dir), "--quiet"]) == 0
+    return run_dir
+
+
+def test_tagger_learns(tag_run):
+    metrics = json.loads((tag_run / "metrics.json").read_text())
+    test = metrics["test"]
+    o_share = test["per_tag"]["O"]["support"] / test["tokens"]
+    assert test["accuracy"] > o_share  # better than tagging everything O
+    assert test["entity"]["f1"] > 0.2, test["entity"]
+    assert set(test["entity"]["per_type"]) == {"PER", "NAME"}
+    with open(tag_run / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    assert metrics["export_check"]["max_abs_diff"] <= 1e-5 and metrics["export_check"]["tags_equal"]
+
+
+def test_export_keras_and_padding_agree(tag_run):
+    from textrecipes.tagging import Tagger
+
+    saved = Tagger(tag_run)
+    keras_file = Tagger(tag_run / "model.keras")
+    batch = saved.predict_proba(FIXED)
+    assert [p.shape[0] for p in batch] == [7, 9, 0, 2]
+    for got, single, other in zip(batch, (saved.predict_proba([s])[0] for s in FIXED), keras_file.predict_proba(FIXED)):
+        np.testing.assert_allclose(got, single, atol=1e-5)  # the padding in a batch changes nothing
+        np.testing.assert_allclose(got, other, atol=1e-5)
+    tagged = saved.tag(FIXED)
+    assert [t for t, _ in tagged[0]] == FIXED[0].split() and tagged[2] == []
+    assert all(tag in saved.tags for sentence in tagged for _, tag in sentence)
+
+
+def test_cli_predict_prints_token_tag_pairs(tag_run):
+    out = subprocess.run([sys.executable, "-m", "textrecipes.cli", "predict", str(tag_run)],
+                         input=FIXED[0] + "\n\n" + FIXED[1] + "\n", capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].split()[0].startswith("Computers/")
+    assert all("/" in pair for pair in lines[1].split())
+
+
+def test_sample_conll_runs_with_declared_tags(tmp_path):
+    from textrecipes.runner import load_splits
+    from textrecipes.recipe import default_recipe
+
+    data = {**default_recipe()["data"], "format": "conll", "train": os.path.join(SAMPLES, "conll.txt"),
+            "validation_split": 0.0, "test_split": 0.0}
+    splits, tags = load_splits(data, seed=0)
+    assert len(splits.train) == 2 and "B-PER" in tags and "O" in tags
+
+
+def test_keys_that_do_not_apply_to_conll_are_recipe_errors(tmp_path):
+    from textrecipes.recipe import RecipeError
+    from textrecipes.runner import train
+
+    recipe = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt"), "header": True}}
+    with pytest.raises(RecipeError, match="'data.header' does not apply"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_derive_writes_conll_the_reader_accepts(tmp_path, capsys):
+    assert main(["data", "derive", "fortune-ner", "--out", str(tmp_path), "--bench", os.path.dirname(BENCH)]) == 0
+    assert "train: 4637 examples" in capsys.readouterr().out
+    ds = read_conll(str(tmp_path / "test.conll"))
+    assert len(ds.records) == 580 and not ds.report.skipped.get("wrong column count")
+    tags = {t for s in ds.records for t in s.tags}
+    assert tags == {"O", "B-PER", "I-PER", "B-NAME", "I-NAME"}
