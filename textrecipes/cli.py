@@ -82,8 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")
-    p.add_argument("model", help="run folder, SavedModel folder or .keras file")
+    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel, .keras or .tflite file")
+    p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
     p.add_argument("input", nargs="?", default="-", help="file with one text a line (default: stdin)")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
