@@ -64,6 +64,7 @@ def test_every_export_agrees_with_keras(run, tmp_path):
              "tflite int8 (runner)": (os.path.join(run.run_dir, "model.tflite"), TOLERANCE["int8"])}
     for q in ("none", "float16"):
         paths[f"tflite {q}"] = (tflite_copy(run, tmp_path, q), TOLERANCE[q])
+    paths["folder with only model.tflite"] = (os.path.dirname(paths["tflite float16"][0]), TOLERANCE["float16"])
     for name, (path, tol) in paths.items():
         got = Predictor(path).predict_proba(TEXTS)
         assert got.shape == expected.shape, name

@@ -37,7 +37,7 @@ class RunFolderError(ValueError):
         ...     Predictor("no/such/run")
         ... except RunFolderError as e:
         ...     print(e)
-        no/such/run: no such run folder, SavedModel or .keras file
+        no/such/run: no such run folder, SavedModel, .keras or .tflite file
     """
 
 
@@ -108,7 +108,8 @@ class Predictor:
     """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
 
     Args:
-        path: a run folder (uses its ``saved_model/``, else ``model.keras``), a
+        path: a run folder (uses its ``saved_model/``, else ``model.keras``, else
+            ``model.tflite``), a
             SavedModel folder, a ``.keras`` file inside a run folder, or a
             ``.tflite`` file with ``model_card.json`` (labels, task, tokenizer
             settings) and ``vocabulary.json`` beside it, as the runner writes them.
@@ -122,10 +123,16 @@ class Predictor:
     def __init__(self, path: str):
         path = os.fspath(path)
         if not os.path.exists(path):
-            raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
+            raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
         self._tflite = None
         if path.endswith(".tflite"):
             self._load_tflite(path)
+            return
+        if (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.tflite"))
+                and not os.path.exists(os.path.join(path, "saved_model.pb"))
+                and not os.path.isdir(os.path.join(path, "saved_model"))
+                and not os.path.exists(os.path.join(path, "model.keras"))):
+            self._load_tflite(os.path.join(path, "model.tflite"))  # a run folder that kept only its TFLite export
             return
         run_meta = None
         if os.path.isdir(path) and (os.path.isdir(os.path.join(path, "saved_model"))
@@ -157,6 +164,11 @@ class Predictor:
             except Exception as e:
                 raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
             self._serve = None
+            # Traced once: eager calls run the LSTM step by step (measured 143 ms for one text
+            # against 1.7 ms through the SavedModel; benchmarks/results/exports.md).
+            model = self._model
+            self._keras_call = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
+                                           input_signature=[tf.TensorSpec([None], tf.string)])
         source = os.path.join(path, "assets.extra", META_FILE) if self._serve is not None else \
             os.path.join(os.path.dirname(keras_file), "labels.json")
         self.meta = _check_meta(self.meta, source)
@@ -233,7 +245,7 @@ class Predictor:
             if self._serve is not None:
                 out.append(self._serve(texts=batch)["probabilities"].numpy())
             else:
-                raw = self._model(batch, training=False)
+                raw = self._keras_call(batch)
                 raw = np.asarray(raw)
                 out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")

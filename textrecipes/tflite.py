@@ -150,6 +150,7 @@ class TFLiteClassifier:
             self._interpreter = tf.lite.Interpreter(model_path=path)
         self._runner = self._interpreter.get_signature_runner("serving_default")
         self.vectorizer = vectorizer
+        self._vectorize = tf.function(vectorizer, input_signature=[tf.TensorSpec([None], tf.string)])
         self.task = task
 
     def predict_proba(self, texts: Sequence[bytes]) -> np.ndarray:
@@ -165,7 +166,7 @@ class TFLiteClassifier:
         out = []
         for start in range(0, len(texts), 256):
             # Vectorize a chunk at once, then run each row without its right padding.
-            ids = self.vectorizer(tf.constant(list(texts[start:start + 256]), dtype=tf.string)).numpy().astype("int32")
+            ids = self._vectorize(tf.constant(list(texts[start:start + 256]), dtype=tf.string)).numpy().astype("int32")
             ids = np.pad(ids, [(0, 0), (0, max(0, 2 - ids.shape[1]))])
             for row in ids:
                 # At least two columns: with one, the bigram branch pools over an empty
