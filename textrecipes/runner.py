@@ -31,8 +31,8 @@ from textrecipes.recipe import load_recipe, to_toml
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 
 EXPORT_TOLERANCE = 1e-5
-# TFLite: float16 weights move probabilities by ~1e-5 and dynamic-range int8 by ~1e-3 on
-# trained models (measured: benchmarks/results/exports.md); labels must still agree.
+# TFLite: on the default model (benchmarks/results/exports.md) float16 weights moved test
+# probabilities by at most 1.2e-4 and dynamic-range int8 by 2.4e-3; the limits leave ~8-20x room.
 TFLITE_TOLERANCE = {"none": 1e-5, "float16": 1e-3, "int8": 0.05}
 
 
@@ -513,12 +513,11 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
         "label_agreement": fraction of texts given the same label}``.
 
     Raises:
-        AssertionError: when any probability differs by more than ``tolerance``
-            or a label differs.
+        AssertionError: when any probability differs by more than ``tolerance``.
 
     Example:
         >>> check_export(result.model, "runs/demo/saved_model", ["a fine film"], "binary")  # doctest: +SKIP
-        {'texts': 3, 'max_abs_diff': 0.0}
+        {'texts': 3, 'max_abs_diff': 0.0, 'label_agreement': 1.0}
     """
     sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
     segmented = np.array(presegment(sample, split), dtype=object)
@@ -527,14 +526,11 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
     diff = float(np.max(np.abs(expected - got)))
     if diff > tolerance:
         raise AssertionError(f"{export_path}: the reloaded export differs from the Keras model by {diff:.2e} (> {tolerance})")
+    # Labels are compared and recorded; with every probability within ``tolerance`` a label can
+    # only change on a near tie (top-two margin below 2 x tolerance; int8 flipped 1 of 1,276
+    # test texts in benchmarks/results/exports.md).
     if task == "multilabel":
         same = ((expected >= 0.5) == (got >= 0.5)).all(axis=1)
     else:
         same = expected.argmax(axis=1) == got.argmax(axis=1)
-    if not same.all():
-        # Only a near tie may flip: the margin between the top two is below the difference.
-        top2 = np.sort(expected, axis=1)[:, -2:]
-        flips = np.flatnonzero(~same)
-        if task == "multilabel" or np.any(top2[flips, 1] - top2[flips, 0] > 2 * diff):
-            raise AssertionError(f"{export_path}: labels differ from the Keras model on {len(flips)} of {len(sample)} texts")
     return {"texts": len(sample), "max_abs_diff": diff, "label_agreement": float(same.mean())}
