@@ -143,9 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "run each worker of a multi-worker run this way")
     p.set_defaults(func=_cmd_train)
 
-    p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel or .keras file")
-    p.add_argument("model", help="run folder, SavedModel folder or .keras file")
-    p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, a sentence for a tagging run (default: stdin)")
+    p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
+                                       ".keras or .tflite file")
+    p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
+    p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, "
+                                                         "a sentence for a tagging run (default: stdin)")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)

@@ -10,17 +10,22 @@ the SavedModel's ``assets.extra``), never as pickle.
 
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
+import platform
+import shutil
 from typing import Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.tokenization import SPLITS, TextVectorizer, _encode, presegment
+from textrecipes.tokenization import SPLITS, TextVectorizer, Vocabulary, _encode, presegment
 
 META_FILE = "textrecipes.json"
+MODEL_CARD = "model_card.json"
 TASKS = ("binary", "multiclass", "multilabel")
 
 
@@ -32,7 +37,7 @@ class RunFolderError(ValueError):
         ...     Predictor("no/such/run")
         ... except RunFolderError as e:
         ...     print(e)
-        no/such/run: no such run folder, SavedModel or .keras file
+        no/such/run: no such run folder, SavedModel, .keras or .tflite file
     """
 
 
@@ -57,7 +62,8 @@ def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Mo
     return keras.Model(texts, model(vectorizer(texts)), name="text_classifier")
 
 
-def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], task: str, meta: dict) -> None:
+def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], task: str, meta: dict,
+                       overwrite: bool = False) -> None:
     """Writes a SavedModel whose ``serving_default`` maps raw strings to labels.
 
     Args:
@@ -66,9 +72,10 @@ def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], ta
         labels: label names in output order.
         task: "binary", "multiclass" or "multilabel".
         meta: JSON metadata written to ``assets.extra/textrecipes.json``.
+        overwrite: replace an existing folder. Default False.
 
     Raises:
-        FileExistsError: when ``path`` already exists.
+        FileExistsError: when ``path`` already exists and ``overwrite`` is False.
 
     Example:
         >>> export_saved_model(e2e, "exports/demo", labels=["neg", "pos"], task="binary", meta={})  # doctest: +SKIP
@@ -76,7 +83,9 @@ def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], ta
         [('pos', 0.91)]
     """
     if os.path.exists(path):
-        raise FileExistsError(f"export path {path} already exists; choose a new one or remove it")
+        if not overwrite:
+            raise FileExistsError(f"export path {path} already exists; choose another path or pass overwrite=True")
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     label_table = tf.constant(list(labels))
     archive = keras.export.ExportArchive()
     archive.track(e2e)
@@ -128,11 +137,14 @@ def write_export_meta(path: str, meta: dict) -> None:
 
 
 class Predictor:
-    """Predicts labels for raw texts from a run folder, a ``.keras`` file or a SavedModel.
+    """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
 
     Args:
-        path: a run folder (uses its ``saved_model/``, else ``model.keras``), a
-            SavedModel folder, or a ``.keras`` file inside a run folder.
+        path: a run folder (uses its ``saved_model/``, else ``model.keras``, else
+            ``model.tflite``), a
+            SavedModel folder, a ``.keras`` file inside a run folder, or a
+            ``.tflite`` file with ``model_card.json`` (labels, task, tokenizer
+            settings) and ``vocabulary.json`` beside it, as the runner writes them.
 
     Example:
         >>> p = Predictor("runs/demo")  # doctest: +SKIP
@@ -143,7 +155,17 @@ class Predictor:
     def __init__(self, path: str):
         path = os.fspath(path)
         if not os.path.exists(path):
-            raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
+            raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
+        self._tflite = None
+        if path.endswith(".tflite"):
+            self._load_tflite(path)
+            return
+        if (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.tflite"))
+                and not os.path.exists(os.path.join(path, "saved_model.pb"))
+                and not os.path.isdir(os.path.join(path, "saved_model"))
+                and not os.path.exists(os.path.join(path, "model.keras"))):
+            self._load_tflite(os.path.join(path, "model.tflite"))  # a run folder that kept only its TFLite export
+            return
         run_meta = None
         if os.path.isdir(path) and (os.path.isdir(os.path.join(path, "saved_model"))
                                     or os.path.exists(os.path.join(path, "model.keras"))):
@@ -174,6 +196,11 @@ class Predictor:
             except Exception as e:
                 raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
             self._serve = None
+            # Traced once: eager calls run the LSTM step by step (measured 143 ms for one text
+            # against 1.7 ms through the SavedModel; benchmarks/results/exports.md).
+            model = self._model
+            self._keras_call = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
+                                           input_signature=[tf.TensorSpec([None], tf.string)])
         source = os.path.join(path, "assets.extra", META_FILE) if self._serve is not None else \
             os.path.join(os.path.dirname(keras_file), "labels.json")
         self.meta = _check_meta(self.meta, source)
@@ -187,6 +214,40 @@ class Predictor:
             raise RunFolderError(f"{source}: {len(self.labels)} labels but the model has {outputs} "
                                  f"output{'s' if outputs != 1 else ''} (task {self.task!r})")
 
+    def _load_tflite(self, path: str) -> None:
+        """The .tflite route: labels and tokenizer from model_card.json, ids from vocabulary.json beside it."""
+        from textrecipes.tflite import TFLiteClassifier
+
+        folder = os.path.dirname(os.path.abspath(path))
+        card_path = os.path.join(folder, MODEL_CARD)
+        self.meta = _check_meta(_read_json(card_path), card_path)
+        for key, kind in (("lowercase", bool), ("max_length", int)):
+            if not isinstance(self.meta.get(key), kind):
+                raise RunFolderError(f"{card_path}: {key!r} must be {kind.__name__}, got {self.meta.get(key)!r:.100}")
+        vocab_path = os.path.join(folder, "vocabulary.json")
+        if not os.path.exists(vocab_path):
+            raise RunFolderError(f"{vocab_path} is missing; a .tflite export needs the run's vocabulary.json beside it")
+        try:
+            vocab = Vocabulary.load(vocab_path)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunFolderError(f"{vocab_path}: {e}") from None
+        if self.meta.get("vocabulary_size") not in (None, len(vocab)):
+            raise RunFolderError(f"{vocab_path}: {len(vocab)} ids but {card_path} says vocabulary_size "
+                                 f"{self.meta['vocabulary_size']}")
+        vectorizer = TextVectorizer(vocab.tokens, split=self.meta["split"], lowercase=self.meta["lowercase"],
+                                    max_length=self.meta["max_length"])
+        try:
+            self._tflite = TFLiteClassifier(path, vectorizer, self.meta["task"])
+        except (ValueError, RuntimeError) as e:
+            raise RunFolderError(f"{path}: not a loadable TFLite model ({type(e).__name__}: {str(e)[:300]})") from None
+        self.path, self._serve, self._model = path, None, None
+        self.labels = list(self.meta["labels"])
+        self.task = self.meta["task"]
+        width = int(self._tflite._runner.get_output_details()["probabilities"]["shape"][-1])
+        width = 2 if self.task == "binary" and width == 1 else width
+        if width != len(self.labels):
+            raise RunFolderError(f"{card_path}: {len(self.labels)} labels but {path} has {width} outputs")
+
     def _output_width(self):
         """Number of probability columns the loaded model gives, None if not known statically."""
         if self._serve is not None:
@@ -197,25 +258,116 @@ class Predictor:
         return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
 
     def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Probabilities, one column per label in ``self.labels`` order."""
+        """Probabilities, one column per label in ``self.labels`` order.
+
+        Args:
+            texts: raw texts.
+            batch_size: texts per call (a .tflite export runs one at a time). Default 256.
+
+        Example:
+            >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
+            array([[0.93, 0.07]], dtype=float32)
+        """
         texts = presegment(texts, self.meta["split"])
+        if self._tflite is not None:
+            return self._tflite.predict_proba(_encode(texts))
         out = []
         for start in range(0, len(texts), batch_size):
             batch = tf.constant(_encode(texts[start:start + batch_size]), dtype=tf.string)
             if self._serve is not None:
                 out.append(self._serve(texts=batch)["probabilities"].numpy())
             else:
-                raw = self._model(batch, training=False)
+                raw = self._keras_call(batch)
                 raw = np.asarray(raw)
                 out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
 
     def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list:
-        """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``."""
+        """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``.
+
+        Args:
+            texts: raw texts.
+            threshold: multi-label decision threshold. Default 0.5.
+
+        Example:
+            >>> Predictor("runs/demo").predict(["a fine film"])  # doctest: +SKIP
+            [('fresh', 0.93)]
+        """
         probs = self.predict_proba(texts)
         if self.task == "multilabel":
             return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
         return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+
+
+def data_fingerprint(paths: Sequence[str]) -> list:
+    """SHA-256 and line count of each data file, to tell later which data a model saw.
+
+    Args:
+        paths: data files; empty or None entries are skipped.
+
+    Returns:
+        ``[{"path", "sha256", "lines", "bytes"}, ...]``.
+
+    Example:
+        >>> data_fingerprint(["data/samples/label_text.tsv"])[0]["lines"] > 0
+        True
+    """
+    out = []
+    for path in paths:
+        if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
+            continue
+        digest, lines, size = hashlib.sha256(), 0, 0
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+                lines += block.count(b"\n")
+                size += len(block)
+        out.append({"path": path, "sha256": digest.hexdigest(), "lines": lines, "bytes": size})
+    return out
+
+
+def package_versions() -> dict:
+    """Versions of textrecipes, TensorFlow, Keras, NumPy and Python.
+
+    Example:
+        >>> sorted(package_versions())
+        ['keras', 'numpy', 'python', 'tensorflow', 'textrecipes']
+    """
+    import textrecipes
+
+    return {"textrecipes": textrecipes.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def model_card(meta: dict, *, recipe: dict, metrics: dict, data_files: Sequence[str], exports: dict) -> dict:
+    """The ``model_card.json`` content: what a model is, what it saw, how it scored.
+
+    Args:
+        meta: the label and tokenizer metadata (``labels``, ``task``, ``split``,
+            ``lowercase``, ``max_length``, ``vocabulary_size``), kept at the top level.
+        recipe: the resolved recipe, as a dict.
+        metrics: evaluation reports by split name, e.g. ``{"test": {...}}``.
+        data_files: the data files read (fingerprinted by `data_fingerprint`).
+        exports: export file name → its check against the Keras model.
+
+    Returns:
+        A JSON-serialisable dict.
+
+    Example:
+        >>> card = model_card({"labels": ["a", "b"], "task": "binary"}, recipe={}, metrics={}, data_files=[], exports={})
+        >>> card["labels"], "tensorflow" in card["versions"]
+        (['a', 'b'], True)
+    """
+    return {
+        **meta,
+        "tokenizer": {k: meta.get(k) for k in ("split", "lowercase", "max_length")},
+        "recipe": recipe,
+        "metrics": metrics,
+        "data": data_fingerprint(data_files),
+        "versions": package_versions(),
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "exports": exports,
+    }
 
 
 def _check_meta(meta: dict, path: str) -> dict:

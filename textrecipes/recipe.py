@@ -93,6 +93,8 @@ DEFAULTS: dict[str, Any] = {
     "export": {
         "saved_model": True,
         "keras": True,
+        "tflite": False,  # model.tflite over token ids (tokenized in front; see textrecipes.tflite)
+        "tflite_quantize": "float16",  # none | float16 | int8 (dynamic range)
     },
 }
 
@@ -111,6 +113,7 @@ CHOICES = {
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
     ("train", "mixed_precision"): ("auto", True, False),
+    ("export", "tflite_quantize"): ("none", "float16", "int8"),
 }
 
 # Keys whose value may take more than the default's type.
