@@ -28,6 +28,7 @@ from textrecipes.export import Predictor, end_to_end_model, export_saved_model
 from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import load_recipe, to_toml
+from textrecipes.report import write_report
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 
 EXPORT_TOLERANCE = 1e-5
@@ -420,9 +421,9 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
 
     # 6. Evaluation report.
     e2e = end_to_end_model(vectorizer, model)
-    reports = {}
+    reports, probabilities = {}, {}
     for name, ds in eval_ds.items():
-        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
+        probabilities[name] = probs = probabilities_per_label(model.predict(ds, verbose=0), task)
         reports[name] = evaluate_predictions(targets[name], probs, labels, task)
     final = reports.get("test") or reports.get("validation") or {}
     if final:
@@ -456,6 +457,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     }
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
+    if final:  # report.md / report.html: the validation predictions above give the top losses
+        validation = ([r.text for r in splits.validation], targets["validation"], probabilities["validation"]) \
+            if "validation" in probabilities else None
+        write_report(run_dir, predictions=validation)
     if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
         shutil.rmtree(run_dir, ignore_errors=True)
         run_dir = chief_run_dir
