@@ -77,3 +77,13 @@ def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
     assert 0 < out["size_saved"]["params"] < 1 and out["saved_model_bytes"]["student"] < out["saved_model_bytes"]["ensemble"]
     student = Predictor(os.path.join(ensemble["run_dir"], "distilled"))
     assert student.predict_proba(TEXTS).shape == (len(TEXTS), 2)
+
+
+def test_cli_predict_reads_the_ensemble_folder(ensemble, tmp_path, capsys):
+    from textrecipes.cli import main
+
+    path = tmp_path / "texts.txt"
+    path.write_text("A moving, beautifully acted film.\nDull and far too long.\n", encoding="utf-8")
+    assert main(["predict", ensemble["run_dir"], str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2 and all(line.split("\t")[0] in ensemble["labels"] for line in lines)

@@ -56,3 +56,12 @@ def test_top_losses_are_misclassified_and_sorted_by_confidence(run):
     again = write_report(run.run_dir)  # from the folder alone: the same rows
     assert [r["index"] for r in again["top_losses"]] == [r["index"] for r in worst]
     np.testing.assert_allclose([r["loss"] for r in again["top_losses"]], losses, atol=1e-4)
+
+
+def test_cli_report_rebuilds_the_files(run, capsys):
+    from textrecipes.cli import main
+
+    os.remove(os.path.join(run.run_dir, "report.html"))
+    assert main(["report", run.run_dir, "--top", "3"]) == 0
+    assert "report.html" in capsys.readouterr().out
+    assert len(json.load(open(os.path.join(run.run_dir, "top_losses.json"), encoding="utf-8"))) <= 3

@@ -66,3 +66,13 @@ def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
     assert "model.unitz" in text and "did you mean 'units'" in text
     assert "'train.batch_size' = 0 is out of range" in text
     assert not os.path.exists(tmp_path / "s")
+
+
+def test_cli_search_reports_a_bad_key_and_exits_2(tmp_path, capsys):
+    from textrecipes.cli import main
+    from textrecipes.recipe import to_toml
+
+    path = tmp_path / "r.toml"
+    path.write_text(to_toml(_recipe(tmp_path, {"train.epochz": [1, 2]})), encoding="utf-8")
+    assert main(["search", str(path), "--run-dir", str(tmp_path / "s")]) == 2
+    assert "did you mean 'epochs'" in capsys.readouterr().err

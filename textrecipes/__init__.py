@@ -27,6 +27,10 @@ _EXPORTS = {
     "load_recipe": "textrecipes.recipe",
     "train": "textrecipes.runner",
     "Predictor": "textrecipes.export",
+    "run_search": "textrecipes.search",
+    "train_ensemble": "textrecipes.ensemble",
+    "distill": "textrecipes.ensemble",
+    "write_report": "textrecipes.report",
 }
 
 __all__ = sorted(_EXPORTS)
