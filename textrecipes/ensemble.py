@@ -47,10 +47,10 @@ class EnsembleCombine(keras.layers.Layer):
 
     Example:
         >>> layer = EnsembleCombine("mean")
-        >>> np.asarray(layer([np.array([[0.2]]), np.array([[0.6]])])).round(3).tolist()
-        [[0.4]]
-        >>> np.asarray(EnsembleCombine("vote")([np.array([[0.6]]), np.array([[0.7]]), np.array([[0.1]])])).round(3).tolist()
-        [[0.667]]
+        >>> round(float(layer([np.array([[0.2]]), np.array([[0.6]])])[0, 0]), 3)
+        0.4
+        >>> round(float(EnsembleCombine("vote")([np.array([[0.6]]), np.array([[0.7]]), np.array([[0.1]])])[0, 0]), 3)
+        0.667
     """
 
     def __init__(self, method: str = "mean", task: str = "binary", **kwargs):
@@ -114,6 +114,7 @@ def shared_data(cfg: dict, folder: str) -> dict:
     from textrecipes.runner import load_splits
 
     splits, labels = load_splits(cfg["data"], cfg["seed"])
+    folder = os.path.abspath(folder)  # the recipe.toml beside it works from any working folder
     os.makedirs(folder, exist_ok=True)
     sep = cfg["data"]["label_sep"]
     data = {**cfg["data"], "text_first": False, "header": False, "labels": labels, "max_train_examples": 0,
@@ -390,8 +391,11 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
 
     Args:
         ensemble_dir: a folder written by `train_ensemble`.
-        recipe: the recipe for the student's training (epochs, batch size,
-            learning rate, tokenizer). Default: the ensemble's ``recipe.toml``.
+        recipe: the recipe for the student's training: ``train.epochs`` (with
+            early stopping on the validation loss, best weights restored),
+            ``train.batch_size``, ``[optimizer]``, ``schedule.learning_rate``
+            (used as a constant rate), ``[tokenize]``, ``seed``. Default: the
+            ensemble's ``recipe.toml``.
         temperature: T of the soft targets. Default 2.0.
         alpha: weight of the hard labels (1: no distillation). Default 0.5.
         units: the student's LSTM units. Default: a quarter of the members' (at least 8).
