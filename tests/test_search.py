@@ -26,12 +26,14 @@ def _recipe(tmp_path, space, **search):
     }
 
 
-def test_grid_2x2_runs_four_trials_and_the_best_recipe_trains(tmp_path):
+def test_grid_2x2_runs_four_trials_and_the_best_recipe_trains(tmp_path, capsys):
     from textrecipes.runner import train
     from textrecipes.search import run_search
 
     space = {"schedule": {"learning_rate": [1e-3, 3e-3]}, "train.batch_size": [32, 64]}
-    out = run_search(_recipe(tmp_path, space), run_dir=str(tmp_path / "search"), verbose=0)
+    out = run_search(_recipe(tmp_path, space), run_dir=str(tmp_path / "search"), verbose=1)
+    printed = capsys.readouterr().out
+    assert "trial  schedule.learning_rate  train.batch_size  val_accuracy" in printed and "best: trial" in printed
     with open(out["results"], encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4
