@@ -36,6 +36,10 @@ _EXPORTS = {
     "Predictor": "textrecipes.export",
     "PairPredictor": "textrecipes.pairs",
     "Tagger": "textrecipes.tagging",
+    "run_search": "textrecipes.search",
+    "train_ensemble": "textrecipes.ensemble",
+    "distill": "textrecipes.ensemble",
+    "write_report": "textrecipes.report",
 }
 
 __all__ = sorted(_EXPORTS)

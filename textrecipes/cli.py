@@ -1,4 +1,4 @@
-"""The ``textrecipes`` command line: train, predict, data, augment."""
+"""The ``textrecipes`` command line: train, search, ensemble, distill, report, predict, data, augment."""
 
 from __future__ import annotations
 
@@ -37,6 +37,39 @@ def _run_format(path: str) -> str:
                 return "label_text"  # the Predictor reports the broken file
             return found.get("format", "label_text") if isinstance(found, dict) else "label_text"
     return "label_text"
+def _cmd_search(args) -> int:
+    from textrecipes.search import run_search
+
+    run_search(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    return 0
+
+
+def _cmd_ensemble(args) -> int:
+    from textrecipes.ensemble import train_ensemble
+
+    if bool(args.seeds) == bool(args.recipes):
+        print("textrecipes: error: give --seeds S [S ...] or --recipes R [R ...]", file=sys.stderr)
+        return 2
+    train_ensemble(args.recipe, seeds=args.seeds or None, recipes=args.recipes or None, method=args.method,
+                   overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    return 0
+
+
+def _cmd_distill(args) -> int:
+    from textrecipes.ensemble import distill
+
+    distill(args.ensemble_dir, args.recipe, temperature=args.temperature, alpha=args.alpha, units=args.units,
+            embedding_dim=args.embedding_dim, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite,
+            verbose=0 if args.quiet else 1)
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from textrecipes.report import write_report
+
+    paths = write_report(args.run_dir, k=args.top)
+    print(f"{paths['markdown']}\n{paths['html']}")
+    return 0
 
 
 def _cmd_predict(args) -> int:
@@ -120,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``textrecipes`` command.
 
     Returns:
-        An `argparse.ArgumentParser` with the ``train``, ``predict`` and ``data``
-        sub-commands (and ``augment`` when `textrecipes.augment` provides it);
+        An `argparse.ArgumentParser` with the ``train``, ``search``, ``ensemble``,
+        ``distill``, ``report``, ``predict`` and ``data`` sub-commands (and ``augment`` when `textrecipes.augment` provides it);
         each sets ``func`` to its handler.
 
     Example:
@@ -142,6 +175,43 @@ def build_parser() -> argparse.ArgumentParser:
                    help="restart training up to N times after a crash, resuming from the backup (default 0); "
                         "run each worker of a multi-worker run this way")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("search", help="hyperparameter search over the recipe's [search] space")
+    p.add_argument("recipe", help="recipe file (.toml) with a [search] table")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key (repeatable)")
+    p.add_argument("--run-dir", help="search folder (default: runs/<name>-search)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished search in the folder")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_search)
+
+    p = sub.add_parser("ensemble", help="train k seeds or k recipes and export their combination as one SavedModel")
+    p.add_argument("recipe", help="base recipe file (.toml); its data split is shared by every member")
+    p.add_argument("--seeds", type=int, nargs="+", default=[], help="one member per seed")
+    p.add_argument("--recipes", nargs="+", default=[], help="one member per recipe file")
+    p.add_argument("--method", choices=("mean", "vote"), default="mean", help="combine by mean probability (default) or vote")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key of every member")
+    p.add_argument("--run-dir", help="ensemble folder (default: runs/<name>-ensemble)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished ensemble in the folder")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_ensemble)
+
+    p = sub.add_parser("distill", help="distill an ensemble into one small LSTM")
+    p.add_argument("ensemble_dir", help="a folder written by `textrecipes ensemble`")
+    p.add_argument("--recipe", help="recipe for the student's training (default: the ensemble's recipe.toml)")
+    p.add_argument("--temperature", type=float, default=2.0, help="softening temperature (default 2.0)")
+    p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard labels (default 0.5)")
+    p.add_argument("--units", type=int, help="student LSTM units (default: a quarter of the members')")
+    p.add_argument("--embedding-dim", type=int, help="student embedding size (default: a quarter of the members')")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key")
+    p.add_argument("--run-dir", help="student folder (default: ENSEMBLE_DIR/distilled)")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished student in the folder")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_distill)
+
+    p = sub.add_parser("report", help="write report.md and report.html for a run folder")
+    p.add_argument("run_dir", help="a finished run folder")
+    p.add_argument("--top", type=int, default=10, help="how many confidently wrong validation examples (default 10)")
+    p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
                                        ".keras or .tflite file")

@@ -96,7 +96,19 @@ DEFAULTS: dict[str, Any] = {
         "tflite": False,  # model.tflite over token ids (tokenized in front; see textrecipes.tflite)
         "tflite_quantize": "float16",  # none | float16 | int8 (dynamic range)
     },
+    # Hyperparameter search (`textrecipes search`): every combination (grid) or a
+    # seeded sample (random) of the values in `space`, one full run per trial.
+    "search": {
+        "method": "none",  # none | grid | random
+        "space": {},  # dotted recipe key → list of values, e.g. {"train.batch_size" = [32, 64]}
+        "max_trials": 0,  # 0: every grid point (random: the grid's size)
+        "time_budget_s": 0.0,  # 0: none; no new trial starts after this many seconds
+        "metric": "val_accuracy",  # val_accuracy | val_loss | val_macro_f1
+    },
 }
+
+# Tables whose keys are free (not checked against a default): `search.space` names recipe keys.
+FREE_TABLES = {"search.space"}
 
 CHOICES = {
     ("data", "format"): ("label_text", "pairs", "conll"),
@@ -114,6 +126,8 @@ CHOICES = {
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
     ("train", "mixed_precision"): ("auto", True, False),
     ("export", "tflite_quantize"): ("none", "float16", "int8"),
+    ("search", "method"): ("none", "grid", "random"),
+    ("search", "metric"): ("val_accuracy", "val_loss", "val_macro_f1"),
 }
 
 # Keys whose value may take more than the default's type.
@@ -148,6 +162,8 @@ RANGES = {
     ("train", "batch_size"): (1, None, True, True),
     ("train", "epochs"): (1, None, True, True),
     ("train", "label_smoothing"): (0, 1, True, False),
+    ("search", "max_trials"): (0, None, True, True),
+    ("search", "time_budget_s"): (0, None, True, True),
 }
 
 
@@ -243,7 +259,12 @@ def merge(base: dict, update: Mapping, problems: list[str], path: str = "") -> d
             problems.append(f"unknown key {where!r}{_suggest(key, base)}")
             continue
         default = base[key]
-        if isinstance(default, dict):
+        if where in FREE_TABLES:
+            if not isinstance(value, Mapping):
+                problems.append(f"{where!r} must be a table, got {type(value).__name__}")
+            else:
+                base[key] = copy.deepcopy(dict(value))
+        elif isinstance(default, dict):
             if not isinstance(value, Mapping):
                 problems.append(f"{where!r} must be a table, got {type(value).__name__}")
             elif not path and key in _extra_sections():

@@ -32,6 +32,7 @@ from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import DEFAULTS as RECIPE_DEFAULTS
 from textrecipes.recipe import load_recipe, to_toml
+from textrecipes.report import write_report
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 from textrecipes.vectors import apply_vectors, format_coverage, load_vectors
 
@@ -519,9 +520,9 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
 
     # 6. Evaluation report.
     e2e = end_to_end_model(vectorizer, model)
-    reports = {}
+    reports, probabilities = {}, {}
     for name, ds in eval_ds.items():
-        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
+        probabilities[name] = probs = probabilities_per_label(model.predict(ds, verbose=0), task)
         reports[name] = evaluate_predictions(targets[name], probs, labels, task)
     final = reports.get("test") or reports.get("validation") or {}
     if final:
@@ -564,6 +565,10 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         model=model_cfg["name"], label_smoothing=train_cfg["label_smoothing"],
         class_weight=None if class_weight is None else {labels[i]: w for i, w in class_weight.items()},
         vectors=vectors_report)
+    if final:  # report.md / report.html: the validation predictions above give the top losses
+        validation = ([r.text for r in splits.validation], targets["validation"], probabilities["validation"]) \
+            if "validation" in probabilities else None
+        write_report(run_dir, predictions=validation)
     run_dir = finish_run(run_dir, chief_run_dir)
     _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
     return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
