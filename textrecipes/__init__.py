@@ -26,6 +26,8 @@ _EXPORTS = {
     "find_learning_rate": "textrecipes.lr_finder",
     "load_recipe": "textrecipes.recipe",
     "train": "textrecipes.runner",
+    "pretrain": "textrecipes.pretrain",
+    "finetune": "textrecipes.finetune",
     "Predictor": "textrecipes.export",
 }
 

@@ -67,6 +67,7 @@ DEFAULTS: dict[str, Any] = {
         "l2": 0.0,
         "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
         "ngram_dim": 64,
+        "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, embedding and LSTM
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -80,6 +81,8 @@ DEFAULTS: dict[str, Any] = {
         "bucket": True,
         "strategy": "auto",  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG)
         "mixed_precision": "auto",  # auto (mixed_float16 on GPUs of compute capability >= 7.0) | true | false
+        "unfreeze": "none",  # none | gradual (one layer group per epoch, head first; ULMFiT)
+        "layer_lr_decay": 1.0,  # each lower layer group's rate is divided by this (ULMFiT: 2.6); 1: one rate
     },
     "export": {
         "saved_model": True,
@@ -98,6 +101,7 @@ CHOICES = {
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
     ("train", "mixed_precision"): ("auto", True, False),
+    ("train", "unfreeze"): ("none", "gradual"),
 }
 
 # Keys whose value may take more than the default's type.
@@ -129,6 +133,7 @@ RANGES = {
     ("optimizer", "clipnorm"): (0, None, True, True),
     ("train", "batch_size"): (1, None, True, True),
     ("train", "epochs"): (1, None, True, True),
+    ("train", "layer_lr_decay"): (0, None, False, True),
 }
 
 

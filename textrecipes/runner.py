@@ -20,7 +20,7 @@ import keras
 import numpy as np
 
 from textrecipes import callbacks as callbacks_lib
-from textrecipes import distribute, schedules
+from textrecipes import distribute, schedules, transfer
 from textrecipes.datasets import DataError, format_label_counts, label_counts, read_classification, split_records
 from textrecipes.distribute import get_strategy
 from textrecipes.evaluate import evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
@@ -267,6 +267,43 @@ def without_validation(callback_cfg: Mapping) -> dict:
     return out
 
 
+def model_options(model_cfg: Mapping) -> dict:
+    """The ``[model]`` keys the model builder takes (all but ``name``, ``task`` and ``init_from``).
+
+    Args:
+        model_cfg: the recipe's ``[model]`` table.
+
+    Returns:
+        A new dict of builder keyword arguments.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> "init_from" in model_options(default_recipe()["model"])
+        False
+    """
+    return {k: v for k, v in model_cfg.items() if k not in ("name", "task", "init_from")}
+
+
+def accuracy_metrics(task: str) -> list:
+    """The compile metrics: one named "accuracy" for every task, so callbacks can monitor val_accuracy.
+
+    Explicit classes because Keras' "accuracy" string is not per-label accuracy
+    for multi-label heads.
+
+    Args:
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        A one-element list of fresh Keras metrics.
+
+    Example:
+        >>> type(accuracy_metrics("multiclass")[0]).__name__
+        'SparseCategoricalAccuracy'
+    """
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
+            else keras.metrics.BinaryAccuracy(name="accuracy")]
+
+
 def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
     """A finished run is kept unless ``overwrite``; an interrupted one is resumed.
 
@@ -339,7 +376,16 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
              for name in ("train", "validation", "test")}
     train_tokens = tokenize(texts["train"], split="word" if tok_cfg["split"] == "jieba" else tok_cfg["split"],
                             lowercase=tok_cfg["lowercase"])
-    vocab = Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+    lm = None
+    if model_cfg["init_from"]:  # the LM's ids: its vocabulary, not one built from this training split
+        from textrecipes.pretrain import check_lm_compatible, init_from_lm, load_language_model
+
+        lm, vocab, lm_meta = load_language_model(model_cfg["init_from"])
+        check_lm_compatible(lm_meta, cfg, model_cfg["init_from"])
+        _log(verbose, f"vocabulary from the language model in {model_cfg['init_from']} "
+                      f"(OOV rate of the training split: {vocab.oov_rate(train_tokens):.1%})")
+    else:
+        vocab = Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
     vectorizer = TextVectorizer(vocab.tokens, split=tok_cfg["split"], lowercase=tok_cfg["lowercase"],
                                 max_length=tok_cfg["max_length"], name="vectorizer")
     lengths = np.array([len(t) for t in train_tokens])
@@ -369,14 +415,18 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     mixed = distribute.use_mixed_precision(train_cfg["mixed_precision"])
     with strategy.scope(), distribute.precision_policy(mixed):  # the global policy is restored after compile
         build = BUILDERS[model_cfg["name"]]
-        options = {k: v for k, v in model_cfg.items() if k not in ("name", "task")}
+        options = model_options(model_cfg)
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
+        if lm is not None:
+            copied = init_from_lm(model, lm)
+            _log(verbose, f"weights from the language model: {', '.join(copied)}")
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
-        # One name, "accuracy", for every task so callbacks can monitor val_accuracy; explicit
-        # classes because Keras' "accuracy" string is not per-label accuracy for multi-label heads.
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
-                   else keras.metrics.BinaryAccuracy(name="accuracy")]
-        model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task), metrics=metrics)
+        rates = transfer.group_rates(model, train_cfg["layer_lr_decay"])
+        gradual = train_cfg["unfreeze"] == "gradual"
+        if gradual:
+            transfer.apply_freeze(model, "gradual")
+        model.compile(optimizer=transfer.with_layer_rates(build_optimizer(cfg["optimizer"], schedule), rates),
+                      loss=loss_for(task), metrics=accuracy_metrics(task))
     if mixed:
         _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
     eligible, reasons = distribute.cudnn_eligible(model)
@@ -406,10 +456,38 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         fit_callbacks.insert(0, AugmentEpochCallback(epoch_variable))
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
-    history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
-                        callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
-                        verbose={0: 0, 1: 2}.get(verbose, 1))
-    history = {k: [float(x) for x in v] for k, v in history.history.items()}
+    if gradual and not resumed:
+        # One more layer group per epoch (head first), each step a short fit after a recompile.
+        _log(verbose, f"gradual unfreezing: {' → '.join('+'.join(l.name for l in g) for g in transfer.layer_groups(model) if g)}, "
+                      "one group per epoch")
+        optimizers = [model.optimizer]
+
+        def recompile():
+            with strategy.scope():
+                optimizer = transfer.with_layer_rates(build_optimizer(cfg["optimizer"], schedule), rates)
+                optimizer.iterations.assign(optimizers[-1].iterations)  # the schedule goes on, not afresh
+                model.compile(optimizer=optimizer, loss=loss_for(task), metrics=accuracy_metrics(task))
+            optimizers.append(optimizer)
+            distribute.prepare_distributed_fit(model, train_ds, strategy)
+
+        # The history and the augmentation epoch follow every stage; the rest (early stopping,
+        # checkpoints, backup) the last one, when every group trains.
+        every = [c for c in fit_callbacks if isinstance(c, keras.callbacks.CSVLogger) or c.__class__.__name__ == "AugmentEpochCallback"]
+        history = transfer.fit_in_stages(model, recompile, train_ds, epochs=train_cfg["epochs"], gradual=True,
+                                         validation_data=eval_ds.get("validation"), stage_callbacks=every,
+                                         callbacks=[c for c in fit_callbacks if c not in every],
+                                         verbose={0: 0, 1: 2}.get(verbose, 1))
+    else:
+        if gradual:  # resuming: the backup was taken with every group trainable
+            transfer.set_trainable_groups(model, len(transfer.LAYER_GROUPS))
+            with strategy.scope():
+                model.compile(optimizer=transfer.with_layer_rates(build_optimizer(cfg["optimizer"], schedule), rates),
+                              loss=loss_for(task), metrics=accuracy_metrics(task))
+            distribute.prepare_distributed_fit(model, train_ds, strategy)
+        history = model.fit(train_ds, validation_data=eval_ds.get("validation"), epochs=train_cfg["epochs"],
+                            callbacks=fit_callbacks, shuffle=False,  # the dataset shuffles itself, seeded
+                            verbose={0: 0, 1: 2}.get(verbose, 1))
+        history = {k: [float(x) for x in v] for k, v in history.history.items()}
     if resumed:  # the epochs before the interruption come from history.csv
         history = distribute.read_history(os.path.join(run_dir, "history.csv")) or history
     if distribute.is_multi_worker(strategy):
@@ -418,6 +496,61 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         local.set_weights(model.get_weights())
         model = local
 
+    # 6-7. Evaluation report and export.
+    raw = [r.text for r in (splits.test or splits.validation or splits.train)]
+    e2e, reports, export_check = evaluate_and_export(run_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
+                                                     targets, raw, history, verbose)
+    final = reports.get("test") or reports.get("validation") or {}
+    summary = {
+        "test": reports.get("test"), "validation": reports.get("validation"),
+        "data": [r.to_dict() for r in splits.reports],
+        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
+        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
+        "export_check": export_check,
+    }
+    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir = chief_run_dir
+    _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
+    return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+
+
+def evaluate_and_export(run_dir: str, cfg: Mapping, model: keras.Model, vectorizer: TextVectorizer, vocab: Vocabulary,
+                        labels: list, task: str, eval_ds: Mapping, targets: Mapping, sample_texts: list, history: dict,
+                        verbose: int = 0) -> tuple[keras.Model, dict, dict | None]:
+    """Evaluates a trained classifier and writes the run folder's model, export and metadata.
+
+    Writes ``labels.json``, ``vocabulary.json``, ``recipe.toml``, ``model.keras``
+    and ``saved_model/`` (as ``cfg["export"]`` asks; the export is reloaded and
+    checked against the Keras model) and ``learning_curves.png``; ``metrics.json``
+    is left to the caller.
+
+    Args:
+        run_dir: the run folder.
+        cfg: the resolved recipe, written as ``recipe.toml``.
+        model: the trained classifier on token ids.
+        vectorizer: the `TextVectorizer` of the run.
+        vocab: the `Vocabulary` of the run.
+        labels: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        eval_ds: split name → dataset of ``(ids, targets)`` to evaluate.
+        targets: split name → encoded labels of that split.
+        sample_texts: raw texts the export check runs on.
+        history: metric → one value per epoch (for the learning curves).
+        verbose: 0 silent, else a line for the metrics and the export.
+
+    Returns:
+        ``(e2e, reports, export_check)``: the end-to-end model, split name →
+        `evaluate_predictions` report, and `check_export`'s result (None without
+        a SavedModel).
+
+    Example:
+        >>> e2e, reports, check = evaluate_and_export("runs/x", cfg, model, vectorizer, vocab,  # doctest: +SKIP
+        ...                                           ["neg", "pos"], "binary", eval_ds, targets, texts, history)
+    """
+    tok_cfg = cfg["tokenize"]
     # 6. Evaluation report.
     e2e = end_to_end_model(vectorizer, model)
     reports = {}
@@ -442,25 +575,11 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     if cfg["export"]["saved_model"]:
         export_path = os.path.join(run_dir, "saved_model")
         export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
-        raw = [r.text for r in (splits.test or splits.validation or splits.train)]
-        export_check = check_export(e2e, export_path, raw, task, tok_cfg["split"])
+        export_check = check_export(e2e, export_path, sample_texts, task, tok_cfg["split"])
         _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                       f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
     plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
-    summary = {
-        "test": reports.get("test"), "validation": reports.get("validation"),
-        "data": [r.to_dict() for r in splits.reports],
-        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
-        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
-        "export_check": export_check,
-    }
-    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, ensure_ascii=False)
-    if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
-        shutil.rmtree(run_dir, ignore_errors=True)
-        run_dir = chief_run_dir
-    _log(verbose, f"run folder: {run_dir} ({summary['train_seconds']} s)")
-    return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+    return e2e, reports, export_check
 
 
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512) -> dict:
