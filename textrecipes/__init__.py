@@ -26,8 +26,6 @@ _EXPORTS = {
     "find_learning_rate": "textrecipes.lr_finder",
     "load_recipe": "textrecipes.recipe",
     "train": "textrecipes.runner",
-    "pretrain": "textrecipes.pretrain",
-    "finetune": "textrecipes.finetune",
     "Predictor": "textrecipes.export",
 }
 
