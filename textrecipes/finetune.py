@@ -25,6 +25,7 @@ from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import RecipeError, load_recipe
 from textrecipes.runner import (
     RunResult, _log, accuracy_metrics, build_optimizer, evaluate_and_export, load_splits, model_options, prepare_run_dir,
+    read_options, run_summary,
 )
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 
@@ -170,9 +171,7 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     keras.utils.set_random_seed(seed)
 
     # 1. The new data, its labels checked against the run's.
-    options = dict(text_first=data_cfg["text_first"], header=data_cfg["header"], multi_label=data_cfg["multi_label"],
-                   label_sep=data_cfg["label_sep"], on_bad_lines=data_cfg["on_bad_lines"])
-    new_train = read_classification(data_cfg["train"], **options)
+    new_train = read_classification(data_cfg["train"], **read_options(data_cfg))
     new_labels, line, first = _first_unknown_label(new_train.records, set(old_labels))
     if new_labels and not extend_labels:
         raise DataError(f"{data_cfg['train']}:{line}: label {first!r} is not one of the run's labels {old_labels} "
@@ -243,16 +242,12 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     e2e, reports, export_check = evaluate_and_export(out_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
                                                      targets, raw, history, verbose)
     final = reports.get("test") or reports.get("validation") or {}
-    summary = {
-        "test": reports.get("test"), "validation": reports.get("validation"),
-        "data": [r.to_dict() for r in splits.reports],
-        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
-        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
-        "export_check": export_check,
-        "finetune": {"from": os.fspath(run_dir), "oov_rate": oov_before, "oov_rate_after": oov_after,
-                     "words_added": len(added_words), "labels_added": sorted(new_labels), "old_task": old_task,
-                     "task": task, "freeze": freeze, "learning_rate": rate, "layer_lr_decay": layer_lr_decay,
-                     "validation_before": {k: float(v) for k, v in before.items()}},
+    summary = run_summary(reports, splits, history, started, export_check)
+    summary["finetune"] = {
+        "from": os.fspath(run_dir), "oov_rate": oov_before, "oov_rate_after": oov_after,
+        "words_added": len(added_words), "labels_added": sorted(new_labels), "old_task": old_task, "task": task,
+        "freeze": freeze, "learning_rate": rate, "layer_lr_decay": layer_lr_decay,
+        "validation_before": {k: float(v) for k, v in before.items()},
     }
     with open(os.path.join(out_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)

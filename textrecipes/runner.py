@@ -124,8 +124,7 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
         >>> labels
         ['neg', 'pos']
     """
-    options = dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
-                   label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
+    options = read_options(data)
     declared = list(data["labels"]) or None
     train = read_classification(data["train"], labels=declared, **options)
     labels = declared or sorted(label_counts(train.records))
@@ -148,6 +147,51 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
     if not records:
         raise DataError(f"{data['train']}: no training examples left")
     return Splits(records, parts["validation"], parts["test"], reports), labels
+
+
+def read_options(data: Mapping) -> dict:
+    """The `read_classification` keyword arguments of a recipe's ``[data]`` table.
+
+    Args:
+        data: the recipe's ``[data]`` table.
+
+    Returns:
+        ``text_first``, ``header``, ``multi_label``, ``label_sep`` and ``on_bad_lines``.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> read_options(default_recipe()["data"])["on_bad_lines"]
+        'error'
+    """
+    return dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
+                label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
+
+
+def run_summary(reports: Mapping, splits: Splits, history: Mapping, started: float, export_check) -> dict:
+    """The ``metrics.json`` of a run: reports per split, line accounting, epochs, time, export check.
+
+    Args:
+        reports: split name → `evaluate_predictions` report.
+        splits: the run's `Splits`.
+        history: metric → one value per epoch.
+        started: the run's start, as from `time.time()`.
+        export_check: `check_export`'s result, or None.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+        >>> s = run_summary({}, Splits([], [], [], []), {"loss": [0.7, 0.5]}, time.time(), None)
+        >>> s["epochs_run"], s["splits"]
+        (2, {'train': 0, 'validation': 0, 'test': 0})
+    """
+    return {
+        "test": reports.get("test"), "validation": reports.get("validation"),
+        "data": [r.to_dict() for r in splits.reports],
+        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
+        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
+        "export_check": export_check,
+    }
 
 
 def infer_task(requested: str, labels: list, multi_label: bool, source: str) -> str:
@@ -458,7 +502,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
     if gradual and not resumed:
         # One more layer group per epoch (head first), each step a short fit after a recompile.
-        _log(verbose, f"gradual unfreezing: {' → '.join('+'.join(l.name for l in g) for g in transfer.layer_groups(model) if g)}, "
+        _log(verbose, f"gradual unfreezing: {' → '.join('+'.join(layer.name for layer in g) for g in transfer.layer_groups(model) if g)}, "
                       "one group per epoch")
         optimizers = [model.optimizer]
 
@@ -501,13 +545,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     e2e, reports, export_check = evaluate_and_export(run_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
                                                      targets, raw, history, verbose)
     final = reports.get("test") or reports.get("validation") or {}
-    summary = {
-        "test": reports.get("test"), "validation": reports.get("validation"),
-        "data": [r.to_dict() for r in splits.reports],
-        "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
-        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
-        "export_check": export_check,
-    }
+    summary = run_summary(reports, splits, history, started, export_check)
     with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
         json.dump(summary, f, indent=2, ensure_ascii=False)
     if run_dir != chief_run_dir:  # a non-chief worker: its files were only needed while training
