@@ -74,6 +74,9 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
     with open(os.path.join(result.run_dir, "metrics.json"), encoding="utf-8") as f:
         metrics = json.load(f)
     assert metrics["export_check"]["max_abs_diff"] <= 1e-5 and metrics["epochs_run"] == 2
+    with open(os.path.join(result.run_dir, "history.csv"), encoding="utf-8") as f:
+        rows = f.read().splitlines()
+    assert len(rows) == 3 and "learning_rate" in rows[0].split(",")  # both stages, every column
     with open(os.path.join(result.run_dir, "vocabulary.json"), encoding="utf-8") as f, \
             open(os.path.join(lm_dir, "vocabulary.json"), encoding="utf-8") as g:
         assert json.load(f)["tokens"] == json.load(g)["tokens"]  # the LM's ids

@@ -234,7 +234,7 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
         _log(verbose, f"before fine-tuning: validation accuracy {before.get('accuracy', float('nan')):.4f}")
     csv = keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"))
     history = transfer.fit_in_stages(model, compile_model, train_ds, epochs=epochs, gradual=freeze == "gradual",
-                                     validation_data=eval_ds.get("validation"), stage_callbacks=[csv],
+                                     validation_data=eval_ds.get("validation"), stage_callbacks=[csv], callbacks=[csv],
                                      verbose={0: 0, 1: 2}.get(verbose, 1))
 
     # 5-6. Evaluation and export, as `train` writes them.

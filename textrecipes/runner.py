@@ -514,12 +514,13 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
             optimizers.append(optimizer)
             distribute.prepare_distributed_fit(model, train_ds, strategy)
 
-        # The history and the augmentation epoch follow every stage; the rest (early stopping,
-        # checkpoints, backup) the last one, when every group trains.
-        every = [c for c in fit_callbacks if isinstance(c, keras.callbacks.CSVLogger) or c.__class__.__name__ == "AugmentEpochCallback"]
+        # The history, rate logger and augmentation epoch follow every stage; early stopping,
+        # checkpoints, plateau reduction and the backup only the last one, when every group trains.
+        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, callbacks_lib.LearningRateLogger))
+                 or type(c).__name__ in ("AugmentEpochCallback", "TerminateOnNaNWithAdvice")]
         history = transfer.fit_in_stages(model, recompile, train_ds, epochs=train_cfg["epochs"], gradual=True,
                                          validation_data=eval_ds.get("validation"), stage_callbacks=every,
-                                         callbacks=[c for c in fit_callbacks if c not in every],
+                                         callbacks=fit_callbacks,
                                          verbose={0: 0, 1: 2}.get(verbose, 1))
     else:
         if gradual:  # resuming: the backup was taken with every group trainable

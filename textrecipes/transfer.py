@@ -272,9 +272,10 @@ def fit_in_stages(model: keras.Model, compile_model, train_ds, *, epochs: int, g
         epochs: epochs in total, all stages included.
         gradual: False: one stage, the model as it is frozen.
         validation_data: passed to ``fit``. Default None.
-        callbacks: callbacks of the last stage (early stopping, checkpoints). Default ().
-        stage_callbacks: callbacks of every stage (e.g. a CSVLogger with
-            ``append=True``). Default ().
+        callbacks: every callback of the last stage, in order (early stopping,
+            checkpoints, a CSVLogger...). Default ().
+        stage_callbacks: the callbacks of the stages before it (e.g. the same
+            CSVLogger, which is switched to appending after each stage). Default ().
         verbose: ``fit``'s verbosity. Default 0.
 
     Returns:
@@ -295,10 +296,10 @@ def fit_in_stages(model: keras.Model, compile_model, train_ds, *, epochs: int, g
         compile_model()
         end = epochs if last else epoch + 1
         done = model.fit(train_ds, validation_data=validation_data, initial_epoch=epoch, epochs=end, shuffle=False,
-                         callbacks=list(stage_callbacks) + (list(callbacks) if last else []), verbose=verbose)
+                         callbacks=list(callbacks if last else stage_callbacks), verbose=verbose)
         for key, values in done.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
-        for callback in stage_callbacks:  # a CSVLogger goes on writing the same file
+        for callback in list(stage_callbacks) + list(callbacks):  # a CSVLogger goes on writing the same file
             if isinstance(callback, keras.callbacks.CSVLogger):
                 callback.append = True
         epoch = end
