@@ -8,8 +8,13 @@
    - ``scratch``: random initialisation, vocabulary from the labelled lines;
    - ``lm``: ``model.init_from`` = the LM (its vocabulary, embedding and LSTM);
    - ``lm_gradual``: the same plus ``train.unfreeze = "gradual"`` and
-     ``train.layer_lr_decay = 2.6`` (ULMFiT's recipe).
-   Every arm: Adam 1e-3, batch 32, up to ``--epochs`` epochs, early stopping on
+     ``train.layer_lr_decay = 2.6`` (ULMFiT's recipe);
+   - ``scratch_lr0.01`` and ``lm_gradual_lr0.01``: the first and the last at a
+     10x higher rate (ULMFiT fine-tunes its classifier at 0.01).
+3. A linear probe: logistic regression (standardised features) on the masked
+   mean and max of the LM's LSTM states, fit on the labelled lines, scored on
+   the test file; the same for a randomly initialised LM of the same shape.
+   Every arm: Adam 1e-3 (unless named lr0.01), batch 32, up to ``--epochs`` epochs, early stopping on
    val_accuracy (patience 3, best weights restored). The validation file
    (data/rotten_tomatoes/validation.tsv, 1,276 lines) is used for early
    stopping in every arm alike; test accuracy is on data/rotten_tomatoes/test.tsv.
@@ -19,7 +24,7 @@ KERAS_BACKEND=jax on a GPU (the pipeline's vectorizer is TensorFlow's tf.data).
 
 Usage:
 
-    python benchmarks/bench_pretrain.py [--seeds 3] [--labelled 500] [--lm-epochs 6] [--epochs 15] [--quick] [--out PATH]
+    python benchmarks/bench_pretrain.py [--seeds 3] [--labelled 500] [--lm-epochs 10] [--epochs 15] [--quick] [--out PATH]
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--labelled", type=int, default=500)
     parser.add_argument("--unlabelled", type=int, default=0, help="LM corpus lines (0: every training line not labelled)")
-    parser.add_argument("--lm-epochs", type=int, default=6)
+    parser.add_argument("--lm-epochs", type=int, default=10)
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--units", type=int, default=128)
@@ -83,11 +88,17 @@ def main(argv=None) -> int:
                   max_tokens=args.max_tokens, epochs=args.lm_epochs, batch_size=64, seq_len=64, seed=0, verbose=1)
     lm_wall, lm_cpu = time.time() - t0, time.process_time() - c0
 
+    probe = {"pretrained": linear_probe(lm_dir, None, labelled_path, os.path.join(RT, "test.tsv")),
+             "random init": linear_probe(lm_dir, 0, labelled_path, os.path.join(RT, "test.tsv"))}
+    print(json.dumps({"probe": probe}), flush=True)
+
     model = {"embedding_dim": args.embedding_dim, "units": args.units, "bidirectional": False, "ngram_buckets": 0}
     arms = {
         "scratch": ({}, {}),
         "lm": ({"init_from": lm_dir}, {}),
         "lm_gradual": ({"init_from": lm_dir}, {"unfreeze": "gradual", "layer_lr_decay": 2.6}),
+        "scratch_lr0.01": ({}, {}),
+        "lm_gradual_lr0.01": ({"init_from": lm_dir}, {"unfreeze": "gradual", "layer_lr_decay": 2.6}),
     }
     rows = []
     for seed in range(args.seeds):
@@ -98,6 +109,7 @@ def main(argv=None) -> int:
                          "test": os.path.join(RT, "test.tsv")},
                 "model": {**model, **model_extra},
                 "train": {"epochs": args.epochs, **train_extra},
+                "schedule": {"learning_rate": 0.01 if arm.endswith("lr0.01") else 0.001},
                 "callbacks": {"early_stopping": {"monitor": "val_accuracy", "patience": 3, "restore_best_weights": True},
                               "backup": False, "checkpoint": False},
                 "export": {"saved_model": False, "keras": False},
@@ -111,16 +123,50 @@ def main(argv=None) -> int:
             rows.append(row)
             print(json.dumps(row), flush=True)
 
-    write_report(out_path, args, argv, started, lm, lm_wall, lm_cpu, len(rest), rows)
+    write_report(out_path, args, argv, started, lm, lm_wall, lm_cpu, len(rest), rows, probe)
     print(f"wrote {out_path}")
     return 0
+
+
+def linear_probe(lm_dir: str, random_seed, train_path: str, test_path: str) -> dict:
+    """Test accuracy of logistic regression on the LM's pooled LSTM states (or a random LM's)."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from textrecipes.pretrain import build_language_model, load_language_model
+    from textrecipes.tokenization import TextVectorizer
+
+    lm, vocab, meta = load_language_model(lm_dir)
+    if random_seed is not None:
+        lm = build_language_model(len(vocab), embedding_dim=meta["embedding_dim"], units=meta["units"], seed=random_seed)
+    vectorizer = TextVectorizer(vocab.tokens, split=meta["split"], lowercase=meta["lowercase"], max_length=128)
+    encoder = __import__("keras").Model(lm.input, lm.get_layer("lstm").output)
+
+    def features(path):
+        with open(path, encoding="utf-8") as f:
+            rows = [line.split("\t", 1) for line in f.read().splitlines()]
+        out = []
+        for start in range(0, len(rows), 256):
+            ids = np.asarray(vectorizer(np.array([r[1] for r in rows[start:start + 256]], dtype=object)))
+            states = np.asarray(encoder(ids, training=False))
+            mask = (ids > 0)[..., None]
+            mean = (states * mask).sum(1) / np.maximum(mask.sum(1), 1)
+            out.append(np.concatenate([mean, np.where(mask, states, -1e4).max(1)], axis=1))
+        return np.concatenate(out), np.array([r[0] for r in rows])
+
+    x, y = features(train_path)
+    xt, yt = features(test_path)
+    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=3000, C=0.1)).fit(x, y)
+    return {"train_accuracy": float(clf.score(x, y)), "test_accuracy": float(clf.score(xt, yt))}
 
 
 def _mean_std(values):
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
-def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, rows) -> None:
+def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, rows, probe) -> None:
     import keras
     import tensorflow as tf
 
@@ -148,11 +194,11 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
         f"{args.lm_epochs} epochs, seq_len 64, batch 64, Adam 2e-3, seed 0 (one LM for every seed).",
         f"- Classifier (every arm): Embedding {args.embedding_dim} → LSTM {args.units} (unidirectional, so the LM's "
         "LSTM fits it whole) → masked mean+max pooling → dropout 0.5 → Dense; word dropout 0.2, spatial dropout 0.2, "
-        f"no hashed-bigram branch; Adam 1e-3, batch 32, up to {args.epochs} epochs, early stopping on val_accuracy "
+        f"no hashed-bigram branch; Adam 1e-3 (0.01 in the lr0.01 arms), batch 32, up to {args.epochs} epochs, early stopping on val_accuracy "
         "(patience 3, best weights restored).",
         "- Arms: `scratch` (random init, vocabulary from the labelled lines); `lm` (`model.init_from`: the LM's "
         "vocabulary, embedding and LSTM); `lm_gradual` (the same with `train.unfreeze = \"gradual\"` and "
-        "`train.layer_lr_decay = 2.6`).",
+        "`train.layer_lr_decay = 2.6`); `scratch_lr0.01`, `lm_gradual_lr0.01`: the same at rate 0.01 instead of 0.001.",
         "",
         "## Language model",
         "",
@@ -163,6 +209,14 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
         "",
         f"Training loss per epoch: {', '.join(f'{v:.3f}' for v in lm['train_loss'])}; validation loss: "
         f"{', '.join(f'{v:.3f}' for v in lm['validation_loss'])}.",
+        "",
+        "Linear probe (logistic regression, C 0.1, standardised masked mean+max of the LSTM states; fit on the "
+        f"{args.labelled} labelled lines, scored on the test file):",
+        "",
+        "| LSTM weights | train accuracy | test accuracy | ratio to random init |",
+        "|---|---:|---:|---:|",
+        *[f"| {name} | {p['train_accuracy']:.4f} | {p['test_accuracy']:.4f} | "
+          f"{p['test_accuracy'] / probe['random init']['test_accuracy']:.3f} |" for name, p in probe.items()],
         "",
         f"## Classifier on {args.labelled} labelled examples ({args.seeds} seeds)",
         "",
