@@ -1,4 +1,4 @@
-"""The ``textrecipes`` command line: train, search, ensemble, distill, report, predict, data, augment."""
+"""The ``textrecipes`` command line: train, finetune, pretrain, search, ensemble, distill, report, predict, data, augment."""
 
 from __future__ import annotations
 
@@ -37,6 +37,8 @@ def _run_format(path: str) -> str:
                 return "label_text"  # the Predictor reports the broken file
             return found.get("format", "label_text") if isinstance(found, dict) else "label_text"
     return "label_text"
+
+
 def _cmd_search(args) -> int:
     from textrecipes.search import run_search
 
@@ -69,6 +71,27 @@ def _cmd_report(args) -> int:
 
     paths = write_report(args.run_dir, k=args.top)
     print(f"{paths['markdown']}\n{paths['html']}")
+    return 0
+
+
+def _cmd_finetune(args) -> int:
+    from textrecipes.finetune import finetune
+
+    finetune(args.run_dir, args.train, out_dir=args.out, validation=args.validation, test=args.test, overrides=args.set,
+             extend_labels=args.extend_labels, extend_vocabulary=args.extend_vocabulary, freeze=args.freeze,
+             learning_rate=args.learning_rate, layer_lr_decay=args.layer_lr_decay, epochs=args.epochs, seed=args.seed,
+             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    return 0
+
+
+def _cmd_pretrain(args) -> int:
+    from textrecipes.pretrain import pretrain
+
+    pretrain(args.corpus, run_dir=args.run_dir, embedding_dim=args.embedding_dim, units=args.units,
+             max_tokens=args.max_tokens, min_freq=args.min_freq, split=args.split, lowercase=not args.keep_case,
+             epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, learning_rate=args.learning_rate,
+             validation_fraction=args.validation_fraction, seed=args.seed, overwrite=args.overwrite,
+             verbose=0 if args.quiet else 1)
     return 0
 
 
@@ -153,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``textrecipes`` command.
 
     Returns:
-        An `argparse.ArgumentParser` with the ``train``, ``search``, ``ensemble``,
-        ``distill``, ``report``, ``predict`` and ``data`` sub-commands (and ``augment`` when `textrecipes.augment` provides it);
+        An `argparse.ArgumentParser` with the ``train``, ``finetune``, ``pretrain``,
+        ``search``, ``ensemble``, ``distill``, ``report``, ``predict`` and ``data``
+        sub-commands (and ``augment`` when `textrecipes.augment` provides it);
         each sets ``func`` to its handler.
 
     Example:
@@ -218,6 +242,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
     p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, "
                                                          "a sentence for a tagging run (default: stdin)")
+    p = sub.add_parser("finetune", help="continue training a run folder on new labelled data (a new run folder)")
+    p.add_argument("run_dir", help="a finished run folder")
+    p.add_argument("train", help="the new training TSV, in the run's format")
+    p.add_argument("--out", required=True, help="the new run folder")
+    p.add_argument("--validation", help="validation TSV (default: split off the training TSV)")
+    p.add_argument("--test", help="test TSV (default: split off the training TSV)")
+    p.add_argument("--extend-labels", action="store_true", help="add output columns for labels the run has not seen")
+    p.add_argument("--extend-vocabulary", action="store_true", help="add the new data's unknown words to the vocabulary")
+    p.add_argument("--freeze", choices=("none", "embedding", "all_but_head", "gradual"), default="none",
+                   help="what stays fixed: nothing (default), the embeddings, all but the head, or gradual unfreezing")
+    p.add_argument("--learning-rate", type=float, help="default: a tenth of the run's schedule.learning_rate")
+    p.add_argument("--layer-lr-decay", type=float, default=1.0, help="divide each lower layer group's rate by this (ULMFiT: 2.6)")
+    p.add_argument("--epochs", type=int, default=3, help="default 3")
+    p.add_argument("--seed", type=int, help="default: the run's seed")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key of the run's recipe")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("pretrain", help="train an LSTM language model on a plain corpus (one text a line)")
+    p.add_argument("corpus", help="plain text file, one text a line")
+    p.add_argument("--run-dir", default="runs/lm", help="the LM run folder (default runs/lm)")
+    p.add_argument("--embedding-dim", type=int, default=128, help="default 128; a classifier's model.embedding_dim must match")
+    p.add_argument("--units", type=int, default=128, help="default 128; a classifier's model.units must match")
+    p.add_argument("--max-tokens", type=int, default=20000, help="vocabulary size, 2 reserved ids included (default 20000)")
+    p.add_argument("--min-freq", type=int, default=1)
+    p.add_argument("--split", choices=("word", "char", "jieba"), default="word")
+    p.add_argument("--keep-case", action="store_true", help="do not lowercase")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--seq-len", type=int, default=64, help="tokens per training sequence (default 64)")
+    p.add_argument("--learning-rate", type=float, default=0.002)
+    p.add_argument("--validation-fraction", type=float, default=0.05, help="lines held out for the perplexity")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="replace a finished LM in --run-dir")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_pretrain)
+
+    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")
+    p.add_argument("model", help="run folder, SavedModel folder or .keras file")
+    p.add_argument("input", nargs="?", default="-", help="file with one text a line (default: stdin)")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)

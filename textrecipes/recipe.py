@@ -74,6 +74,7 @@ DEFAULTS: dict[str, Any] = {
         "normalization": "none",  # none | batch | layer (after pooling)
         "vectors": "",  # pretrained word vectors, word2vec/GloVe text; empty: none
         "freeze_vectors": False,
+        "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, embedding and LSTM
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -89,6 +90,8 @@ DEFAULTS: dict[str, Any] = {
         "bucket": True,
         "strategy": "auto",  # auto | cpu | gpu | mirrored | multi_worker (TF_CONFIG)
         "mixed_precision": "auto",  # auto (mixed_float16 on GPUs of compute capability >= 7.0) | true | false
+        "unfreeze": "none",  # none | gradual (one layer group per epoch, head first; ULMFiT)
+        "layer_lr_decay": 1.0,  # each lower layer group's rate is divided by this (ULMFiT: 2.6); 1: one rate
     },
     "export": {
         "saved_model": True,
@@ -128,6 +131,7 @@ CHOICES = {
     ("export", "tflite_quantize"): ("none", "float16", "int8"),
     ("search", "method"): ("none", "grid", "random"),
     ("search", "metric"): ("val_accuracy", "val_loss", "val_macro_f1"),
+    ("train", "unfreeze"): ("none", "gradual"),
 }
 
 # Keys whose value may take more than the default's type.
@@ -164,6 +168,7 @@ RANGES = {
     ("train", "label_smoothing"): (0, 1, True, False),
     ("search", "max_trials"): (0, None, True, True),
     ("search", "time_budget_s"): (0, None, True, True),
+    ("train", "layer_lr_decay"): (0, None, False, True),
 }
 
 

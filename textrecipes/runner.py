@@ -22,7 +22,7 @@ import keras
 import numpy as np
 
 from textrecipes import callbacks as callbacks_lib
-from textrecipes import distribute, schedules
+from textrecipes import distribute, schedules, transfer
 from textrecipes.datasets import (DataError, format_label_counts, label_counts, read_classification, read_conll, read_pairs,
                                   split_records)
 from textrecipes.distribute import get_strategy
@@ -146,9 +146,7 @@ def load_splits(data: Mapping, seed: int) -> tuple[Splits, list[str]]:
         if fmt == "pairs":
             read = functools.partial(read_pairs, header=data["header"], labeled=True, on_bad_lines=data["on_bad_lines"])
         else:
-            read = functools.partial(read_classification, text_first=data["text_first"], header=data["header"],
-                                     multi_label=data["multi_label"], label_sep=data["label_sep"],
-                                     on_bad_lines=data["on_bad_lines"])
+            read = functools.partial(read_classification, **read_options(data))
 
         def label_set(records):
             return sorted(label_counts(records))
@@ -291,6 +289,61 @@ def without_validation(callback_cfg: Mapping) -> dict:
             options = {**options, "monitor": options["monitor"][4:]}
         out[name] = options
     return out
+
+
+def read_options(data: Mapping) -> dict:
+    """The `read_classification` keyword arguments of a recipe's ``[data]`` table.
+
+    Args:
+        data: the recipe's ``[data]`` table.
+
+    Returns:
+        ``text_first``, ``header``, ``multi_label``, ``label_sep`` and ``on_bad_lines``.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> read_options(default_recipe()["data"])["on_bad_lines"]
+        'error'
+    """
+    return dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
+                label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])
+
+
+def model_options(model_cfg: Mapping) -> dict:
+    """The ``[model]`` keys the recipe's model builder takes (`builder_options` of ``model.name``).
+
+    Args:
+        model_cfg: the recipe's ``[model]`` table.
+
+    Returns:
+        A new dict of builder keyword arguments.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> "init_from" in model_options(default_recipe()["model"])
+        False
+    """
+    return builder_options(model_cfg["name"], model_cfg)
+
+
+def accuracy_metrics(task: str) -> list:
+    """The compile metrics: one named "accuracy" for every task, so callbacks can monitor val_accuracy.
+
+    Explicit classes because Keras' "accuracy" string is not per-label accuracy
+    for multi-label heads.
+
+    Args:
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        A one-element list of fresh Keras metrics.
+
+    Example:
+        >>> type(accuracy_metrics("multiclass")[0]).__name__
+        'SparseCategoricalAccuracy'
+    """
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
+            else keras.metrics.BinaryAccuracy(name="accuracy")]
 
 
 def builder_options(name: str, model_cfg: Mapping) -> dict:
@@ -437,7 +490,16 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
              for name in ("train", "validation", "test")}
     train_tokens = tokenize(texts["train"], split="word" if tok_cfg["split"] == "jieba" else tok_cfg["split"],
                             lowercase=tok_cfg["lowercase"])
-    vocab = Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+    lm = None
+    if model_cfg["init_from"]:  # the LM's ids: its vocabulary, not one built from this training split
+        from textrecipes.pretrain import check_lm_compatible, init_from_lm, load_language_model
+
+        lm, vocab, lm_meta = load_language_model(model_cfg["init_from"])
+        check_lm_compatible(lm_meta, cfg, model_cfg["init_from"])
+        _log(verbose, f"vocabulary from the language model in {model_cfg['init_from']} "
+                      f"(OOV rate of the training split: {vocab.oov_rate(train_tokens):.1%})")
+    else:
+        vocab = Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
     vectorizer = TextVectorizer(vocab.tokens, split=tok_cfg["split"], lowercase=tok_cfg["lowercase"],
                                 max_length=tok_cfg["max_length"], name="vectorizer")
     lengths = np.array([len(t) for t in train_tokens])
@@ -482,19 +544,31 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         build = BUILDERS[model_cfg["name"]]
         options = builder_options(model_cfg["name"], model_cfg)
         unused = [f"model.{k}" for k, v in model_cfg.items() if k not in options and k not in
-                   ("name", "task", "vectors", "freeze_vectors") and v != RECIPE_DEFAULTS["model"][k]]
+                   ("name", "task", "vectors", "freeze_vectors", "init_from") and v != RECIPE_DEFAULTS["model"][k]]
         if unused:
             _log(verbose, f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         if vectors_matrix is not None:
             apply_vectors(model, vectors_matrix, freeze=model_cfg["freeze_vectors"])
+        if lm is not None:
+            copied = init_from_lm(model, lm)
+            _log(verbose, f"weights from the language model: {', '.join(copied)}")
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
-        # One name, "accuracy", for every task so callbacks can monitor val_accuracy; explicit
-        # classes because Keras' "accuracy" string is not per-label accuracy for multi-label heads.
-        metrics = [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
-                   else keras.metrics.BinaryAccuracy(name="accuracy")]
-        model.compile(optimizer=build_optimizer(cfg["optimizer"], schedule), loss=loss_for(task, train_cfg["label_smoothing"]),
-                      metrics=metrics)
+        rates = transfer.group_rates(model, train_cfg["layer_lr_decay"])
+        gradual = train_cfg["unfreeze"] == "gradual"
+        if gradual:
+            transfer.apply_freeze(model, "gradual")
+        loss = loss_for(task, train_cfg["label_smoothing"])
+
+        def compiled(optimizer_step=None):
+            """Compiles `model` with a fresh optimizer (per-layer rates); continues a step count."""
+            with strategy.scope():
+                optimizer = transfer.with_layer_rates(build_optimizer(cfg["optimizer"], schedule), rates)
+                if optimizer_step is not None:  # gradual unfreezing: the schedule goes on, not afresh
+                    optimizer.iterations.assign(optimizer_step)
+                model.compile(optimizer=optimizer, loss=loss, metrics=accuracy_metrics(task))
+
+        compiled()
     if mixed:
         _log(verbose, "mixed precision: mixed_float16 (float32 output layer, loss scaling by compile)")
     eligible, reasons = distribute.cudnn_eligible(model)
@@ -509,7 +583,7 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         extra.append(AugmentEpochCallback(epoch_variable))
     history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
                          steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=verbose, extra_callbacks=extra,
-                         class_weight=class_weight)
+                         class_weight=class_weight, recompile=compiled if gradual else None)
     if distribute.is_multi_worker(strategy):
         # Evaluate and export a local copy: predict/export need no collective ops then.
         local = build(len(vocab), len(labels), task=task, seed=seed, **options)
@@ -518,30 +592,13 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         local.set_weights(model.get_weights())
         model = local
 
-    # 6. Evaluation report.
-    e2e = end_to_end_model(vectorizer, model)
-    reports, probabilities = {}, {}
-    for name, ds in eval_ds.items():
-        probabilities[name] = probs = probabilities_per_label(model.predict(ds, verbose=0), task)
-        reports[name] = evaluate_predictions(targets[name], probs, labels, task)
+    # 6-7. Evaluation report; export of the Keras model, the SavedModel over raw strings and the metadata.
+    raw = [r.text for r in (splits.test or splits.validation or splits.train)]
+    probabilities = {}
+    e2e, reports, export_check = evaluate_and_export(run_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
+                                                     targets, raw, verbose, probabilities=probabilities)
     final = reports.get("test") or reports.get("validation") or {}
-    if final:
-        _log(verbose, format_metrics(final, "test" if "test" in reports else "validation"))
-
-    # 7. Export: the Keras model, the SavedModel over raw strings, and the metadata.
-    meta = {"labels": labels, "task": task, "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"],
-            "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"]}
-    write_run_files(run_dir, cfg, meta, vocab)
-    if cfg["export"]["keras"]:
-        e2e.save(os.path.join(run_dir, "model.keras"))
-    export_check = None
-    if cfg["export"]["saved_model"]:
-        export_path = os.path.join(run_dir, "saved_model")
-        export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
-        raw = [r.text for r in (splits.test or splits.validation or splits.train)]
-        export_check = check_export(e2e, export_path, raw, task, tok_cfg["split"])
-        _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
-                      f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
+    meta = export_meta(cfg, labels, task, vocab)
     tflite_check = None
     if cfg["export"]["tflite"]:
         from textrecipes.tflite import export_tflite
@@ -574,8 +631,87 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
     return RunResult(run_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
 
 
+def export_meta(cfg: Mapping, labels: list, task: str, vocab: Vocabulary) -> dict:
+    """The metadata written as labels.json and beside each export: labels, task, tokenizer settings.
+
+    Args:
+        cfg: the resolved recipe.
+        labels: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        vocab: the run's `Vocabulary`.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+        >>> from textrecipes.recipe import default_recipe
+        >>> export_meta(default_recipe(), ["neg", "pos"], "binary", Vocabulary(["good"]))["vocabulary_size"]
+        3
+    """
+    tok_cfg = cfg["tokenize"]
+    return {"labels": labels, "task": task, "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"],
+            "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"]}
+
+
+def evaluate_and_export(run_dir: str, cfg: Mapping, model: keras.Model, vectorizer: TextVectorizer, vocab: Vocabulary,
+                        labels: list, task: str, eval_ds: Mapping, targets: Mapping, sample_texts: list,
+                        verbose: int = 0, probabilities: dict | None = None) -> tuple[keras.Model, dict, dict | None]:
+    """Evaluates a trained classifier and writes the run folder's model, export and metadata.
+
+    Writes ``labels.json``, ``vocabulary.json``, ``recipe.toml``, ``model.keras``
+    and ``saved_model/`` (as ``cfg["export"]`` asks; the export is reloaded and
+    checked against the Keras model). Shared by `train` and `textrecipes.finetune`.
+
+    Args:
+        run_dir: the run folder.
+        cfg: the resolved recipe, written as ``recipe.toml``.
+        model: the trained classifier on token ids.
+        vectorizer: the `TextVectorizer` of the run.
+        vocab: the `Vocabulary` of the run.
+        labels: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        eval_ds: split name → dataset of ``(ids, targets)`` to evaluate.
+        targets: split name → encoded labels of that split.
+        sample_texts: raw texts the export check runs on.
+        verbose: 0 silent, else a line for the metrics and the export. Default 0.
+        probabilities: a dict that receives split name → predicted probabilities.
+            Default None.
+
+    Returns:
+        ``(e2e, reports, export_check)``: the end-to-end model, split name →
+        `evaluate_predictions` report, and `check_export`'s result (None without
+        a SavedModel).
+
+    Example:
+        >>> e2e, reports, check = evaluate_and_export("runs/x", cfg, model, vectorizer, vocab,  # doctest: +SKIP
+        ...                                           ["neg", "pos"], "binary", eval_ds, targets, texts)
+    """
+    e2e = end_to_end_model(vectorizer, model)
+    reports = {}
+    for name, ds in eval_ds.items():
+        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
+        if probabilities is not None:
+            probabilities[name] = probs
+        reports[name] = evaluate_predictions(targets[name], probs, labels, task)
+    final = reports.get("test") or reports.get("validation") or {}
+    if final:
+        _log(verbose, format_metrics(final, "test" if "test" in reports else "validation"))
+    meta = export_meta(cfg, labels, task, vocab)
+    write_run_files(run_dir, cfg, meta, vocab)
+    if cfg["export"]["keras"]:
+        e2e.save(os.path.join(run_dir, "model.keras"))
+    export_check = None
+    if cfg["export"]["saved_model"]:
+        export_path = os.path.join(run_dir, "saved_model")
+        export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
+        export_check = check_export(e2e, export_path, sample_texts, task, cfg["tokenize"]["split"])
+        _log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
+                      f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['texts']} texts)")
+    return e2e, reports, export_check
+
+
 def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run_dir: str, schedule, steps_per_epoch: int,
-               strategy, verbose: int = 1, extra_callbacks=(), class_weight=None) -> dict:
+               strategy, verbose: int = 1, extra_callbacks=(), class_weight=None, recompile=None) -> dict:
     """Fits a compiled model with the recipe's callbacks, resuming from ``backup/``; writes history.csv.
 
     Shared by the classifier, pair and tagging runs.
@@ -593,6 +729,9 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
         verbose: 0 silent, 1 a line per epoch, 2 progress bars. Default 1.
         extra_callbacks: callbacks run before the recipe's. Default none.
         class_weight: ``{class index: weight}`` for `fit`, or None (default).
+        recompile: for gradual unfreezing (``train.unfreeze = "gradual"``): a
+            function ``recompile(optimizer_step)`` that compiles the model afresh
+            continuing at that optimizer step. Default None (one `fit`).
 
     Returns:
         The history: metric → one float per epoch (from history.csv when resumed).
@@ -618,6 +757,26 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
     backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
     fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
+    if recompile is not None and not resumed:
+        # One more layer group per epoch (head first), each step a short fit after a recompile.
+        _log(verbose, "gradual unfreezing: " + " → ".join("+".join(layer.name for layer in g)
+                                                          for g in transfer.layer_groups(model) if g) + ", one group per epoch")
+
+        def stage():
+            recompile(model.optimizer.iterations)
+            distribute.prepare_distributed_fit(model, train_ds, strategy)
+
+        # The history, rate logger and augmentation epoch follow every stage; early stopping,
+        # checkpoints, plateau reduction and the backup only the last one, when every group trains.
+        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, callbacks_lib.LearningRateLogger))
+                 or type(c).__name__ in ("AugmentEpochCallback", "TerminateOnNaNWithAdvice")]
+        distribute.prepare_distributed_fit(model, train_ds, strategy)
+        return transfer.fit_in_stages(model, stage, train_ds, epochs=train_cfg["epochs"], gradual=True,
+                                      validation_data=validation_ds, stage_callbacks=every, callbacks=fit_callbacks,
+                                      verbose={0: 0, 1: 2}.get(verbose, 1))
+    if recompile is not None:  # resuming a gradual run: the backup was taken with every group trainable
+        transfer.set_trainable_groups(model, len(transfer.LAYER_GROUPS))
+        recompile(None)
     distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
     history = model.fit(train_ds, validation_data=validation_ds, epochs=train_cfg["epochs"],
                         callbacks=fit_callbacks, class_weight=class_weight,
@@ -668,16 +827,37 @@ def write_metrics(run_dir: str, reports: Mapping, splits: Splits, history: Mappi
         >>> summary = write_metrics("runs/x", {"test": {}}, splits, {"loss": [0.5]}, 0.0, None)  # doctest: +SKIP
     """
     plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
-    summary = {
+    summary = {**run_summary(reports, splits, history, started, export_check), **extra}
+    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
+        json.dump(summary, f, indent=2, ensure_ascii=False)
+    return summary
+
+
+def run_summary(reports: Mapping, splits: Splits, history: Mapping, started: float, export_check) -> dict:
+    """The ``metrics.json`` of a run: reports per split, line accounting, epochs, time, export check.
+
+    Args:
+        reports: split name → `evaluate_predictions` report.
+        splits: the run's `Splits`.
+        history: metric → one value per epoch.
+        started: the run's start, as from `time.time()`.
+        export_check: `check_export`'s result, or None.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+        >>> s = run_summary({}, Splits([], [], [], []), {"loss": [0.7, 0.5]}, time.time(), None)
+        >>> s["epochs_run"], s["splits"]
+        (2, {'train': 0, 'validation': 0, 'test': 0})
+    """
+    return {
         "test": reports.get("test"), "validation": reports.get("validation"),
         "data": [r.to_dict() for r in splits.reports],
         "splits": {name: len(getattr(splits, name)) for name in ("train", "validation", "test")},
         "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
-        "export_check": export_check, **extra,
+        "export_check": export_check,
     }
-    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, ensure_ascii=False)
-    return summary
 
 
 def write_model_card(run_dir: str, cfg: Mapping, meta: Mapping, reports: Mapping, exports: Mapping) -> dict:

@@ -1,0 +1,101 @@
+"""LSTM language-model pretraining on a plain corpus, then a classifier that starts from it."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import rt_path, write_slice
+
+LM = {"embedding_dim": 16, "units": 16}
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    """A tiny LM pretrained through the CLI on 800 Rotten Tomatoes texts without their labels."""
+    from textrecipes.cli import main
+
+    tmp = tmp_path_factory.mktemp("pretrain")
+    with open(rt_path("train"), encoding="utf-8") as f:
+        texts = [line.split("\t", 1)[1] for line in f.read().splitlines()[400:1200]]
+    corpus = tmp / "corpus.txt"
+    corpus.write_text("\n".join(texts) + "\n\n", encoding="utf-8")  # a blank line: skipped and counted
+    run_dir = str(tmp / "lm")
+    assert main(["pretrain", str(corpus), "--run-dir", run_dir, "--embedding-dim", "16", "--units", "16",
+                 "--max-tokens", "3000", "--epochs", "2", "--seq-len", "32", "--quiet"]) == 0
+    return run_dir
+
+
+def test_pretrain_writes_a_language_model_and_its_perplexity(lm_dir):
+    for name in ("lm.keras", "vocabulary.json", "lm.json", "metrics.json", "history.csv"):
+        assert os.path.exists(os.path.join(lm_dir, name)), name
+    with open(os.path.join(lm_dir, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    assert 1 < metrics["validation_perplexity"] < 3000  # below uniform over the vocabulary
+    assert metrics["train_loss"][-1] < metrics["train_loss"][0]
+    assert metrics["corpus"]["kept"] == 800 and metrics["corpus"]["lines_read"] == 801
+    with open(os.path.join(lm_dir, "lm.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    assert (meta["embedding_dim"], meta["units"], meta["vocabulary_size"]) == (16, 16, 3000)
+
+
+def test_classifier_starts_from_the_lm_weights(lm_dir):
+    from textrecipes.models import build_lstm_classifier
+    from textrecipes.pretrain import init_from_lm, load_language_model
+
+    lm, vocab, _ = load_language_model(lm_dir)
+    for bidirectional in (False, True):
+        model = build_lstm_classifier(len(vocab), 2, bidirectional=bidirectional, ngram_buckets=0, **LM)
+        lstm = model.get_layer("bilstm").forward_layer if bidirectional else model.get_layer("lstm")
+        random_init = [w.copy() for w in model.get_layer("embedding").get_weights() + lstm.get_weights()]
+        copied = init_from_lm(model, lm)
+        assert copied == ["embedding", "bilstm.forward" if bidirectional else "lstm"]
+        now = model.get_layer("embedding").get_weights() + lstm.get_weights()
+        lm_weights = lm.get_layer("embedding").get_weights() + lm.get_layer("lstm").get_weights()
+        for got, want, before in zip(now, lm_weights, random_init):
+            np.testing.assert_array_equal(got, want)
+            assert not np.allclose(got, before)
+
+
+def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_path):
+    from textrecipes.pretrain import load_language_model
+    from textrecipes.runner import train
+
+    recipe = {
+        "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400),
+                 "validation": write_slice(rt_path("validation"), str(tmp_path / "val.tsv"), 150),
+                 "test": write_slice(rt_path("test"), str(tmp_path / "test.tsv"), 150)},
+        "model": {**LM, "bidirectional": False, "ngram_buckets": 1024, "ngram_dim": 8, "init_from": lm_dir},
+        "train": {"epochs": 2, "unfreeze": "gradual", "layer_lr_decay": 2.6},
+        "callbacks": {"early_stopping": False, "backup": False},
+    }
+    result = train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    with open(os.path.join(result.run_dir, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    assert metrics["export_check"]["max_abs_diff"] <= 1e-5 and metrics["epochs_run"] == 2
+    with open(os.path.join(result.run_dir, "history.csv"), encoding="utf-8") as f:
+        rows = f.read().splitlines()
+    assert len(rows) == 3 and "learning_rate" in rows[0].split(",")  # both stages, every column
+    with open(os.path.join(result.run_dir, "vocabulary.json"), encoding="utf-8") as f, \
+            open(os.path.join(lm_dir, "vocabulary.json"), encoding="utf-8") as g:
+        assert json.load(f)["tokens"] == json.load(g)["tokens"]  # the LM's ids
+    lm, _, _ = load_language_model(lm_dir)
+    classifier = [layer for layer in result.model.layers if hasattr(layer, "get_layer")][0]
+    # Two epochs of gradual unfreezing: the head, then head + LSTM; the embedding is still the LM's.
+    np.testing.assert_array_equal(classifier.get_layer("embedding").get_weights()[0], lm.get_layer("embedding").get_weights()[0])
+    assert not np.allclose(classifier.get_layer("lstm").get_weights()[0], lm.get_layer("lstm").get_weights()[0])
+
+
+def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
+    from textrecipes.export import RunFolderError
+    from textrecipes.recipe import RecipeError
+    from textrecipes.runner import train
+
+    recipe = {"data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 100)},
+              "model": {"embedding_dim": 16, "units": 32, "init_from": lm_dir}}
+    with pytest.raises(RecipeError, match=r"model\.units.*set model\.units = 16"):
+        train(recipe, run_dir=str(tmp_path / "a"), verbose=0)
+    recipe["model"].update(units=16, init_from=str(tmp_path / "no_lm"))
+    with pytest.raises(RunFolderError, match="no_lm"):
+        train(recipe, run_dir=str(tmp_path / "b"), verbose=0)
