@@ -237,11 +237,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="how many confidently wrong validation examples (default 10)")
     p.set_defaults(func=_cmd_report)
 
-    p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
-                                       ".keras or .tflite file")
-    p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
-    p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, "
-                                                         "a sentence for a tagging run (default: stdin)")
     p = sub.add_parser("finetune", help="continue training a run folder on new labelled data (a new run folder)")
     p.add_argument("run_dir", help="a finished run folder")
     p.add_argument("train", help="the new training TSV, in the run's format")
@@ -280,9 +275,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_pretrain)
 
-    p = sub.add_parser("predict", help="label texts with a run folder, SavedModel or .keras file")
-    p.add_argument("model", help="run folder, SavedModel folder or .keras file")
-    p.add_argument("input", nargs="?", default="-", help="file with one text a line (default: stdin)")
+    p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
+                                       ".keras or .tflite file")
+    p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
+    p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, "
+                                                         "a sentence for a tagging run (default: stdin)")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)
