@@ -773,7 +773,7 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
         distribute.prepare_distributed_fit(model, train_ds, strategy)
         return transfer.fit_in_stages(model, stage, train_ds, epochs=train_cfg["epochs"], gradual=True,
                                       validation_data=validation_ds, stage_callbacks=every, callbacks=fit_callbacks,
-                                      verbose={0: 0, 1: 2}.get(verbose, 1))
+                                      verbose={0: 0, 1: 2}.get(verbose, 1), class_weight=class_weight)
     if recompile is not None:  # resuming a gradual run: the backup was taken with every group trainable
         transfer.set_trainable_groups(model, len(transfer.LAYER_GROUPS))
         recompile(None)

@@ -255,7 +255,7 @@ def with_layer_rates(optimizer: keras.optimizers.Optimizer, layer_rates: Mapping
 
 
 def fit_in_stages(model: keras.Model, compile_model, train_ds, *, epochs: int, gradual: bool, validation_data=None,
-                  callbacks: Sequence = (), stage_callbacks: Sequence = (), verbose: int = 0) -> dict:
+                  callbacks: Sequence = (), stage_callbacks: Sequence = (), verbose: int = 0, class_weight=None) -> dict:
     """Fits with gradual unfreezing: one more layer group per epoch, head first, then the rest.
 
     Keras cannot change which variables an optimizer updates in the middle of
@@ -277,6 +277,7 @@ def fit_in_stages(model: keras.Model, compile_model, train_ds, *, epochs: int, g
         stage_callbacks: the callbacks of the stages before it (e.g. the same
             CSVLogger, which is switched to appending after each stage). Default ().
         verbose: ``fit``'s verbosity. Default 0.
+        class_weight: ``fit``'s ``class_weight``. Default None.
 
     Returns:
         The history: metric → one value per epoch, over all stages.
@@ -296,7 +297,8 @@ def fit_in_stages(model: keras.Model, compile_model, train_ds, *, epochs: int, g
         compile_model()
         end = epochs if last else epoch + 1
         done = model.fit(train_ds, validation_data=validation_data, initial_epoch=epoch, epochs=end, shuffle=False,
-                         callbacks=list(callbacks if last else stage_callbacks), verbose=verbose)
+                         callbacks=list(callbacks if last else stage_callbacks), verbose=verbose,
+                         class_weight=class_weight)
         for key, values in done.history.items():
             history.setdefault(key, []).extend(float(v) for v in values)
         for callback in list(stage_callbacks) + list(callbacks):  # a CSVLogger goes on writing the same file
