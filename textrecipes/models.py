@@ -353,25 +353,29 @@ def _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout
 
 def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, bidirectional: bool = True,
                   pooling: str | None = "mean_max", embedding_dropout: float = 0.2, token_dropout: float = 0.2,
-                  regularizer=None, seed: int = 0):
-    """The shared text encoder: Embedding(mask_zero) → word/spatial dropout → (Bi)LSTM → masked pooling.
+                  regularizer=None, seed: int = 0, cell: str = "lstm", layers: int = 1,
+                  initializer: str = "glorot_uniform"):
+    """The shared text encoder: Embedding(mask_zero) → word/spatial dropout → stacked (Bi)RNN → masked pooling.
 
-    The single-layer LSTM classifier's encoder, with its layer names and seeds;
-    used by the pair model (`textrecipes.pairs`, one encoder for both texts) and
-    the tagger (`textrecipes.tagging`, ``pooling=None``).
+    The encoder of the LSTM and GRU classifiers, with their layer names and
+    seeds; also used by the pair model (`textrecipes.pairs`, one encoder for
+    both texts) and the tagger (`textrecipes.tagging`, ``pooling=None``).
 
     Args:
         ids: a Keras tensor of right-padded int ids ``(batch, time)``; 0 pads.
         vocabulary_size: ids the embedding accepts.
         embedding_dim: embedding size. Default 128.
-        units: LSTM units per direction. Default 128.
+        units: RNN units per direction. Default 128.
         bidirectional: read both directions. Default True.
-        pooling: "last", "max", "mean_max" (default), or None for every
-            (masked) LSTM state, ``(batch, time, features)``.
+        pooling: "last", "max", "mean_max" (default), "attention", or None for
+            every (masked) RNN state, ``(batch, time, features)``.
         embedding_dropout: spatial dropout on the embeddings. Default 0.2.
         token_dropout: word dropout on whole token vectors. Default 0.2.
-        regularizer: kernel regularizer of the LSTM, or None (default).
+        regularizer: kernel regularizer of the RNNs, or None (default).
         seed: seeds initializers and dropout. Default 0.
+        cell: "lstm" (default) or "gru"; both keep their cuDNN-eligible defaults.
+        layers: stacked RNN layers. Default 1.
+        initializer: a key of `INITIALIZERS` for the kernels. Default "glorot_uniform".
 
     Returns:
         The encoded Keras tensor.
@@ -381,14 +385,25 @@ def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units:
         >>> encode_tokens(ids, 100, embedding_dim=8, units=4, pooling=None).shape
         (None, None, 8)
     """
-    if pooling not in (None, "last", "max", "mean_max"):
-        raise ValueError(f"the shared encoder's pooling must be None, 'last', 'max' or 'mean_max', got {pooling!r}")
+    if pooling is not None and pooling not in POOLINGS:
+        raise ValueError(f"pooling must be None or one of {POOLINGS}, got {pooling!r}")
+    if not isinstance(layers, int) or layers < 1:
+        raise ValueError(f"layers must be a positive integer, got {layers!r}")
+    rnn_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
-    lstm = layers.LSTM(units, return_sequences=pooling != "last", kernel_initializer=kernel_initializer("glorot_uniform", seed + 2),
-                       recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3),
-                       kernel_regularizer=regularizer, seed=seed + 4, name="lstm")
-    x = layers.Bidirectional(lstm, name="bilstm")(x) if bidirectional else lstm(x)
-    if pooling not in (None, "last"):
+    for i in range(layers):
+        k = 0 if i == 0 else 20 + 3 * i  # the first layer keeps the single-layer model's seeds
+        suffix = "" if i == 0 else f"_{i + 1}"
+        rnn = rnn_class(
+            units, return_sequences=pooling != "last" or i < layers - 1,
+            kernel_initializer=kernel_initializer(initializer, seed + 2 + k),
+            recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3 + k),
+            kernel_regularizer=regularizer, seed=seed + 4 + k, name=cell + suffix,
+        )
+        x = keras.layers.Bidirectional(rnn, name=f"bi{cell}{suffix}")(x) if bidirectional else rnn(x)
+    if pooling == "attention":
+        x = AttentionPooling(units, initializer=initializer, seed=seed + 11, name="attention")(x)
+    elif pooling not in (None, "last"):
         x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
     return x
 
@@ -422,31 +437,13 @@ def _rnn_classifier(cell, vocabulary_size, num_labels, *, task, embedding_dim, u
                     normalization, hidden_units, seed, name):
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
-    if not isinstance(layers, int) or layers < 1:
-        raise ValueError(f"layers must be a positive integer, got {layers!r}")
     regularizer = _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units)
-    kl = keras.layers  # `layers` is the number of stacked RNNs here
-    rnn_class = {"lstm": kl.LSTM, "gru": kl.GRU}[cell]
-
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
-    for i in range(layers):
-        # Defaults of both cells are the cuDNN-eligible ones (tanh/sigmoid, GRU reset_after=True).
-        k = 0 if i == 0 else 20 + 3 * i  # the first layer keeps the single-layer model's seeds
-        suffix = "" if i == 0 else f"_{i + 1}"
-        rnn = rnn_class(
-            units, return_sequences=pooling != "last" or i < layers - 1,
-            kernel_initializer=kernel_initializer(initializer, seed + 2 + k),
-            recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3 + k),
-            kernel_regularizer=regularizer, seed=seed + 4 + k, name=cell + suffix,
-        )
-        x = kl.Bidirectional(rnn, name=f"bi{cell}{suffix}")(x) if bidirectional else rnn(x)
-    if pooling == "attention":
-        x = AttentionPooling(units, initializer=initializer, seed=seed + 11, name="attention")(x)
-    elif pooling != "last":
-        x = MaskedPooling(("max",) if pooling == "max" else ("mean", "max"), name="pooling")(x)
+    x = encode_tokens(ids, vocabulary_size, embedding_dim=embedding_dim, units=units, bidirectional=bidirectional,
+                      pooling=pooling, embedding_dropout=embedding_dropout, token_dropout=token_dropout,
+                      regularizer=regularizer, seed=seed, cell=cell, layers=layers, initializer=initializer)
     if ngram_buckets:
-        x = kl.Concatenate(name=f"{cell}_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
+        x = keras.layers.Concatenate(name=f"{cell}_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
     outputs = _head(x, task, num_labels, normalization=normalization, hidden_units=hidden_units, dropout=dropout,
                     initializer=initializer, regularizer=regularizer, seed=seed)
     return keras.Model(ids, outputs, name=name)
