@@ -65,3 +65,17 @@ def test_cli_report_rebuilds_the_files(run, capsys):
     assert main(["report", run.run_dir, "--top", "3"]) == 0
     assert "report.html" in capsys.readouterr().out
     assert len(json.load(open(os.path.join(run.run_dir, "top_losses.json"), encoding="utf-8"))) <= 3
+
+
+def test_plots_leave_the_users_matplotlib_backend_alone(tmp_path):
+    """Plotting inside `train` once selected Agg, which turned off inline plots in the calling notebook."""
+    import matplotlib
+
+    from textrecipes.evaluate import plot_learning_curves
+    from textrecipes.report import plot_confusion_matrix
+
+    matplotlib.use("svg")  # stands for the notebook's inline backend
+    plot_learning_curves({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]}, str(tmp_path / "curves.png"))
+    plot_confusion_matrix([[5, 1], [2, 7]], ["neg", "pos"], str(tmp_path / "cm.png"))
+    assert matplotlib.get_backend() == "svg"
+    assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "cm.png").stat().st_size > 1000

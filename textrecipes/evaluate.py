@@ -124,13 +124,9 @@ def plot_learning_curves(history: dict, path: str) -> None:
         >>> os.path.exists(path)
         True
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metrics = [k for k in history if not k.startswith("val_") and k not in ("learning_rate", "lr")]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.5), squeeze=False)
+    fig = new_figure(figsize=(4.5 * len(metrics), 3.5))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for ax, key in zip(axes[0], metrics):
         epochs = np.arange(1, len(history[key]) + 1)
         ax.plot(epochs, history[key], marker="o", label="train")
@@ -142,8 +138,30 @@ def plot_learning_curves(history: dict, path: str) -> None:
     save_figure(fig, path)
 
 
+def new_figure(figsize=(6, 3.5)):
+    """A matplotlib `Figure` outside pyplot: plotting never switches or touches the user's backend.
+
+    (Selecting the Agg backend, as the plotting helpers once did, silently turned
+    off inline plots in the notebook that called `train`.)
+
+    Args:
+        figsize: width and height in inches. Default (6, 3.5).
+
+    Returns:
+        A `matplotlib.figure.Figure`; add axes with ``fig.subplots(...)``.
+
+    Example:
+        >>> fig = new_figure((4, 3)); ax = fig.subplots()
+        >>> fig.get_size_inches().tolist()
+        [4.0, 3.0]
+    """
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
 def save_figure(fig, path) -> str:
-    """Writes a matplotlib figure to a PNG (creating its folder) and closes it.
+    """Writes a matplotlib figure to a PNG (creating its folder) and closes it if pyplot holds it.
 
     Args:
         fig: a `matplotlib.figure.Figure`.
@@ -153,20 +171,19 @@ def save_figure(fig, path) -> str:
         ``path``.
 
     Example:
-        >>> import matplotlib; matplotlib.use("Agg")
-        >>> import matplotlib.pyplot as plt, tempfile, os
-        >>> fig, ax = plt.subplots(); _ = ax.plot([1, 2])
+        >>> import tempfile, os
+        >>> fig = new_figure(); _ = fig.subplots().plot([1, 2])
         >>> os.path.exists(save_figure(fig, os.path.join(tempfile.mkdtemp(), "a", "f.png")))
         True
     """
     import os
-
-    import matplotlib.pyplot as plt
+    import sys
 
     fig.tight_layout()
     folder = os.path.dirname(os.fspath(path))
     if folder:
         os.makedirs(folder, exist_ok=True)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
+    if "matplotlib.pyplot" in sys.modules:  # a figure made with pyplot: let pyplot forget it
+        sys.modules["matplotlib.pyplot"].close(fig)
     return path

@@ -292,12 +292,10 @@ def plot_lr_finder(result, path):
     >>> plot_lr_finder(find_learning_rate(model, train_ds), "runs/lr.png")
     'runs/lr.png'
     """
-    import matplotlib
+    from textrecipes.evaluate import new_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig = new_figure((6, 3.5))
+    ax = fig.subplots()
     if len(result.lrs):
         ax.plot(result.lrs, result.losses, label="smoothed loss")
         ax.set_xscale("log")

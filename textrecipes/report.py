@@ -82,23 +82,14 @@ def plot_confusion_matrix(matrix, labels, path: str) -> str:
         >>> os.path.getsize(path) > 0
         True
     """
-    import matplotlib
+    from sklearn.metrics import ConfusionMatrixDisplay
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from textrecipes.evaluate import new_figure, save_figure
 
-    from textrecipes.evaluate import save_figure
-
-    m = np.asarray(matrix)
     size = max(3.5, 0.5 * len(labels) + 2)
-    fig, ax = plt.subplots(figsize=(size, size))
-    ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    for (i, j), v in np.ndenumerate(m):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > m.max() / 2 else "black")
+    fig = new_figure((size, size))
+    ConfusionMatrixDisplay(np.asarray(matrix), display_labels=labels).plot(
+        ax=fig.subplots(), cmap="Blues", xticks_rotation=45, colorbar=False)
     return save_figure(fig, path)
 
 

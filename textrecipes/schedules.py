@@ -851,18 +851,16 @@ def plot_schedule(schedule, total_steps, path, *, steps_per_epoch=None, title=No
     ...     epochs=50), 500, "runs/schedule.png")
     'runs/schedule.png'
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     total_steps = int(total_steps)
     if total_steps <= 0:
         raise ValueError(f"total_steps must be > 0, got {total_steps}")
     count = min(total_steps, 2000)
     steps = np.unique(np.linspace(0, total_steps - 1, count).round().astype(int))
     values = schedule_values(schedule, steps)
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    from textrecipes.evaluate import new_figure
+
+    fig = new_figure((6, 3.5))
+    ax = fig.subplots()
     ax.plot(steps, values)
     if steps_per_epoch and total_steps // steps_per_epoch <= 100:
         for boundary in range(steps_per_epoch, total_steps, steps_per_epoch):
