@@ -172,6 +172,14 @@ def _cmd_derive(args) -> int:
     return 0
 
 
+def _run_options(p, *, set_help: str, run_dir_help: str, overwrite_help: str) -> None:
+    """The options every training command shares: --set, --run-dir, --overwrite, --quiet."""
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help=set_help)
+    p.add_argument("--run-dir", help=run_dir_help)
+    p.add_argument("--overwrite", action="store_true", help=overwrite_help)
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``textrecipes`` command.
 
@@ -191,10 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train, evaluate and export a recipe")
     p.add_argument("recipe", help="recipe file (.toml)")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key (repeatable)")
-    p.add_argument("--run-dir", help="run folder (default: the recipe's run_dir, else runs/<name>)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished run in the run folder")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _run_options(p, set_help="override a recipe key (repeatable)", run_dir_help="run folder (default: the recipe's run_dir, else runs/<name>)", overwrite_help="replace a finished run in the run folder")
     p.add_argument("--restarts", type=int, default=0, metavar="N",
                    help="restart training up to N times after a crash, resuming from the backup (default 0); "
                         "run each worker of a multi-worker run this way")
@@ -202,10 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="hyperparameter search over the recipe's [search] space")
     p.add_argument("recipe", help="recipe file (.toml) with a [search] table")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key (repeatable)")
-    p.add_argument("--run-dir", help="search folder (default: runs/<name>-search)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished search in the folder")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _run_options(p, set_help="override a recipe key (repeatable)", run_dir_help="search folder (default: runs/<name>-search)", overwrite_help="replace a finished search in the folder")
     p.set_defaults(func=_cmd_search)
 
     p = sub.add_parser("ensemble", help="train k seeds or k recipes and export their combination as one SavedModel")
@@ -213,10 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, nargs="+", default=[], help="one member per seed")
     p.add_argument("--recipes", nargs="+", default=[], help="one member per recipe file")
     p.add_argument("--method", choices=("mean", "vote"), default="mean", help="combine by mean probability (default) or vote")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key of every member")
-    p.add_argument("--run-dir", help="ensemble folder (default: runs/<name>-ensemble)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished ensemble in the folder")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _run_options(p, set_help="override a key of every member", run_dir_help="ensemble folder (default: runs/<name>-ensemble)", overwrite_help="replace a finished ensemble in the folder")
     p.set_defaults(func=_cmd_ensemble)
 
     p = sub.add_parser("distill", help="distill an ensemble into one small LSTM")
@@ -226,10 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alpha", type=float, default=0.5, help="weight of the hard labels (default 0.5)")
     p.add_argument("--units", type=int, help="student LSTM units (default: a quarter of the members')")
     p.add_argument("--embedding-dim", type=int, help="student embedding size (default: a quarter of the members')")
-    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a recipe key")
-    p.add_argument("--run-dir", help="student folder (default: ENSEMBLE_DIR/distilled)")
-    p.add_argument("--overwrite", action="store_true", help="replace a finished student in the folder")
-    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    _run_options(p, set_help="override a recipe key", run_dir_help="student folder (default: ENSEMBLE_DIR/distilled)", overwrite_help="replace a finished student in the folder")
     p.set_defaults(func=_cmd_distill)
 
     p = sub.add_parser("report", help="write report.md and report.html for a run folder")
