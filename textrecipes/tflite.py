@@ -127,6 +127,48 @@ def export_tflite(e2e: keras.Model, path: str, *, quantize: str = "float16", ove
     return len(data)
 
 
+def verify_tflite(path: str) -> None:
+    """Checks that a ``.tflite`` file is a whole TFLite flatbuffer before the interpreter maps it.
+
+    Why our own: `tf.lite.Interpreter` builds from the file without the
+    flatbuffer verifier, so a truncated file can crash the process (a
+    segmentation fault seen in the test suite) instead of raising.
+
+    Args:
+        path: the ``.tflite`` file.
+
+    Raises:
+        ValueError: naming the file, when it is not a TFLite model or is cut short.
+
+    Example:
+        >>> verify_tflite("runs/demo/model.tflite")  # doctest: +SKIP
+    """
+    import struct
+
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    with open(path, "rb") as f:
+        buf = f.read()
+    if len(buf) < 8 or buf[4:8] != b"TFL3":
+        raise ValueError(f"{path}: not a TFLite file (no TFL3 identifier)")
+    try:
+        model = schema.Model.GetRootAsModel(buf, 0)
+        for i in range(model.BuffersLength()):
+            b = model.Buffers(i)
+            if b.Offset() and b.Offset() + b.Size() > len(buf):
+                raise IndexError("a weight buffer lies past the end of the file")
+            if b.DataLength():
+                b.DataAsNumpy()  # a view over the file's bytes; raises when they are missing
+        for g in range(model.SubgraphsLength()):
+            graph = model.Subgraphs(g)
+            for t in range(graph.TensorsLength()):
+                graph.Tensors(t).ShapeAsNumpy()
+            for o in range(graph.OperatorsLength()):
+                graph.Operators(o).InputsAsNumpy()
+    except (struct.error, IndexError, ValueError, TypeError) as e:
+        raise ValueError(f"{path}: truncated or corrupted TFLite file ({e})") from None
+
+
 class TFLiteClassifier:
     """Runs a ``.tflite`` export on raw texts: tokenizes in front, one text per call.
 
@@ -145,6 +187,7 @@ class TFLiteClassifier:
     def __init__(self, path: str, vectorizer: TextVectorizer, task: str):
         import warnings
 
+        verify_tflite(path)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
             self._interpreter = tf.lite.Interpreter(model_path=path)
