@@ -85,7 +85,7 @@ def test_metrics_and_model_card(run):
     assert card == copy
     assert card["labels"] == run.labels and card["task"] == "binary"
     assert card["vocabulary_size"] == len(json.load(open(os.path.join(run.run_dir, "vocabulary.json")))["tokens"]) + 2
-    assert card["tokenizer"] == {"split": "word", "lowercase": True, "max_length": 256}
+    assert card["tokenizer"] == {"split": "word", "lowercase": True, "max_length": 2048}
     assert card["recipe"]["export"]["tflite_quantize"] == "int8"
     assert card["metrics"]["test"]["accuracy"] == pytest.approx(run.metrics["accuracy"])
     train_file = card["data"][0]

@@ -47,6 +47,28 @@ def test_hashed_bigrams_are_in_range_and_zero_on_padding():
     assert out.max() <= 100
 
 
+def test_hashed_words_and_bigrams_share_one_table_and_skip_padding():
+    ids = np.array([[2, 3, 4, 0, 0]])
+    out = HashedBigrams(100, words=True)(ids).numpy()
+    assert out.shape == (1, 9)  # 5 word slots, then 4 bigram slots
+    assert (out[0, :3] > 0).all() and (out[0, 3:5] == 0).all()
+    assert (out[0, 5:7] > 0).all() and (out[0, 7:] == 0).all() and out.max() <= 100
+    assert len(set(out[0, :3].tolist())) == 3
+
+
+def test_rnn_length_limits_what_the_lstm_reads_and_the_ngram_branch_sees_the_rest():
+    short, long = np.array([[5, 6, 7, 0, 0]]), np.array([[5, 6, 7, 8, 9]])
+    lstm_only = build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0, rnn_length=3)
+    np.testing.assert_allclose(lstm_only(short, training=False), lstm_only(long, training=False), atol=1e-6)
+    both = build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=64, ngram_words=True, rnn_length=3)
+    assert not np.allclose(both(short, training=False), both(long, training=False), atol=1e-6)
+    # right padding still changes nothing, one-token texts keep a token for the LSTM
+    np.testing.assert_allclose(both(np.array([[5, 0, 0, 0]]), training=False), both(np.array([[5]]), training=False),
+                               atol=1e-6)
+    with pytest.raises(ValueError, match="rnn_length"):
+        build_lstm_classifier(10, 2, rnn_length=-1)
+
+
 def test_bad_arguments():
     with pytest.raises(ValueError, match="pooling"):
         build_lstm_classifier(10, 2, pooling="avg")
@@ -56,8 +78,9 @@ def test_bad_arguments():
         build_lstm_classifier(10, 2, task="regression")
 
 
-def test_model_saves_and_reloads_in_safe_mode(tmp_path):
-    model = build_lstm_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, ngram_buckets=64)
+@pytest.mark.parametrize("options", [{}, {"ngram_words": True, "rnn_length": 2}])
+def test_model_saves_and_reloads_in_safe_mode(tmp_path, options):
+    model = build_lstm_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, ngram_buckets=64, **options)
     x = np.array([[5, 6, 7, 0]])
     model.save(tmp_path / "m.keras")
     again = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)

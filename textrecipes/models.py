@@ -86,18 +86,24 @@ class HashedBigrams(layers.Layer):
 
     Args:
         buckets: number of bigram ids (ids run from 1 to ``buckets``). Default 131072.
+        words: also hash each word into the same table (fastText's bag of words and
+            bigrams in one table); the output then holds ``time`` word ids followed
+            by ``time - 1`` bigram ids. Default False.
 
     Example:
         >>> import numpy as np
         >>> HashedBigrams(100)(np.array([[5, 7, 0]])).shape
         (1, 2)
+        >>> HashedBigrams(100, words=True)(np.array([[5, 7, 0]])).shape
+        (1, 5)
     """
 
-    def __init__(self, buckets=131072, **kwargs):
+    def __init__(self, buckets=131072, words=False, **kwargs):
         super().__init__(**kwargs)
         if not isinstance(buckets, int) or not 1 <= buckets <= 2**20:
             raise ValueError(f"buckets must be an integer in [1, 2**20], got {buckets!r}")
         self.buckets = buckets
+        self.words = bool(words)
 
     def call(self, ids):
         ops = keras.ops
@@ -105,14 +111,55 @@ class HashedBigrams(layers.Layer):
         first, second = ids[:, :-1], ids[:, 1:]
         # Small multipliers keep every intermediate below 2**31 (int32 on every backend).
         hashed = ops.mod(ops.mod(first, 65521) * 10007 + ops.mod(second, 65521), self.buckets) + 1
-        return ops.where(ops.logical_and(first > 0, second > 0), hashed, 0)
+        bigrams = ops.where(ops.logical_and(first > 0, second > 0), hashed, 0)
+        if not self.words:
+            return bigrams
+        # A word hashes as a bigram with a second token (65521) that no real id reduces to.
+        words = ops.where(ids > 0, ops.mod(ops.mod(ids, 65521) * 10007 + 65521, self.buckets) + 1, 0)
+        return ops.concatenate([words, bigrams], axis=1)
 
     def compute_output_shape(self, input_shape):
         steps = None if input_shape[1] is None else max(input_shape[1] - 1, 0)
+        if self.words and steps is not None:
+            steps += input_shape[1]
         return (input_shape[0], steps)
 
     def get_config(self):
-        return {**super().get_config(), "buckets": self.buckets}
+        return {**super().get_config(), "buckets": self.buckets, "words": self.words}
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class FirstTokens(layers.Layer):
+    """Keeps the first ``length`` positions of right-padded ids (what the RNN reads).
+
+    Other branches (the hashed n-grams) still see the whole text, so a long
+    document costs the RNN at most ``length`` steps. A text with at least one
+    token keeps it, so no row becomes fully masked.
+
+    Args:
+        length: positions kept. Must be at least 1.
+
+    Example:
+        >>> import numpy as np
+        >>> FirstTokens(2)(np.array([[5, 7, 9, 0]])).numpy().tolist()
+        [[5, 7]]
+    """
+
+    def __init__(self, length, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(length, int) or length < 1:
+            raise ValueError(f"length must be a positive integer, got {length!r}")
+        self.length = length
+
+    def call(self, ids):
+        return ids[:, : self.length]
+
+    def compute_output_shape(self, input_shape):
+        steps = None if input_shape[1] is None else min(input_shape[1], self.length)
+        return (input_shape[0], steps)
+
+    def get_config(self):
+        return {**super().get_config(), "length": self.length}
 
 
 def output_layer(task: str, num_labels: int, **kwargs) -> layers.Dense:
@@ -408,9 +455,9 @@ def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units:
     return x
 
 
-def _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed):
-    """The mean of hashed-bigram embeddings (fastText-style), one vector per text."""
-    bigrams = HashedBigrams(ngram_buckets, name="bigrams")(ids)
+def _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed, words=False):
+    """The mean of hashed-bigram (and, with ``words``, word) embeddings (fastText-style), one vector per text."""
+    bigrams = HashedBigrams(ngram_buckets, words=words, name="bigrams")(ids)
     b = layers.Embedding(ngram_buckets + 1, ngram_dim, mask_zero=True, name="bigram_embedding",
                          embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed + 7))(bigrams)
     if embedding_dropout:
@@ -434,16 +481,20 @@ def _head(x, task, num_labels, *, normalization, hidden_units, dropout, initiali
 
 def _rnn_classifier(cell, vocabulary_size, num_labels, *, task, embedding_dim, units, layers, bidirectional, pooling,
                     dropout, embedding_dropout, token_dropout, l1, l2, ngram_buckets, ngram_dim, initializer,
-                    normalization, hidden_units, seed, name):
+                    normalization, hidden_units, seed, name, ngram_words=True, rnn_length=256):
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     regularizer = _check_common(dropout, embedding_dropout, token_dropout, l1, l2, initializer, normalization, hidden_units)
+    if not isinstance(rnn_length, int) or rnn_length < 0:
+        raise ValueError(f"rnn_length must be a non-negative integer, got {rnn_length!r}")
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = encode_tokens(ids, vocabulary_size, embedding_dim=embedding_dim, units=units, bidirectional=bidirectional,
+    rnn_ids = FirstTokens(rnn_length, name="first_tokens")(ids) if rnn_length else ids
+    x = encode_tokens(rnn_ids, vocabulary_size, embedding_dim=embedding_dim, units=units, bidirectional=bidirectional,
                       pooling=pooling, embedding_dropout=embedding_dropout, token_dropout=token_dropout,
                       regularizer=regularizer, seed=seed, cell=cell, layers=layers, initializer=initializer)
     if ngram_buckets:
-        x = keras.layers.Concatenate(name=f"{cell}_and_bigrams")([x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed)])
+        x = keras.layers.Concatenate(name=f"{cell}_and_bigrams")(
+            [x, _bigram_branch(ids, ngram_buckets, ngram_dim, embedding_dropout, seed, words=ngram_words)])
     outputs = _head(x, task, num_labels, normalization=normalization, hidden_units=hidden_units, dropout=dropout,
                     initializer=initializer, regularizer=regularizer, seed=seed)
     return keras.Model(ids, outputs, name=name)
@@ -466,6 +517,8 @@ def build_lstm_classifier(
     l2: float = 0.0,
     ngram_buckets: int = 131072,
     ngram_dim: int = 64,
+    ngram_words: bool = True,
+    rnn_length: int = 256,
     initializer: str = "glorot_uniform",
     normalization: str = "none",
     hidden_units: int = 0,
@@ -497,6 +550,13 @@ def build_lstm_classifier(
             of hashed bigrams and feeds the head beside the LSTM. Default 131072
             (it added 2-3 points on topic and long-document data; 0 turns it off).
         ngram_dim: embedding size of that branch. Default 64.
+        ngram_words: the branch hashes the words too (a bag of words and bigrams,
+            as fastText). Default True.
+        rnn_length: above 0, the RNN reads only the first ``rnn_length`` tokens
+            while the n-gram branch sees the whole (vectorized) text; 0: the RNN
+            reads everything. Default 256 (with the whole text in the branch and
+            words in the bag: +2 points on long news, +6 on 15 topics, +1 on the
+            party task; benchmarks/RESULTS.md).
         initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
         normalization: "none" (default), "batch" or "layer", after pooling.
         hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
@@ -515,7 +575,8 @@ def build_lstm_classifier(
                            layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
                            embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
                            ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
-                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name)
+                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name,
+                           ngram_words=ngram_words, rnn_length=rnn_length)
 
 
 def build_gru_classifier(
@@ -535,6 +596,8 @@ def build_gru_classifier(
     l2: float = 0.0,
     ngram_buckets: int = 131072,
     ngram_dim: int = 64,
+    ngram_words: bool = True,
+    rnn_length: int = 256,
     initializer: str = "glorot_uniform",
     normalization: str = "none",
     hidden_units: int = 0,
@@ -562,6 +625,13 @@ def build_gru_classifier(
         l2: L2 penalty on the GRU and head kernels. Default 0.
         ngram_buckets: hashed-bigram branch size (0: off). Default 131072.
         ngram_dim: embedding size of that branch. Default 64.
+        ngram_words: the branch hashes the words too (a bag of words and bigrams,
+            as fastText). Default True.
+        rnn_length: above 0, the RNN reads only the first ``rnn_length`` tokens
+            while the n-gram branch sees the whole (vectorized) text; 0: the RNN
+            reads everything. Default 256 (with the whole text in the branch and
+            words in the bag: +2 points on long news, +6 on 15 topics, +1 on the
+            party task; benchmarks/RESULTS.md).
         initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
         normalization: "none" (default), "batch" or "layer", after pooling.
         hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
@@ -580,7 +650,8 @@ def build_gru_classifier(
                            layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
                            embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
                            ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
-                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name)
+                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name,
+                           ngram_words=ngram_words, rnn_length=rnn_length)
 
 
 def build_cnn_classifier(

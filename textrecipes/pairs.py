@@ -325,8 +325,10 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
     tokens = tokenize(texts["train"][0] + texts["train"][1], split="word" if split_mode == "jieba" else split_mode,
                       lowercase=tok_cfg["lowercase"])
     vocab = Vocabulary.build(tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+    # The pair encoder is an RNN alone: it reads at most model.rnn_length tokens of each text.
+    max_length = min(tok_cfg["max_length"], cfg["model"]["rnn_length"] or tok_cfg["max_length"])
     vectorizer = TextVectorizer(vocab.tokens, split=split_mode, lowercase=tok_cfg["lowercase"],
-                                max_length=tok_cfg["max_length"], name="vectorizer")
+                                max_length=max_length, name="vectorizer")
     runner._log(verbose, f"vocabulary: {len(vocab)} ids over both texts")
 
     # 3. tf.data: both texts vectorized in the pipeline.
@@ -368,7 +370,7 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
     # 7. Export over two raw-string inputs, checked against the Keras model.
     e2e = end_to_end_pair_model(vectorizer, model)
     meta = {"format": "pairs", "labels": labels, "task": task, "split": split_mode, "lowercase": tok_cfg["lowercase"],
-            "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"],
+            "max_length": max_length, "vocabulary_size": len(vocab), "recipe": cfg["name"],
             "inputs": list(INPUTS)}
     runner.write_run_files(run_dir, cfg, meta, vocab)
     if cfg["export"]["keras"]:

@@ -51,7 +51,9 @@ DEFAULTS: dict[str, Any] = {
         "lowercase": True,
         "max_tokens": 20000,
         "min_freq": 1,
-        "max_length": 256,
+        # Whole documents for the n-gram branch (texts are padded per batch, so short ones cost
+        # nothing more); the RNN reads the first model.rnn_length tokens.
+        "max_length": 2048,
     },
     "model": {
         "name": "lstm",  # lstm | gru | cnn | fasttext (see models.BUILDERS)
@@ -69,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
         "l2": 0.0,
         "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
         "ngram_dim": 64,
+        "ngram_words": True,  # the branch hashes the words too: a bag of words and bigrams (lstm, gru)
+        "rnn_length": 256,  # the RNN reads the first N tokens, the n-gram branch all max_length; 0: RNN reads all
         "hidden_units": 0,  # above 0: a ReLU layer before the head
         "initializer": "glorot_uniform",
         "normalization": "none",  # none | batch | layer (after pooling)
@@ -161,6 +165,7 @@ RANGES = {
     ("model", "l2"): (0, None, True, True),
     ("model", "ngram_buckets"): (0, 2**20, True, True),
     ("model", "ngram_dim"): (1, None, True, True),
+    ("model", "rnn_length"): (0, None, True, True),
     ("optimizer", "weight_decay"): (0, None, True, True),
     ("optimizer", "clipnorm"): (0, None, True, True),
     ("train", "batch_size"): (1, None, True, True),

@@ -13,8 +13,8 @@ The export's ``serving_default`` takes ``sentences``, a 1-D string tensor;
 tokens are what `tf.strings.split` finds between whitespace (inside the serving
 function, not in a Keras layer). It returns ``tags`` (``(batch, longest)``
 strings, ``""`` past each sentence's end), ``lengths`` (tokens per sentence)
-and ``probabilities`` (``(batch, longest, tags)``). ``tokenize.max_length``
-only truncates training sentences; the export tags every token.
+and ``probabilities`` (``(batch, longest, tags)``). ``tokenize.max_length`` (or
+``model.rnn_length``, the smaller) only truncates training sentences; the export tags every token.
 """
 
 from __future__ import annotations
@@ -512,7 +512,9 @@ def train_tagger(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = 
     index = {t: i for i, t in enumerate(tags)}
     tag_ids = {name: [[index[t] for t in r.tags] for r in getattr(splits, name)] for name in sentences}
     train_ds = make_tagging_dataset(sentences["train"], tag_ids["train"], lookup, lowercase=lowercase,
-                                    batch_size=batch_size, shuffle=True, seed=seed, max_length=tok_cfg["max_length"])
+                                    batch_size=batch_size, shuffle=True, seed=seed,
+                                    # the tagger is an RNN alone: it trains on at most model.rnn_length tokens
+                                    max_length=min(tok_cfg["max_length"], cfg["model"]["rnn_length"] or tok_cfg["max_length"]))
     eval_ds = {name: make_tagging_dataset(sentences[name], tag_ids[name], lookup, lowercase=lowercase,
                                           batch_size=max(batch_size, 256))
                for name in ("validation", "test") if sentences[name]}
