@@ -48,6 +48,8 @@ CONFIGS = {
     "uni_meanmax": {"model": {"bidirectional": False}},
     "nobigrams": {"model": {"ngram_buckets": 0}},
     "tokdrop0.2": {"model": {"token_dropout": 0.2}},
+    # The default before the whole-text n-gram branch (2026-11-26): 256 tokens for both, bigrams only.
+    "previous": {"tokenize": {"max_length": 256}, "model": {"rnn_length": 0, "ngram_words": False}},
     # issue: long documents. The RNN reads the first 256 tokens; the n-gram branch the whole text.
     "whole_bigrams": {"tokenize": {"max_length": 2048}, "model": {"rnn_length": 256}},
     "words": {"model": {"ngram_words": True}},
