@@ -747,14 +747,17 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
         _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
     fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
     # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
-    resumed = distribute.resume_epoch(os.path.join(run_dir, "backup")) if callback_cfg["backup"]["enabled"] else 0
+    # Every worker of a multi-worker run resumes from the newest epoch all of them backed up.
+    backups = [c for c in fit_callbacks if isinstance(c, callbacks_lib.EpochBackup)]
+    resumed = distribute.agree_resume_epoch(backups[0].backup_dir, strategy, train_cfg["epochs"]) if backups else 0
+    for backup in backups:
+        backup.resume_from = resumed
     if resumed:
         distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
         _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
     fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
     # The backup goes last: an epoch is declared done only after its history row is
     # written, so a kill between the two never leaves a hole in history.csv.
-    backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
     fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     if recompile is not None and not resumed:
