@@ -302,14 +302,14 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     for key, values in space.items():
         hp.Choice(_hp_name(key), _choice_values(values), ordered=False)
     grid_size = math.prod(len(v) for v in space.values())
-    max_trials = search["max_trials"] or grid_size
+    max_trials = min(search["max_trials"] or grid_size, grid_size)  # a grid has no more trials than combinations
     metric = search["metric"]
     objective = keras_tuner.Objective(metric, direction=METRICS[metric])
     if search["method"] == "grid":
         oracle = keras_tuner.oracles.GridSearchOracle(objective=objective, max_trials=max_trials, hyperparameters=hp,
                                                       seed=cfg["seed"])
     else:
-        oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=min(max_trials, grid_size),
+        oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials,
                                                         hyperparameters=hp, seed=cfg["seed"])
     tuner = _make_tuner_class()(cfg, space, run_dir, verbose=1 if verbose >= 2 else 0,
                                 time_budget_s=search["time_budget_s"], oracle=oracle, directory=run_dir,
