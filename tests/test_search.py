@@ -75,6 +75,7 @@ def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
         run_search(_recipe(tmp_path, {"model.unitz": [8, 16], "train.batch_size": [0]}), run_dir=str(tmp_path / "s"))
     text = str(e.value)
     assert "model.unitz" in text and "did you mean 'units'" in text
+    assert text.count("unknown key 'model.unitz'") == 1, "one line for the key, not one per value"
     assert "'train.batch_size' = 0 is out of range" in text
     assert not os.path.exists(tmp_path / "s")
 

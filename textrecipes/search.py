@@ -136,6 +136,7 @@ def validate_space(cfg: Mapping) -> dict:
     if not space:
         problems.append("'search.space' is empty: give at least one key = [values]")
     for key, values in space.items():
+        reasons = set()
         if not isinstance(values, list) or not values:
             problems.append(f"search.space[{key!r}] must be a non-empty list of values, got {values!r}")
             continue
@@ -146,7 +147,9 @@ def validate_space(cfg: Mapping) -> dict:
             try:
                 trial_recipe(cfg, {key: value})
             except RecipeError as e:
-                problems.extend(e.problems)
+                # An unknown key fails the same way for every value: say it once.
+                problems.extend(p for p in e.problems if p.split(": ", 1)[-1] not in reasons)
+                reasons.update(p.split(": ", 1)[-1] for p in e.problems)
     if problems:
         raise RecipeError(problems, "search.space")
     return space
