@@ -7,7 +7,12 @@ one vocabulary over both columns → one `TextVectorizer` for both texts in
 InferSent combination ``[u, v, |u − v|, u * v]`` → Dropout → output layer →
 fit with the recipe's schedule and callbacks → evaluation → a SavedModel whose
 ``serving_default`` takes two raw-string inputs, ``text_a`` and ``text_b``, and
-returns ``probabilities``, ``label`` and ``score``.
+returns ``probabilities``, ``label`` and ``score`` → ``model_card.json``,
+``metrics.json`` and ``report.md``/``report.html``, as for a classifier run.
+
+With ``model.match_features`` (default "both") the model also sees word overlap:
+each token's embedding gets a flag "this id occurs in the other text" (DrQA's
+exact-match feature) and the head gets the share of each text found in the other.
 """
 
 from __future__ import annotations
@@ -28,10 +33,100 @@ from textrecipes.export import Predictor, label_outputs, write_export_meta
 from textrecipes.models import POOLINGS, encode_tokens, loss_for, output_layer
 from textrecipes.pipeline import encode_labels
 from textrecipes.recipe import RecipeError
-from textrecipes.tokenization import TextVectorizer, Vocabulary, _encode, presegment, tokenize
+from textrecipes.report import pair_texts, write_report
+from textrecipes.tokenization import OOV_ID, TextVectorizer, Vocabulary, _encode, presegment, tokenize
 
 EXPORT_TOLERANCE = 1e-5
 INPUTS = ("text_a", "text_b")
+# Lexical overlap signals (DrQA's exact-match feature, Chen et al. 2017): "tokens" appends to
+# each token's embedding a 0/1 flag "this id occurs in the other text"; "pooled" adds to the
+# head the fraction of each text's tokens found in the other, plain and weighted by a learned
+# per-id weight (a learned IDF); "both" does both.
+MATCH_FEATURES = ("none", "tokens", "pooled", "both")
+
+
+def _found_in(ids, other_ids):
+    """1.0 where a token id of ``ids`` also occurs in ``other_ids``; padding and OOV ids never match."""
+    ops = keras.ops
+    a, b = ops.cast(ids, "int32"), ops.cast(other_ids, "int32")
+    same = ops.logical_and(ops.equal(ops.expand_dims(a, 2), ops.expand_dims(b, 1)),
+                           ops.expand_dims(b > OOV_ID, 1))  # (batch, time_a, time_b)
+    return ops.logical_and(ops.any(same, axis=2), a > OOV_ID)
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class ExactMatch(layers.Layer):
+    """Per token of the first text: 1.0 when its id occurs in the second text, else 0.0 (DrQA's exact match).
+
+    Works on ids, after lowercasing and tokenization; the padding id 0 and the
+    OOV id 1 never match (two unknown words share id 1 without being the same word).
+
+    Args:
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
+    Example:
+        >>> a, b = np.array([[5, 6, 1, 0]]), np.array([[6, 1, 0, 0]])
+        >>> ExactMatch()([a, b]).numpy()[..., 0].tolist()
+        [[0.0, 1.0, 0.0, 0.0]]
+    """
+
+    def call(self, inputs):
+        ids, other_ids = inputs
+        return keras.ops.expand_dims(keras.ops.cast(_found_in(ids, other_ids), self.compute_dtype), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], input_shape[0][1], 1)
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class MatchSummary(layers.Layer):
+    """Pooled overlap of two texts: the fraction of each text's tokens found in the other, plain and weighted.
+
+    Returns ``[found_a, found_b, weighted_a, weighted_b]`` per pair: ``found_a``
+    is the share of text A's tokens (padding excluded) whose id occurs in B;
+    the weighted shares weight each token by ``softplus(w[id])``, ``w`` learned
+    (initialised to 0, so they start equal to the plain shares) — a learned
+    inverse document frequency, as TF-IDF cosine weights rare words up.
+
+    Args:
+        vocabulary_size: ids the weight table holds (``len(Vocabulary)``).
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
+    Example:
+        >>> a, b = np.array([[5, 6, 7, 0]]), np.array([[6, 0, 0, 0]])
+        >>> [round(x, 3) for x in MatchSummary(10)([a, b]).numpy()[0].tolist()]
+        [0.333, 1.0, 0.333, 1.0]
+    """
+
+    def __init__(self, vocabulary_size, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(vocabulary_size, int) or vocabulary_size < 1:
+            raise ValueError(f"vocabulary_size must be a positive integer, got {vocabulary_size!r}")
+        self.vocabulary_size = vocabulary_size
+
+    def build(self, input_shape):
+        self.token_weights = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="token_weights")
+
+    def call(self, inputs):
+        ops = keras.ops
+        ids_a, ids_b = (ops.cast(x, "int32") for x in inputs)
+        out = []
+        for weighted in (False, True):
+            for ids, other in ((ids_a, ids_b), (ids_b, ids_a)):
+                real = ops.cast(ids > 0, self.compute_dtype)
+                found = ops.cast(_found_in(ids, other), self.compute_dtype)
+                if weighted:
+                    w = ops.softplus(ops.take(ops.cast(self.token_weights, self.compute_dtype),
+                                              ops.clip(ids, 0, self.vocabulary_size - 1), axis=0))
+                    found, real = found * w, real * w
+                out.append(ops.sum(found, axis=1) / ops.maximum(ops.sum(real, axis=1), 1e-6))
+        return ops.stack(out, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 4)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -71,11 +166,17 @@ def build_pair_classifier(
     token_dropout: float = 0.2,
     l1: float = 0.0,
     l2: float = 0.0,
+    match_features: str = "both",
     seed: int = 0,
     name: str = "pair_classifier",
     **ignored,
 ) -> keras.Model:
     """Builds the pair model: one shared encoder for both texts, then ``[u, v, |u−v|, u*v]`` → Dropout → Dense.
+
+    With ``match_features`` (on by default) the encoder also reads, for each
+    token, whether its id occurs in the other text (`ExactMatch`), and the
+    head also sees how much of each text the other covers (`MatchSummary`):
+    word overlap, which ``[u, v, |u−v|, u*v]`` alone cannot see exactly.
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
@@ -90,6 +191,9 @@ def build_pair_classifier(
         token_dropout: word dropout. Default 0.2.
         l1: L1 penalty on the LSTM and head kernels. Default 0.
         l2: L2 penalty on the LSTM and head kernels. Default 0.
+        match_features: lexical overlap signals, one of `MATCH_FEATURES`: "none",
+            "tokens" (exact-match flag per token into the encoder), "pooled"
+            (overlap shares into the head) or "both" (default).
         seed: seeds initializers and dropout. Default 0.
         name: model name. Default "pair_classifier".
         **ignored: other ``[model]`` keys (``ngram_buckets``, ``ngram_dim``) do not apply to pairs.
@@ -106,15 +210,26 @@ def build_pair_classifier(
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if task not in ("binary", "multiclass"):
         raise ValueError(f"a pair model is 'binary' or 'multiclass', got task {task!r}")
+    if match_features not in MATCH_FEATURES:
+        raise ValueError(f"match_features must be one of {MATCH_FEATURES}, got {match_features!r}")
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    encoder = keras.Model(ids, encode_tokens(ids, vocabulary_size, embedding_dim=embedding_dim, units=units,
-                                             bidirectional=bidirectional, pooling=pooling,
-                                             embedding_dropout=embedding_dropout, token_dropout=token_dropout,
-                                             regularizer=regularizer, seed=seed), name="encoder")
+    options = dict(embedding_dim=embedding_dim, units=units, bidirectional=bidirectional, pooling=pooling,
+                   embedding_dropout=embedding_dropout, token_dropout=token_dropout, regularizer=regularizer, seed=seed)
     ids_a = keras.Input(shape=(None,), dtype="int32", name="ids_a")
     ids_b = keras.Input(shape=(None,), dtype="int32", name="ids_b")
-    x = PairFeatures(name="pair_features")([encoder(ids_a), encoder(ids_b)])
+    if match_features in ("tokens", "both"):  # the encoder reads a text and, for its flags, the other one
+        other = keras.Input(shape=(None,), dtype="int32", name="other_ids")
+        flags = ExactMatch(name="exact_match")([ids, other])
+        encoder = keras.Model([ids, other], encode_tokens(ids, vocabulary_size, features=flags, **options), name="encoder")
+        u, v = encoder([ids_a, ids_b]), encoder([ids_b, ids_a])
+    else:
+        encoder = keras.Model(ids, encode_tokens(ids, vocabulary_size, **options), name="encoder")
+        u, v = encoder(ids_a), encoder(ids_b)
+    x = PairFeatures(name="pair_features")([u, v])
+    if match_features in ("pooled", "both"):
+        summary = MatchSummary(vocabulary_size, name="match_summary")([ids_a, ids_b])
+        x = layers.Concatenate(name="with_match_summary")([x, summary])
     x = layers.Dropout(dropout, seed=seed + 5, name="dropout")(x)
     outputs = output_layer(task, num_labels, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6),
                            kernel_regularizer=regularizer)(x)
@@ -357,10 +472,10 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
         model = local
 
     # 6. Evaluation.
-    reports = {}
+    reports, probabilities = {}, {}
     for name, ds in eval_ds.items():
-        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
-        reports[name] = evaluate_predictions(targets[name], probs, labels, task)
+        probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), task)
+        reports[name] = evaluate_predictions(targets[name], probabilities[name], labels, task)
     final = reports.get("test") or reports.get("validation") or {}
     if final:
         runner._log(verbose, format_metrics(final, "test" if "test" in reports else "validation"))
@@ -381,6 +496,13 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
         export_check = check_pair_export(e2e, export_path, sample, task)
         runner._log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                              f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['pairs']} pairs)")
+    # 8. The model card beside the exports, metrics.json and the report (as for a classifier run).
+    runner.write_model_card(run_dir, cfg, meta, reports, {"saved_model": export_check,
+                                                          "model.keras": {} if cfg["export"]["keras"] else None})
     runner.write_metrics(run_dir, reports, splits, history, started, export_check, format="pairs")
+    if final:
+        validation = ((pair_texts([(r.first, r.second) for r in splits.validation]), targets["validation"], probabilities["validation"])
+                      if "validation" in probabilities else None)
+        write_report(run_dir, predictions=validation)
     run_dir = runner.finish_run(run_dir, chief_run_dir)
     return runner.RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, labels, task, e2e)
