@@ -105,23 +105,40 @@ def test_shared_encoder_is_one_set_of_weights():
     np.testing.assert_allclose(ab[:, :width], ba[:, width:2 * width], atol=1e-6)
 
 
-def test_exact_match_features_respect_padding_and_oov():
-    from textrecipes.pairs import ExactMatch, MatchSummary, build_pair_classifier
+def test_token_keys_and_exact_match_respect_padding_and_unknown_words():
+    import tensorflow as tf
 
-    a = np.array([[5, 6, 1, 7, 0, 0]], "int32")  # 1 is OOV, 0 padding
-    b = np.array([[7, 1, 0, 9, 5, 0]], "int32")  # (a 0 in the middle only to show padding never matches)
-    assert np.asarray(ExactMatch()([a, b]))[0, :, 0].tolist() == [1, 0, 0, 1, 0, 0]
-    assert np.asarray(ExactMatch()([b, a]))[0, :, 0].tolist() == [1, 0, 0, 0, 1, 0]
-    summary = np.asarray(MatchSummary(10)([a, b]))[0]
-    np.testing.assert_allclose(summary, [2 / 4, 2 / 4, 2 / 4, 2 / 4], atol=1e-6)  # 2 of 4 real tokens each way
+    from textrecipes.pairs import ExactMatch, MatchSummary, TokenKeys
+    from textrecipes.tokenization import TextVectorizer
+
+    vectorizer = TextVectorizer(["paris", "is", "big"], max_length=5)
+    a, b = tf.constant(["Paris is big, Zorblat!", "", "is"]), tf.constant(["zorblat visits PARIS", "big", "quux"])
+    ids, keys = vectorizer(a).numpy(), TokenKeys.like(vectorizer)(a).numpy()
+    assert ids.shape == keys.shape == (3, 5)  # truncated at max_length, padded as the vectorizer pads
+    assert ((ids == 0) | (keys == 0)).tolist() == (keys == 0).tolist() and (keys[1] == 0).all()  # 0 pads; "" has no key
+    flags = np.asarray(ExactMatch()([keys, TokenKeys.like(vectorizer)(b).numpy()]))[..., 0]
+    # "paris" matches across case; "zorblat" is OOV (id 1 in both texts) yet matches as a string.
+    assert flags.tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    assert ids[0, 4] == 1 and np.asarray(ExactMatch()([np.array([[1, 0]]), np.array([[1, 0]])]))[0, :, 0].tolist() == [1, 0]
+    x, y = np.array([[5, 6, 9, 7, 0, 0]]), np.array([[7, 9, 0, 8, 5, 0]])  # 0 in the middle only to show it never matches
+    assert np.asarray(ExactMatch()([x, y]))[0, :, 0].tolist() == [1, 0, 1, 1, 0, 0]
+    np.testing.assert_allclose(np.asarray(MatchSummary(10)([x, y, x, y]))[0], [3 / 4, 3 / 4, 3 / 4, 3 / 4], atol=1e-6)
+
+
+def test_match_features_models_ignore_padding_and_see_overlap():
+    from textrecipes.pairs import build_pair_classifier
+
+    x = {"ids_a": np.array([[2, 3, 4, 0], [5, 6, 0, 0]], "int32"), "ids_b": np.array([[3, 9, 0], [7, 8, 1]], "int32")}
+    x.update(keys_a=x["ids_a"] * 11, keys_b=x["ids_b"] * 11)
+    swapped = {**x, "keys_b": np.array([[22, 33, 0], [77, 88, 11]], "int32")}  # more overlap in the first pair
     for features in ("tokens", "pooled", "both"):
         model = build_pair_classifier(20, 2, embedding_dim=8, units=4, seed=1, match_features=features)
+        assert sorted(model.input) == ["ids_a", "ids_b", "keys_a", "keys_b"]
         assert len([w for w in model.weights if "embeddings" in w.path]) == 1  # still one encoder
-        x = {"ids_a": np.array([[2, 3, 4, 0], [5, 6, 0, 0]], "int32"), "ids_b": np.array([[3, 9, 0], [7, 8, 1]], "int32")}
         padded = {k: np.pad(v, ((0, 0), (0, 5))) for k, v in x.items()}
         np.testing.assert_allclose(model(x), model(padded), atol=1e-6)  # padding changes nothing
-        swapped = {"ids_a": x["ids_a"], "ids_b": np.array([[2, 3, 4], [7, 8, 1]], "int32")}
         assert not np.allclose(model(x)[0], model(swapped)[0])  # the overlap is seen
+        np.testing.assert_allclose(model(x)[1], model(swapped)[1], atol=1e-6)
     with pytest.raises(ValueError, match="match_features must be one of"):
         build_pair_classifier(20, 2, match_features="fuzzy")
 
