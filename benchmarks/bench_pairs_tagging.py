@@ -5,8 +5,8 @@
    against a TF-IDF reference: cosine similarity of the headline's and the body's
    TF-IDF vectors (fitted on the training pairs), the yes/no threshold chosen on
    the validation split. The pair recipe runs once per `model.match_features`
-   variant (default: "none", the model before word-overlap signals, and "both",
-   the recipe's) and seed. Test accuracy of each, and the ratios.
+   variant (default: "none", the model before word-overlap signals, and "both")
+   and seed. Test accuracy of each, and the ratios.
 2. Sequence labelling: recipes/conll_bilstm.toml on the derived fortune-ner set
    (data/bench/fortunes_topics, `textrecipes data derive fortune-ner`) against the
    classic most-frequent-tag reference (each token gets its most frequent training
@@ -94,16 +94,18 @@ def main() -> None:
             pair_runs.setdefault(variant, []).append((result, time.time() - t0))
             print(f"pairs {variant} seed {seed}: test accuracy {result.metrics['accuracy']:.4f}", flush=True)
     pairs_ref = tfidf_pairs_reference("runs/data/news_pairs")
-    described = {"none": "no match features (the model before)", "tokens": "exact-match flag per token",
-                 "pooled": "pooled overlap shares in the head", "both": "flag per token + pooled shares (recipe)"}
+    described = {"none": "no match features (the model before)", "tokens": "exact-match flag per token (recipe default)",
+                 "pooled": "pooled overlap shares in the head", "both": "flag per token + pooled shares"}
     pair_rows, means = [], {}
     for variant, runs in pair_runs.items():
         acc = np.array([r.metrics["accuracy"] for r, _ in runs])
         f1 = np.array([r.metrics["macro_f1"] for r, _ in runs])
+        val = np.array([r.validation_metrics["accuracy"] for r, _ in runs])
         means[variant] = acc.mean()
         spread = f" ± {acc.std():.4f}" if len(acc) > 1 else ""
         pair_rows.append(f"| pairs_lstm, match_features = {variant}: {described.get(variant, variant)} | "
                          f"{acc.mean():.4f}{spread} ({', '.join(f'{a:.4f}' for a in acc)}) | {f1.mean():.4f} | "
+                         f"{val.mean():.4f} | "
                          f"{np.mean([len(r.history['loss']) for r, _ in runs]):.0f} | "
                          f"{np.mean([t for _, t in runs]):.0f} |")
     pairs = pair_runs[variants[-1]][0][0]
@@ -118,7 +120,7 @@ def main() -> None:
         "# Text pairs and sequence labelling (issue 6, part 3)",
         "",
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        "Machine: 2-core AMD EPYC, shared (other jobs running; times are indicative only).",
+        "Machine: x86_64, 2 cores AMD EPYC, shared (other jobs running; times are indicative only).",
         f"Command: `{command}`",
         "",
         f"Derived data (train/validation/test): news-pairs {derived['news-pairs']}, fortune-ner {derived['fortune-ner']}.",
@@ -129,11 +131,11 @@ def main() -> None:
         f"Shared BiLSTM encoder, head on [u, v, abs(u-v), u*v] (+ match features); seeds {seeds} "
         "(mean ± std over seeds, then each seed).",
         "",
-        "| model | test accuracy | test macro-F1 | epochs | seconds |",
-        "|---|---|---|---|---|",
+        "| model | test accuracy | test macro-F1 | validation accuracy | epochs | seconds |",
+        "|---|---|---|---|---|---|",
         *pair_rows,
         f"| reference: TF-IDF cosine, threshold {pairs_ref['threshold']:.3f} tuned on validation | "
-        f"{pairs_ref['accuracy']:.4f} | | | |",
+        f"{pairs_ref['accuracy']:.4f} | | | | |",
         "",
         "Ratios to the reference (mean accuracy): "
         + ", ".join(f"{v} {m / pairs_ref['accuracy']:.3f}" for v, m in means.items()) + ".",

@@ -152,7 +152,7 @@ def test_model_card_and_report(pair_run):
     assert card["labels"] == ["no", "yes"] and card["task"] == "binary" and card["format"] == "pairs"
     assert card["vocabulary_size"] == len(json.loads((pair_run / "vocabulary.json").read_text())["tokens"]) + 2
     assert card["metrics"]["test"]["accuracy"] == metrics["test"]["accuracy"]
-    assert card["recipe"]["model"]["match_features"] == "both"
+    assert card["recipe"]["model"]["match_features"] == "tokens"
     assert [d["lines"] for d in card["data"]] == [2400, 300, 400] and all(len(d["sha256"]) == 64 for d in card["data"])
     assert set(card["exports"]) == {"saved_model", "model.keras"} and "tensorflow" in card["versions"]
     md = (pair_run / "report.md").read_text(encoding="utf-8")

@@ -10,9 +10,10 @@ fit with the recipe's schedule and callbacks → evaluation → a SavedModel who
 returns ``probabilities``, ``label`` and ``score`` → ``model_card.json``,
 ``metrics.json`` and ``report.md``/``report.html``, as for a classifier run.
 
-With ``model.match_features`` (default "both") the model also sees word overlap:
-each token's embedding gets a flag "this id occurs in the other text" (DrQA's
-exact-match feature) and the head gets the share of each text found in the other.
+With ``model.match_features`` (default "tokens") the model also sees word overlap:
+each token's embedding gets a flag "this token occurs in the other text" (DrQA's
+exact-match feature); "pooled" or "both" also give the head the share of each
+text found in the other.
 """
 
 from __future__ import annotations
@@ -232,7 +233,7 @@ def build_pair_classifier(
     token_dropout: float = 0.2,
     l1: float = 0.0,
     l2: float = 0.0,
-    match_features: str = "both",
+    match_features: str = "tokens",
     seed: int = 0,
     name: str = "pair_classifier",
     **ignored,
@@ -240,9 +241,9 @@ def build_pair_classifier(
     """Builds the pair model: one shared encoder for both texts, then ``[u, v, |u−v|, u*v]`` → Dropout → Dense.
 
     With ``match_features`` (on by default) the encoder also reads, for each
-    token, whether its id occurs in the other text (`ExactMatch`), and the
-    head also sees how much of each text the other covers (`MatchSummary`):
-    word overlap, which ``[u, v, |u−v|, u*v]`` alone cannot see exactly.
+    token, whether it occurs in the other text (`ExactMatch`), and/or the head
+    also sees how much of each text the other covers (`MatchSummary`): word
+    overlap, which ``[u, v, |u−v|, u*v]`` alone cannot see exactly.
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
@@ -259,7 +260,8 @@ def build_pair_classifier(
         l2: L2 penalty on the LSTM and head kernels. Default 0.
         match_features: lexical overlap signals, one of `MATCH_FEATURES`: "none",
             "tokens" (exact-match flag per token into the encoder), "pooled"
-            (overlap shares into the head) or "both" (default).
+            (overlap shares into the head) or "both". Default "tokens", the best of the four
+            on validation in benchmarks/results/pairs_tagging.md.
         seed: seeds initializers and dropout. Default 0.
         name: model name. Default "pair_classifier".
         **ignored: other ``[model]`` keys (``ngram_buckets``, ``ngram_dim``) do not apply to pairs.

@@ -75,7 +75,7 @@ DEFAULTS: dict[str, Any] = {
         "vectors": "",  # pretrained word vectors, word2vec/GloVe text; empty: none
         "freeze_vectors": False,
         "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, embedding and LSTM
-        "match_features": "both",  # pairs only: none | tokens | pooled | both (word-overlap signals)
+        "match_features": "tokens",  # pairs only: none | tokens | pooled | both (word-overlap signals)
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
