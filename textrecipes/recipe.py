@@ -75,6 +75,7 @@ DEFAULTS: dict[str, Any] = {
         "vectors": "",  # pretrained word vectors, word2vec/GloVe text; empty: none
         "freeze_vectors": False,
         "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, embedding and LSTM
+        "match_features": "tokens",  # pairs only: none | tokens | pooled | both (word-overlap signals)
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -124,6 +125,7 @@ CHOICES = {
     ("model", "initializer"): ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                                "lecun_normal", "orthogonal", "truncated_normal"),
     ("model", "normalization"): ("none", "batch", "layer"),
+    ("model", "match_features"): ("none", "tokens", "pooled", "both"),
     ("train", "class_weight"): ("none", "balanced"),
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),

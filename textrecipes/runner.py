@@ -606,13 +606,11 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         tflite_path = os.path.join(run_dir, "model.tflite")
         quantize = cfg["export"]["tflite_quantize"]
         size = export_tflite(e2e, tflite_path, quantize=quantize)
-        meta_card = {**meta, "labels": labels}
-        with open(os.path.join(run_dir, MODEL_CARD), "w", encoding="utf-8") as f:  # read by the check below
-            json.dump(meta_card, f)
-        raw = [r.text for r in (splits.test or splits.validation or splits.train)]
+        # The check gets the labels and tokenizer settings directly: model_card.json is
+        # written once, below, when the checks it records are known.
         tflite_check = {"quantize": quantize, "bytes": size,
                         **check_export(e2e, tflite_path, raw, task, tok_cfg["split"], limit=256,
-                                       tolerance=TFLITE_TOLERANCE[quantize])}
+                                       tolerance=TFLITE_TOLERANCE[quantize], meta=meta)}
         _log(verbose, f"exported {tflite_path} ({quantize}, {size:,} bytes); labels agree with the Keras model "
                       f"(max |diff| {tflite_check['max_abs_diff']:.2e} on {tflite_check['texts']} texts)")
     write_model_card(run_dir, cfg, meta, reports, {"saved_model": export_check, "model.tflite": tflite_check,
@@ -911,7 +909,7 @@ def finish_run(run_dir: str, chief_run_dir: str) -> str:
 
 
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512,
-                 tolerance: float = EXPORT_TOLERANCE) -> dict:
+                 tolerance: float = EXPORT_TOLERANCE, meta: Mapping | None = None) -> dict:
     """Reloads an export (SavedModel or .tflite) and compares it with the Keras model on raw texts.
 
     Args:
@@ -924,6 +922,8 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
             before the Keras model sees them. Default "word".
         limit: the most texts taken from ``texts``. Default 512.
         tolerance: the largest probability difference allowed. Default 1e-5.
+        meta: for a ``.tflite`` export: its labels, task and tokenizer settings
+            (`export_meta`), so that no ``model_card.json`` need exist yet. Default None.
 
     Returns:
         ``{"texts": number of texts compared, "max_abs_diff": largest difference,
@@ -939,7 +939,7 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
     sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
     segmented = np.array(presegment(sample, split), dtype=object)
     expected = probabilities_per_label(np.asarray(e2e.predict(segmented, verbose=0, batch_size=256)), task)
-    got = Predictor(export_path).predict_proba(sample)
+    got = Predictor(export_path, meta=None if meta is None else dict(meta)).predict_proba(sample)
     diff = float(np.max(np.abs(expected - got)))
     if diff > tolerance:
         raise AssertionError(f"{export_path}: the reloaded export differs from the Keras model by {diff:.2e} (> {tolerance})")
