@@ -881,7 +881,7 @@ def write_model_card(run_dir: str, cfg: Mapping, meta: Mapping, reports: Mapping
                       data_files=[cfg["data"].get(k) for k in ("train", "validation", "test")],
                       exports={k: v for k, v in exports.items() if v is not None})
     card_paths = [os.path.join(run_dir, MODEL_CARD)]
-    if cfg["export"]["saved_model"]:  # a copied SavedModel carries its card
+    if os.path.isdir(os.path.join(run_dir, "saved_model")):  # a copied SavedModel carries its card
         card_paths.append(os.path.join(run_dir, "saved_model", "assets.extra", MODEL_CARD))
     for path in card_paths:
         with open(path, "w", encoding="utf-8") as f:
