@@ -38,6 +38,7 @@ def test_pretrain_writes_a_language_model_and_its_perplexity(lm_dir):
     with open(os.path.join(lm_dir, "lm.json"), encoding="utf-8") as f:
         meta = json.load(f)
     assert (meta["embedding_dim"], meta["units"], meta["vocabulary_size"]) == (16, 16, 3000)
+    assert (meta["tie_weights"], meta["input_dropout"], meta["output_dropout"]) == (True, 0.1, 0.2)  # the defaults
 
 
 def test_classifier_starts_from_the_lm_weights(lm_dir):
@@ -99,3 +100,36 @@ def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
     recipe["model"].update(units=16, init_from=str(tmp_path / "no_lm"))
     with pytest.raises(RunFolderError, match="no_lm"):
         train(recipe, run_dir=str(tmp_path / "b"), verbose=0)
+
+
+def test_tied_language_model_scores_words_with_its_own_embedding_matrix():
+    import keras
+
+    from textrecipes.pretrain import build_language_model
+
+    lm = build_language_model(40, embedding_dim=8, units=6, seed=0)
+    names = [layer.name for layer in lm.layers]
+    assert "next_token" not in names and "projection" in names
+    ids = np.array([[5, 7, 9, 0], [3, 0, 0, 0]], "int32")
+    states = keras.Model(lm.input, lm.get_layer("projection").output)(ids, training=False)
+    embedding = lm.get_layer("embedding").get_weights()
+    assert len(embedding) == 1  # one matrix: no separate output layer
+    want = np.asarray(states) @ embedding[0].T
+    np.testing.assert_allclose(np.asarray(lm(ids, training=False)), want, rtol=1e-5, atol=1e-5)
+    # Dropout only while training: inference is deterministic, training is not.
+    np.testing.assert_array_equal(np.asarray(lm(ids, training=False)), np.asarray(lm(ids, training=False)))
+    assert not np.allclose(np.asarray(lm(ids, training=True)), np.asarray(lm(ids, training=False)))
+    untied = build_language_model(40, embedding_dim=8, units=6, tie_weights=False, input_dropout=0, output_dropout=0)
+    assert "next_token" in [layer.name for layer in untied.layers]
+    with pytest.raises(ValueError, match="output_dropout"):
+        build_language_model(40, output_dropout=1.0)
+
+
+def test_pretrain_command_line_passes_the_output_layer_and_dropout_options(monkeypatch):
+    import textrecipes.pretrain
+    from textrecipes.cli import main
+
+    seen = {}
+    monkeypatch.setattr(textrecipes.pretrain, "pretrain", lambda corpus, **kw: seen.update(kw, corpus=corpus))
+    assert main(["pretrain", "c.txt", "--untied", "--input-dropout", "0", "--output-dropout", "0.3", "--quiet"]) == 0
+    assert (seen["corpus"], seen["tie_weights"], seen["input_dropout"], seen["output_dropout"]) == ("c.txt", False, 0.0, 0.3)
