@@ -1,6 +1,6 @@
 """Language-model pretraining on a plain corpus, and starting a classifier from it (ULMFiT-style).
 
-`pretrain` trains Embedding(mask_zero) → LSTM → Dense(vocabulary) to predict
+`pretrain` trains Embedding(mask_zero) → LSTM → next-token logits (tied to the embedding) to predict
 the next token of every line of a corpus, with the classifiers' own tokenizer
 and `Vocabulary`, so its ids are the classifier's ids. A classifier recipe
 starts from it with ``model.init_from = "runs/lm"``: the runner then uses the
