@@ -12,8 +12,11 @@
      ``scratch_lr0.01`` and ``lm_lr0.01_decay2.6`` (rate 0.01 as ULMFiT's
      classifier, the LM arm with discriminative rates 0.01 / 0.0038 / 0.0015);
    - the default recipe (BiLSTM + mean/max pooling + hashed bigrams), with
-     ``model.embedding_dim`` set to the LM's: ``default_scratch`` and
-     ``default_lm`` (the LM's embedding and, in the forward direction, LSTM).
+     ``model.embedding_dim`` set to the LM's: ``default_scratch``,
+     ``default_lm`` (the LM's embedding and, in the forward direction, LSTM)
+     and ``default_lm_embedding`` (``model.init_from_layers = "embedding"``:
+     the LM's word vectors alone); ``lm_embedding`` is the same for the
+     LSTM-only classifier.
 3. A linear probe: logistic regression (standardised features) on the masked
    mean and max of the LM's LSTM states, fit on the labelled lines, scored on
    the test file; the same for a randomly initialised LM of the same shape.
@@ -120,8 +123,10 @@ def main(argv=None) -> int:
         "lm_gradual": ({**lstm_only, **lm_from}, gradual, 0.001),
         "scratch_lr0.01": (lstm_only, {}, 0.01),
         "lm_lr0.01_decay2.6": ({**lstm_only, **lm_from}, {"layer_lr_decay": 2.6}, 0.01),
+        "lm_embedding": ({**lstm_only, **lm_from, "init_from_layers": "embedding"}, {}, 0.001),
         "default_scratch": (default, {}, 0.001),
         "default_lm": ({**default, **lm_from}, {}, 0.001),
+        "default_lm_embedding": ({**default, **lm_from, "init_from_layers": "embedding"}, {}, 0.001),
     }
     rows = []
     for seed in range(args.seeds):
@@ -242,7 +247,7 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
         + ("a separate output layer and no dropout (`--untied`)" if args.untied else
            "output layer tied to the embedding, dropout 0.1 on input words and 0.2 on the LSTM outputs (the `pretrain` defaults)")
         + ", seed 0 (one LM for every seed).",
-        f"- LSTM-only classifier (the first five arms): Embedding {args.embedding_dim} → LSTM {args.units} "
+        f"- LSTM-only classifier (the first six arms): Embedding {args.embedding_dim} → LSTM {args.units} "
         "(unidirectional, so the LM's LSTM fits it whole) → masked mean+max pooling → dropout 0.5 → Dense; word "
         "dropout 0.2, spatial dropout 0.2, no hashed-bigram branch.",
         f"- Default classifier (`default_*` arms): the default recipe (BiLSTM {args.units} per direction → masked "
@@ -253,7 +258,9 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
         "- Arms: `scratch` (random init, vocabulary from the labelled lines); `lm` (`model.init_from`: the LM's "
         "vocabulary, embedding and LSTM); `lm_gradual` (the same with `train.unfreeze = \"gradual\"` and "
         "`train.layer_lr_decay = 2.6`); `scratch_lr0.01`; `lm_lr0.01_decay2.6` (`init_from`, rate 0.01 for the head, "
-        "`train.layer_lr_decay = 2.6` below it); `default_scratch`, `default_lm`. The ratio column divides by "
+        "`train.layer_lr_decay = 2.6` below it); `lm_embedding` (`model.init_from_layers = \"embedding\"`: the LM's "
+        "vocabulary and word vectors, a random LSTM); `default_scratch`, `default_lm`, `default_lm_embedding`. "
+        "The ratio column divides by "
         "`default_scratch` for the `default_*` arms and by `scratch` for the others.",
         "",
         "## Language model",

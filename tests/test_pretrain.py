@@ -133,3 +133,23 @@ def test_pretrain_command_line_passes_the_output_layer_and_dropout_options(monke
     monkeypatch.setattr(textrecipes.pretrain, "pretrain", lambda corpus, **kw: seen.update(kw, corpus=corpus))
     assert main(["pretrain", "c.txt", "--untied", "--input-dropout", "0", "--output-dropout", "0.3", "--quiet"]) == 0
     assert (seen["corpus"], seen["tie_weights"], seen["input_dropout"], seen["output_dropout"]) == ("c.txt", False, 0.0, 0.3)
+
+
+def test_init_from_layers_embedding_copies_the_word_vectors_alone(lm_dir, tmp_path):
+    from textrecipes.models import build_lstm_classifier
+    from textrecipes.pretrain import init_from_lm, load_language_model
+    from textrecipes.recipe import RecipeError, load_recipe
+
+    lm, vocab, _ = load_language_model(lm_dir)
+    model = build_lstm_classifier(len(vocab), 2, ngram_buckets=0, **LM)
+    lstm_before = [w.copy() for w in model.get_layer("bilstm").get_weights()]
+    assert init_from_lm(model, lm, layers="embedding") == ["embedding"]
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], lm.get_layer("embedding").get_weights()[0])
+    for got, before in zip(model.get_layer("bilstm").get_weights(), lstm_before):
+        np.testing.assert_array_equal(got, before)  # the LSTM keeps its random start
+    with pytest.raises(ValueError, match="layers"):
+        init_from_lm(model, lm, layers="lstm")
+    given = {"data": {"train": "t.tsv"}, "model": {"init_from_layers": "embedding"}}
+    assert load_recipe(given)["model"]["init_from_layers"] == "embedding"
+    with pytest.raises(RecipeError, match="init_from_layers"):
+        load_recipe({"data": {"train": "t.tsv"}, "model": {"init_from_layers": "lstm"}})
