@@ -115,7 +115,7 @@ def main(argv=None) -> int:
 
     lstm_only = {"embedding_dim": args.embedding_dim, "units": args.units, "bidirectional": False, "ngram_buckets": 0}
     default = {"embedding_dim": args.embedding_dim}  # the default recipe otherwise: BiLSTM 128 + hashed bigrams
-    lm_from = {"init_from": lm_dir}
+    lm_from = {"init_from": lm_dir, "init_from_layers": "embedding_lstm"}  # ULMFiT's transfer
     gradual = {"unfreeze": "gradual", "layer_lr_decay": 2.6}
     arms = {  # name: (model, train, learning rate)
         "scratch": (lstm_only, {}, 0.001),

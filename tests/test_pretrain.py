@@ -50,7 +50,7 @@ def test_classifier_starts_from_the_lm_weights(lm_dir):
         model = build_lstm_classifier(len(vocab), 2, bidirectional=bidirectional, ngram_buckets=0, **LM)
         lstm = model.get_layer("bilstm").forward_layer if bidirectional else model.get_layer("lstm")
         random_init = [w.copy() for w in model.get_layer("embedding").get_weights() + lstm.get_weights()]
-        copied = init_from_lm(model, lm)
+        copied = init_from_lm(model, lm, layers="embedding_lstm")
         assert copied == ["embedding", "bilstm.forward" if bidirectional else "lstm"]
         now = model.get_layer("embedding").get_weights() + lstm.get_weights()
         lm_weights = lm.get_layer("embedding").get_weights() + lm.get_layer("lstm").get_weights()
@@ -67,7 +67,8 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
         "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400),
                  "validation": write_slice(rt_path("validation"), str(tmp_path / "val.tsv"), 150),
                  "test": write_slice(rt_path("test"), str(tmp_path / "test.tsv"), 150)},
-        "model": {**LM, "bidirectional": False, "ngram_buckets": 1024, "ngram_dim": 8, "init_from": lm_dir},
+        "model": {**LM, "bidirectional": False, "ngram_buckets": 1024, "ngram_dim": 8, "init_from": lm_dir,
+                  "init_from_layers": "embedding_lstm"},
         "train": {"epochs": 2, "unfreeze": "gradual", "layer_lr_decay": 2.6},
         "callbacks": {"early_stopping": False, "backup": False},
     }

@@ -4,7 +4,8 @@
 the next token of every line of a corpus, with the classifiers' own tokenizer
 and `Vocabulary`, so its ids are the classifier's ids. A classifier recipe
 starts from it with ``model.init_from = "runs/lm"``: the runner then uses the
-LM's vocabulary and copies its embedding and LSTM (see `init_from_lm`).
+LM's vocabulary and copies its word vectors, and its LSTM too with
+``model.init_from_layers = "embedding_lstm"`` (see `init_from_lm`).
 """
 
 from __future__ import annotations
@@ -326,22 +327,23 @@ def check_lm_compatible(meta: dict, recipe: dict, lm_dir: str) -> None:
         raise RecipeError(problems, f"model.init_from = {lm_dir!r}")
 
 
-def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedding_lstm") -> list[str]:
-    """Copies the LM's embedding and LSTM weights into a classifier built on the LM's vocabulary.
+def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedding") -> list[str]:
+    """Copies the LM's word vectors (and, if asked, its LSTM) into a classifier built on the LM's vocabulary.
 
-    A unidirectional classifier LSTM takes the LM's LSTM as it is; a
-    bidirectional one takes it in its forward direction (the backward direction
-    keeps its random initialisation: the LM only read left to right).
-    ``layers = "embedding"`` copies the word vectors alone: on 500 labelled
-    reviews the default (bidirectional, hashed-bigram) classifier did better
-    from the LM's embedding alone than from embedding and LSTM
-    (benchmarks/results/pretrain.md).
+    ``layers = "embedding"`` (the default) copies the word vectors alone: on
+    500 labelled reviews both the default classifier and an LSTM-only one did
+    better from the LM's embedding alone than from its embedding and LSTM, and
+    the default one better than from scratch (benchmarks/results/pretrain.md).
+    With ``"embedding_lstm"`` (ULMFiT's transfer) a unidirectional classifier
+    LSTM takes the LM's LSTM as it is; a bidirectional one takes it in its
+    forward direction (the backward direction keeps its random
+    initialisation: the LM only read left to right).
 
     Args:
         classifier: from `build_lstm_classifier` with the LM's vocabulary size,
             ``embedding_dim`` and ``units``.
         lm: from `build_language_model` (or `load_language_model`).
-        layers: "embedding_lstm" (default) or "embedding" (``model.init_from_layers``).
+        layers: "embedding" (default) or "embedding_lstm" (``model.init_from_layers``).
 
     Returns:
         The weights copied, e.g. ``["embedding", "bilstm.forward"]``.
@@ -353,6 +355,8 @@ def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedd
         >>> from textrecipes.models import build_lstm_classifier
         >>> lm = build_language_model(50, embedding_dim=8, units=4)
         >>> init_from_lm(build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0), lm)
+        ['embedding']
+        >>> init_from_lm(build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0), lm, "embedding_lstm")
         ['embedding', 'bilstm.forward']
     """
     if layers not in ("embedding_lstm", "embedding"):
