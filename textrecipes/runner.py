@@ -544,14 +544,15 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         build = BUILDERS[model_cfg["name"]]
         options = builder_options(model_cfg["name"], model_cfg)
         unused = [f"model.{k}" for k, v in model_cfg.items() if k not in options and k not in
-                   ("name", "task", "vectors", "freeze_vectors", "init_from") and v != RECIPE_DEFAULTS["model"][k]]
+                   ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
+                   and v != RECIPE_DEFAULTS["model"][k]]
         if unused:
             _log(verbose, f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         if vectors_matrix is not None:
             apply_vectors(model, vectors_matrix, freeze=model_cfg["freeze_vectors"])
         if lm is not None:
-            copied = init_from_lm(model, lm)
+            copied = init_from_lm(model, lm, layers=model_cfg["init_from_layers"])
             _log(verbose, f"weights from the language model: {', '.join(copied)}")
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
         rates = transfer.group_rates(model, train_cfg["layer_lr_decay"])
