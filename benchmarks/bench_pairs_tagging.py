@@ -4,7 +4,9 @@
    body / yes|no from data/bench/news_outlets, `textrecipes data derive news-pairs`)
    against a TF-IDF reference: cosine similarity of the headline's and the body's
    TF-IDF vectors (fitted on the training pairs), the yes/no threshold chosen on
-   the validation split. Test accuracy of each, and their ratio.
+   the validation split. The pair recipe runs once per `model.match_features`
+   variant (default: "none", the model before word-overlap signals, and "both")
+   and seed. Test accuracy of each, and the ratios.
 2. Sequence labelling: recipes/conll_bilstm.toml on the derived fortune-ner set
    (data/bench/fortunes_topics, `textrecipes data derive fortune-ner`) against the
    classic most-frequent-tag reference (each token gets its most frequent training
@@ -12,10 +14,11 @@
    the ratios.
 
 Every figure comes from one run of this script; both recipes run unchanged
-except for run_dir and (with --epochs) train.epochs.
+except for run_dir, seed, model.match_features (pairs) and (with --epochs) train.epochs.
 
 Usage:
-    python benchmarks/bench_pairs_tagging.py [--epochs N] [--out benchmarks/results/pairs_tagging.md]
+    python benchmarks/bench_pairs_tagging.py [--epochs N] [--seeds 0,1,2] [--variants none,both]
+        [--out benchmarks/results/pairs_tagging.md]
 """
 
 from __future__ import annotations
@@ -71,17 +74,41 @@ def most_frequent_tag_reference(folder: str, tags: list) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--epochs", type=int, default=0, help="override train.epochs of both recipes (0: as written)")
+    parser.add_argument("--seeds", default="0", help="seeds of the pair runs, comma-separated (default 0)")
+    parser.add_argument("--variants", default="none,both", help="model.match_features values of the pair runs")
     parser.add_argument("--out", default="benchmarks/results/pairs_tagging.md")
     args = parser.parse_args()
+    seeds = [int(x) for x in args.seeds.split(",")]
+    variants = args.variants.split(",")
     command = "python benchmarks/bench_pairs_tagging.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     over = [f"train.epochs={args.epochs}"] if args.epochs else []
 
     derived = {name: derive(name, f"runs/data/{name.replace('-', '_')}") for name in ("news-pairs", "fortune-ner")}
 
-    t0 = time.time()
-    pairs = train("recipes/pairs_lstm.toml", overrides=over, run_dir="runs/bench_pairs_lstm", overwrite=True, verbose=0)
-    pairs_seconds = time.time() - t0
+    pair_runs = {}  # variant -> [(result, seconds), ...] one per seed
+    for variant in variants:
+        for seed in seeds:
+            t0 = time.time()
+            result = train("recipes/pairs_lstm.toml", overrides=over + [f"seed={seed}", f"model.match_features={variant}"],
+                           run_dir=f"runs/bench_pairs_lstm_{variant}_{seed}", overwrite=True, verbose=0)
+            pair_runs.setdefault(variant, []).append((result, time.time() - t0))
+            print(f"pairs {variant} seed {seed}: test accuracy {result.metrics['accuracy']:.4f}", flush=True)
     pairs_ref = tfidf_pairs_reference("runs/data/news_pairs")
+    described = {"none": "no match features (the model before)", "tokens": "exact-match flag per token (recipe default)",
+                 "pooled": "pooled overlap shares in the head", "both": "flag per token + pooled shares"}
+    pair_rows, means = [], {}
+    for variant, runs in pair_runs.items():
+        acc = np.array([r.metrics["accuracy"] for r, _ in runs])
+        f1 = np.array([r.metrics["macro_f1"] for r, _ in runs])
+        val = np.array([r.validation_metrics["accuracy"] for r, _ in runs])
+        means[variant] = acc.mean()
+        spread = f" ± {acc.std():.4f}" if len(acc) > 1 else ""
+        pair_rows.append(f"| pairs_lstm, match_features = {variant}: {described.get(variant, variant)} | "
+                         f"{acc.mean():.4f}{spread} ({', '.join(f'{a:.4f}' for a in acc)}) | {f1.mean():.4f} | "
+                         f"{val.mean():.4f} | "
+                         f"{np.mean([len(r.history['loss']) for r, _ in runs]):.0f} | "
+                         f"{np.mean([t for _, t in runs]):.0f} |")
+    pairs = pair_runs[variants[-1]][0][0]
 
     t0 = time.time()
     tagger = train("recipes/conll_bilstm.toml", overrides=over, run_dir="runs/bench_conll_bilstm", overwrite=True, verbose=0)
@@ -93,7 +120,7 @@ def main() -> None:
         "# Text pairs and sequence labelling (issue 6, part 3)",
         "",
         f"Date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC. "
-        "Machine: 2-core AMD EPYC, shared (other jobs running; times are indicative only).",
+        "Machine: x86_64, 2 cores AMD EPYC, shared (other jobs running; times are indicative only).",
         f"Command: `{command}`",
         "",
         f"Derived data (train/validation/test): news-pairs {derived['news-pairs']}, fortune-ner {derived['fortune-ner']}.",
@@ -101,14 +128,17 @@ def main() -> None:
         "",
         "## Text pairs: recipes/pairs_lstm.toml (headline belongs to body?)",
         "",
-        "| model | test accuracy | test macro-F1 | epochs | seconds |",
-        "|---|---|---|---|---|",
-        f"| pairs_lstm (shared BiLSTM encoder, [u, v, abs(u-v), u*v]) | {pairs.metrics['accuracy']:.4f} | "
-        f"{pairs.metrics['macro_f1']:.4f} | {len(pairs.history['loss'])} | {pairs_seconds:.0f} |",
-        f"| reference: TF-IDF cosine, threshold {pairs_ref['threshold']:.3f} tuned on validation | "
-        f"{pairs_ref['accuracy']:.4f} | | | |",
+        f"Shared BiLSTM encoder, head on [u, v, abs(u-v), u*v] (+ match features); seeds {seeds} "
+        "(mean ± std over seeds, then each seed).",
         "",
-        f"Ratio pairs_lstm / reference (accuracy): {pairs.metrics['accuracy'] / pairs_ref['accuracy']:.3f}.",
+        "| model | test accuracy | test macro-F1 | validation accuracy | epochs | seconds |",
+        "|---|---|---|---|---|---|",
+        *pair_rows,
+        f"| reference: TF-IDF cosine, threshold {pairs_ref['threshold']:.3f} tuned on validation | "
+        f"{pairs_ref['accuracy']:.4f} | | | | |",
+        "",
+        "Ratios to the reference (mean accuracy): "
+        + ", ".join(f"{v} {m / pairs_ref['accuracy']:.3f}" for v, m in means.items()) + ".",
         "",
         "## Sequence labelling: recipes/conll_bilstm.toml (fortune-ner, IOB2 PER/NAME)",
         "",
@@ -124,7 +154,8 @@ def main() -> None:
         "",
         f"Ratios conll_bilstm / reference: token accuracy {t['accuracy'] / r['accuracy']:.3f}, "
         f"macro-F1 {t['macro_f1'] / r['macro_f1']:.3f}, entity F1 {t['entity']['f1'] / max(r['entity']['f1'], 1e-9):.3f}.",
-        f"Export checks (SavedModel vs Keras): pairs max |diff| {pairs_export(pairs.run_dir)}, "
+        f"Export checks (SavedModel vs Keras): pairs ({variants[-1]}, seed {seeds[0]}) max |diff| "
+        f"{pairs_export(pairs.run_dir)}, "
         f"tagger max |diff| {pairs_export(tagger.run_dir)}.",
         "",
     ]

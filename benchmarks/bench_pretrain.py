@@ -2,15 +2,21 @@
 
 1. Pretrain `textrecipes.pretrain` on the Rotten Tomatoes training texts without
    their labels, all but the labelled ones (the first ``--labelled`` lines).
-2. On the ``--labelled`` labelled lines (500), train the same classifier
-   (Embedding → unidirectional LSTM → masked mean/max pooling → Dense, no
-   hashed-bigram branch, so that the LSTM is all there is) three ways, per seed:
-   - ``scratch``: random initialisation, vocabulary from the labelled lines;
-   - ``lm``: ``model.init_from`` = the LM (its vocabulary, embedding and LSTM);
-   - ``lm_gradual``: the same plus ``train.unfreeze = "gradual"`` and
-     ``train.layer_lr_decay = 2.6`` (ULMFiT's recipe);
-   - ``scratch_lr0.01`` and ``lm_gradual_lr0.01``: the first and the last at a
-     10x higher rate (ULMFiT fine-tunes its classifier at 0.01).
+2. On the ``--labelled`` labelled lines (500), train per seed, each LM arm
+   against a scratch arm of the same shape:
+   - the LSTM-only classifier (Embedding → unidirectional LSTM → masked
+     mean/max pooling → Dense, no hashed-bigram branch, so that the LSTM is
+     all there is): ``scratch``; ``lm`` (``model.init_from`` = the LM: its
+     vocabulary, embedding and LSTM); ``lm_gradual`` (plus
+     ``train.unfreeze = "gradual"``, ``train.layer_lr_decay = 2.6``: ULMFiT);
+     ``scratch_lr0.01`` and ``lm_lr0.01_decay2.6`` (rate 0.01 as ULMFiT's
+     classifier, the LM arm with discriminative rates 0.01 / 0.0038 / 0.0015);
+   - the default recipe (BiLSTM + mean/max pooling + hashed bigrams), with
+     ``model.embedding_dim`` set to the LM's: ``default_scratch``,
+     ``default_lm`` (the LM's embedding and, in the forward direction, LSTM)
+     and ``default_lm_embedding`` (``model.init_from_layers = "embedding"``:
+     the LM's word vectors alone); ``lm_embedding`` is the same for the
+     LSTM-only classifier.
 3. A linear probe: logistic regression (standardised features) on the masked
    mean and max of the LM's LSTM states, fit on the labelled lines, scored on
    the test file; the same for a randomly initialised LM of the same shape.
@@ -24,7 +30,11 @@ KERAS_BACKEND=jax on a GPU (the pipeline's vectorizer is TensorFlow's tf.data).
 
 Usage:
 
-    python benchmarks/bench_pretrain.py [--seeds 3] [--labelled 500] [--lm-epochs 10] [--epochs 15] [--quick] [--out PATH]
+    python benchmarks/bench_pretrain.py [--seeds 3] [--labelled 500] [--lm-epochs 10] [--epochs 15] [--lm-dir DIR] [--untied] [--quick] [--out PATH]
+
+``--lm-dir`` caches the language model: a finished LM there, trained with the
+same settings on the same corpus, is reused (its training time is read from
+its metrics.json); otherwise the LM is trained there.
 """
 
 from __future__ import annotations
@@ -58,6 +68,9 @@ def main(argv=None) -> int:
     parser.add_argument("--embedding-dim", type=int, default=64)
     parser.add_argument("--units", type=int, default=128)
     parser.add_argument("--max-tokens", type=int, default=10000)
+    parser.add_argument("--untied", action="store_true",
+                        help="the LM before tying: a separate output layer and no dropout (for the comparison)")
+    parser.add_argument("--lm-dir", help="reuse the LM in this folder when its settings and corpus match; else train it there")
     parser.add_argument("--quick", action="store_true", help="smoke test: 1 seed, 2000-line corpus, 1 LM epoch, 2 epochs")
     parser.add_argument("--out")
     args = parser.parse_args(argv)
@@ -82,34 +95,49 @@ def main(argv=None) -> int:
     with open(corpus_path, "w", encoding="utf-8") as f:
         f.write("\n".join(line.split("\t", 1)[1] for line in rest) + "\n")
 
-    t0, c0 = time.time(), time.process_time()
-    lm_dir = os.path.join(tmp, "lm")
-    lm = pretrain(corpus_path, run_dir=lm_dir, embedding_dim=args.embedding_dim, units=args.units,
-                  max_tokens=args.max_tokens, epochs=args.lm_epochs, batch_size=64, seq_len=64, seed=0, verbose=1)
-    lm_wall, lm_cpu = time.time() - t0, time.process_time() - c0
+    settings = {"embedding_dim": args.embedding_dim, "units": args.units, "max_tokens": args.max_tokens,
+                "epochs": args.lm_epochs, "batch_size": 64, "seq_len": 64, "seed": 0}
+    if args.untied:
+        settings.update(tie_weights=False, input_dropout=0.0, output_dropout=0.0)
+    lm_dir = args.lm_dir or os.path.join(tmp, "lm")
+    lm = cached_lm(lm_dir, settings, corpus_path)
+    if lm is not None:
+        print(f"reusing the language model in {lm_dir}", flush=True)
+        lm_wall, lm_cpu = lm["train_seconds"], None
+    else:
+        t0, c0 = time.time(), time.process_time()
+        lm = pretrain(corpus_path, run_dir=lm_dir, overwrite=True, verbose=1, **settings)
+        lm_wall, lm_cpu = time.time() - t0, time.process_time() - c0
 
     probe = {"pretrained": linear_probe(lm_dir, None, labelled_path, os.path.join(RT, "test.tsv")),
              "random init": linear_probe(lm_dir, 0, labelled_path, os.path.join(RT, "test.tsv"))}
     print(json.dumps({"probe": probe}), flush=True)
 
-    model = {"embedding_dim": args.embedding_dim, "units": args.units, "bidirectional": False, "ngram_buckets": 0}
-    arms = {
-        "scratch": ({}, {}),
-        "lm": ({"init_from": lm_dir}, {}),
-        "lm_gradual": ({"init_from": lm_dir}, {"unfreeze": "gradual", "layer_lr_decay": 2.6}),
-        "scratch_lr0.01": ({}, {}),
-        "lm_gradual_lr0.01": ({"init_from": lm_dir}, {"unfreeze": "gradual", "layer_lr_decay": 2.6}),
+    lstm_only = {"embedding_dim": args.embedding_dim, "units": args.units, "bidirectional": False, "ngram_buckets": 0}
+    default = {"embedding_dim": args.embedding_dim}  # the default recipe otherwise: BiLSTM 128 + hashed bigrams
+    lm_from = {"init_from": lm_dir, "init_from_layers": "embedding_lstm"}  # ULMFiT's transfer
+    gradual = {"unfreeze": "gradual", "layer_lr_decay": 2.6}
+    arms = {  # name: (model, train, learning rate)
+        "scratch": (lstm_only, {}, 0.001),
+        "lm": ({**lstm_only, **lm_from}, {}, 0.001),
+        "lm_gradual": ({**lstm_only, **lm_from}, gradual, 0.001),
+        "scratch_lr0.01": (lstm_only, {}, 0.01),
+        "lm_lr0.01_decay2.6": ({**lstm_only, **lm_from}, {"layer_lr_decay": 2.6}, 0.01),
+        "lm_embedding": ({**lstm_only, **lm_from, "init_from_layers": "embedding"}, {}, 0.001),
+        "default_scratch": (default, {}, 0.001),
+        "default_lm": ({**default, **lm_from}, {}, 0.001),
+        "default_lm_embedding": ({**default, **lm_from, "init_from_layers": "embedding"}, {}, 0.001),
     }
     rows = []
     for seed in range(args.seeds):
-        for arm, (model_extra, train_extra) in arms.items():
+        for arm, (model, train_extra, rate) in arms.items():
             recipe = {
                 "name": f"{arm}_{seed}", "seed": seed,
                 "data": {"train": labelled_path, "validation": os.path.join(RT, "validation.tsv"),
                          "test": os.path.join(RT, "test.tsv")},
-                "model": {**model, **model_extra},
+                "model": model,
                 "train": {"epochs": args.epochs, **train_extra},
-                "schedule": {"learning_rate": 0.01 if arm.endswith("lr0.01") else 0.001},
+                "schedule": {"learning_rate": rate},
                 "callbacks": {"early_stopping": {"monitor": "val_accuracy", "patience": 3, "restore_best_weights": True},
                               "backup": False, "checkpoint": False},
                 "export": {"saved_model": False, "keras": False},
@@ -126,6 +154,29 @@ def main(argv=None) -> int:
     write_report(out_path, args, argv, started, lm, lm_wall, lm_cpu, len(rest), rows, probe)
     print(f"wrote {out_path}")
     return 0
+
+
+def cached_lm(lm_dir: str, settings: dict, corpus_path: str):
+    """The metrics of a finished LM in ``lm_dir`` trained with ``settings`` on the same corpus text, else None."""
+    try:
+        with open(os.path.join(lm_dir, "lm.json"), encoding="utf-8") as f:
+            meta = json.load(f)
+        with open(os.path.join(lm_dir, "metrics.json"), encoding="utf-8") as f:
+            metrics = json.load(f)
+        with open(meta["corpus"], "rb") as f, open(corpus_path, "rb") as g:
+            same_corpus = f.read() == g.read()
+    except (OSError, KeyError, ValueError):
+        return None
+    import inspect
+
+    from textrecipes.pretrain import pretrain
+
+    defaults = {k: v.default for k, v in inspect.signature(pretrain).parameters.items() if k in
+                ("tie_weights", "input_dropout", "output_dropout", "learning_rate", "min_freq", "split", "lowercase")}
+    wanted = {**defaults, **settings}
+    if same_corpus and all(meta.get(k) == v for k, v in wanted.items()) and os.path.exists(os.path.join(lm_dir, "lm.keras")):
+        return metrics
+    return None
 
 
 def linear_probe(lm_dir: str, random_seed, train_path: str, test_path: str) -> dict:
@@ -172,7 +223,8 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
 
     arms = list(dict.fromkeys(r["arm"] for r in rows))
     by_arm = {a: [r for r in rows if r["arm"] == a] for a in arms}
-    scratch = _mean_std([r["test_accuracy"] for r in by_arm["scratch"]])[0]
+    scratch = {a: _mean_std([r["test_accuracy"] for r in by_arm["default_scratch" if a.startswith("default") else "scratch"]])[0]
+               for a in arms}
     command = "python benchmarks/bench_pretrain.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
     out = [
         "# Pretraining benchmark: LSTM language model → classifier vs from scratch",
@@ -191,21 +243,32 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
         f"- Language model: {corpus_lines} training texts without their labels (the lines after the labelled ones"
         + (f"; a subset, --unlabelled {args.unlabelled}" if args.unlabelled else "; all of them") + "), "
         f"embedding {args.embedding_dim}, LSTM {args.units}, vocabulary {args.max_tokens} ids, "
-        f"{args.lm_epochs} epochs, seq_len 64, batch 64, Adam 2e-3, seed 0 (one LM for every seed).",
-        f"- Classifier (every arm): Embedding {args.embedding_dim} → LSTM {args.units} (unidirectional, so the LM's "
-        "LSTM fits it whole) → masked mean+max pooling → dropout 0.5 → Dense; word dropout 0.2, spatial dropout 0.2, "
-        f"no hashed-bigram branch; Adam 1e-3 (0.01 in the lr0.01 arms), batch 32, up to {args.epochs} epochs, early stopping on val_accuracy "
-        "(patience 3, best weights restored).",
+        f"{args.lm_epochs} epochs, seq_len 64, batch 64, Adam 2e-3, "
+        + ("a separate output layer and no dropout (`--untied`)" if args.untied else
+           "output layer tied to the embedding, dropout 0.1 on input words and 0.2 on the LSTM outputs (the `pretrain` defaults)")
+        + ", seed 0 (one LM for every seed).",
+        f"- LSTM-only classifier (the first six arms): Embedding {args.embedding_dim} → LSTM {args.units} "
+        "(unidirectional, so the LM's LSTM fits it whole) → masked mean+max pooling → dropout 0.5 → Dense; word "
+        "dropout 0.2, spatial dropout 0.2, no hashed-bigram branch.",
+        f"- Default classifier (`default_*` arms): the default recipe (BiLSTM {args.units} per direction → masked "
+        "mean+max pooling, plus the hashed-bigram branch) with `model.embedding_dim` "
+        f"{args.embedding_dim} to match the LM; the LM's LSTM goes to the forward direction.",
+        f"- Every arm: Adam 1e-3 (0.01 in the lr0.01 arms), batch 32, up to {args.epochs} epochs, early stopping on "
+        "val_accuracy (patience 3, best weights restored).",
         "- Arms: `scratch` (random init, vocabulary from the labelled lines); `lm` (`model.init_from`: the LM's "
         "vocabulary, embedding and LSTM); `lm_gradual` (the same with `train.unfreeze = \"gradual\"` and "
-        "`train.layer_lr_decay = 2.6`); `scratch_lr0.01`, `lm_gradual_lr0.01`: the same at rate 0.01 instead of 0.001.",
+        "`train.layer_lr_decay = 2.6`); `scratch_lr0.01`; `lm_lr0.01_decay2.6` (`init_from`, rate 0.01 for the head, "
+        "`train.layer_lr_decay = 2.6` below it); `lm_embedding` (`model.init_from_layers = \"embedding\"`: the LM's "
+        "vocabulary and word vectors, a random LSTM); `default_scratch`, `default_lm`, `default_lm_embedding`. "
+        "The ratio column divides by "
+        "`default_scratch` for the `default_*` arms and by `scratch` for the others.",
         "",
         "## Language model",
         "",
         "| validation perplexity | train sequences | train tokens | held-out OOV rate | wall s | CPU s |",
         "|---:|---:|---:|---:|---:|---:|",
         f"| {lm['validation_perplexity']:.1f} | {lm['train_sequences']:,} | {lm['train_tokens']:,} | "
-        f"{lm['validation_oov_rate']:.1%} | {lm_wall:.0f} | {lm_cpu:.0f} |",
+        f"{lm['validation_oov_rate']:.1%} | {lm_wall:.0f} | {'n/a (cached)' if lm_cpu is None else f'{lm_cpu:.0f}'} |",
         "",
         f"Training loss per epoch: {', '.join(f'{v:.3f}' for v in lm['train_loss'])}; validation loss: "
         f"{', '.join(f'{v:.3f}' for v in lm['validation_loss'])}.",
@@ -226,7 +289,7 @@ def write_report(path, args, argv, started, lm, lm_wall, lm_cpu, corpus_lines, r
     for arm in arms:
         acc = _mean_std([r["test_accuracy"] for r in by_arm[arm]])
         f1 = _mean_std([r["test_macro_f1"] for r in by_arm[arm]])
-        out.append(f"| {arm} | {acc[0]:.4f} ± {acc[1]:.4f} | {acc[0] / scratch:.3f} | {f1[0]:.4f} ± {f1[1]:.4f} | "
+        out.append(f"| {arm} | {acc[0]:.4f} ± {acc[1]:.4f} | {acc[0] / scratch[arm]:.3f} | {f1[0]:.4f} ± {f1[1]:.4f} | "
                    f"{statistics.mean(r['val_accuracy'] for r in by_arm[arm]):.4f} | "
                    f"{statistics.mean(r['epochs'] for r in by_arm[arm]):.1f} | "
                    f"{statistics.mean(r['wall_s'] for r in by_arm[arm]):.0f} |")

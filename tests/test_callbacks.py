@@ -230,7 +230,7 @@ def test_build_callbacks_defaults_and_order(tmp_path):
     callbacks = build_callbacks({}, run_dir=str(tmp_path))
     names = [type(c).__name__ for c in callbacks]
     assert names == [
-        "BackupAndRestore",
+        "EpochBackup",
         "TerminateOnNaNWithAdvice",
         "LearningRateLogger",
         "EarlyStopping",

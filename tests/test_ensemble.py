@@ -39,6 +39,11 @@ def test_exported_probabilities_are_the_mean_of_the_members(ensemble):
         metrics = json.load(f)
     assert len(metrics["members"]) == 3 and metrics["test"]["accuracy"] > 0.5
     assert metrics["params"] == sum(m["params"] for m in metrics["members"])
+    for where in ("", "saved_model/assets.extra"):  # the card travels with the export
+        with open(os.path.join(ensemble["run_dir"], where, "model_card.json"), encoding="utf-8") as f:
+            card = json.load(f)
+        assert card["metrics"]["test"]["accuracy"] == metrics["test"]["accuracy"] and card["ensemble"] == "mean"
+        assert card["labels"] == ["fresh", "rotten"] and card["exports"]["saved_model"]["max_abs_diff"] <= 1e-5
 
 
 def test_vote_is_the_majority_and_ties_fall_back_to_the_mean():
@@ -75,6 +80,10 @@ def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
     assert 0 <= acc["no_distillation"] <= 1
     assert out["params"]["student"] < out["params"]["ensemble"] / 3
     assert 0 < out["size_saved"]["params"] < 1 and out["saved_model_bytes"]["student"] < out["saved_model_bytes"]["ensemble"]
+    with open(os.path.join(ensemble["run_dir"], "distilled", "saved_model", "assets.extra", "model_card.json"),
+              encoding="utf-8") as f:
+        card = json.load(f)
+    assert card["metrics"]["test"]["accuracy"] == acc["student"] and card["distilled_from"]
     student = Predictor(os.path.join(ensemble["run_dir"], "distilled"))
     assert student.predict_proba(TEXTS).shape == (len(TEXTS), 2)
 

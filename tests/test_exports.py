@@ -32,7 +32,21 @@ def run(tmp_path_factory):
         "train": {"epochs": 2, "batch_size": 32},
         "export": {"tflite": True, "tflite_quantize": "int8"},
     }
-    return train(recipe, run_dir=str(tmp / "run"), verbose=0)
+    from unittest import mock
+
+    import textrecipes.runner
+
+    card_writes = []
+
+    def counting_open(file, mode="r", *args, **kwargs):
+        if os.path.basename(str(file)) == "model_card.json" and "w" in mode:
+            card_writes.append(os.path.relpath(str(file), str(tmp / "run")))
+        return open(file, mode, *args, **kwargs)
+
+    with mock.patch.object(textrecipes.runner, "open", counting_open, create=True):
+        result = train(recipe, run_dir=str(tmp / "run"), verbose=0)
+    result.card_writes = card_writes
+    return result
 
 
 def keras_probs(result):
@@ -92,6 +106,22 @@ def test_metrics_and_model_card(run):
     assert train_file["lines"] == 800 and len(train_file["sha256"]) == 64
     assert set(card["versions"]) == {"textrecipes", "tensorflow", "keras", "numpy", "python"}
     assert set(card["exports"]) == {"saved_model", "model.tflite", "model.keras"}
+
+
+def test_model_card_is_written_once(run, tmp_path):
+    """With export.tflite on, the runner once wrote a provisional card for its TFLite check, then the full one."""
+    from textrecipes.runner import check_export
+
+    assert sorted(run.card_writes) == ["model_card.json", os.path.join("saved_model", "assets.extra", "model_card.json")]
+    # The TFLite check needs no card: it is given the labels and tokenizer settings.
+    folder = tmp_path / "no_card"
+    folder.mkdir()
+    for name in ("model.tflite", "vocabulary.json"):
+        shutil.copy(os.path.join(run.run_dir, name), folder / name)
+    meta = json.load(open(os.path.join(run.run_dir, "labels.json")))
+    check = check_export(run.model, str(folder / "model.tflite"), TEXTS, run.task, tolerance=TOLERANCE["int8"], meta=meta)
+    assert check["texts"] == len(TEXTS) + 2 and check["max_abs_diff"] <= TOLERANCE["int8"]
+    assert not (folder / "model_card.json").exists()
 
 
 def test_serving_signature_has_strings_in_and_label_names_out(run):

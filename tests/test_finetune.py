@@ -71,6 +71,10 @@ def test_finetune_adds_a_label_and_keeps_the_old_ones(base):
     assert ft["oov_rate"] > 0.05 and ft["words_added"] > 100 and ft["oov_rate_after"] < 0.01
     assert ft["labels_added"] == ["fortune"] and ft["old_task"] == "binary"
     assert metrics["export_check"]["max_abs_diff"] <= 1e-5
+    with open(os.path.join(out.run_dir, "saved_model", "assets.extra", "model_card.json"), encoding="utf-8") as f:
+        card = json.load(f)  # the fine-tuned export carries its own card: new labels, new vocabulary, new metrics
+    assert card["labels"] == out.labels and card["metrics"]["validation"] == metrics["validation"]
+    assert card["vocabulary_size"] == len(json.load(open(os.path.join(out.run_dir, "vocabulary.json")))["tokens"]) + 2
     with open(os.path.join(out.run_dir, "vocabulary.json"), encoding="utf-8") as f:
         tokens = json.load(f)["tokens"]
     with open(os.path.join(result.run_dir, "vocabulary.json"), encoding="utf-8") as f:

@@ -92,7 +92,7 @@ def test_export_keras_and_padding_agree(pair_run):
 def test_shared_encoder_is_one_set_of_weights():
     from textrecipes.pairs import PairFeatures, build_pair_classifier
 
-    model = build_pair_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, seed=1)
+    model = build_pair_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, seed=1, match_features="none")
     assert model.output_shape == (None, 3)
     embeddings = [w for w in model.weights if "embeddings" in w.path]
     assert len(embeddings) == 1  # both texts go through the one encoder
@@ -103,6 +103,74 @@ def test_shared_encoder_is_one_set_of_weights():
     width = u.shape[-1]
     np.testing.assert_allclose(ab[:, 2 * width:], ba[:, 2 * width:], atol=1e-6)  # |u-v| and u*v are symmetric
     np.testing.assert_allclose(ab[:, :width], ba[:, width:2 * width], atol=1e-6)
+
+
+def test_token_keys_and_exact_match_respect_padding_and_unknown_words():
+    import tensorflow as tf
+
+    from textrecipes.pairs import ExactMatch, MatchSummary, TokenKeys
+    from textrecipes.tokenization import TextVectorizer
+
+    vectorizer = TextVectorizer(["paris", "is", "big"], max_length=5)
+    a, b = tf.constant(["Paris is big, Zorblat!", "", "is"]), tf.constant(["zorblat visits PARIS", "big", "quux"])
+    ids, keys = vectorizer(a).numpy(), TokenKeys.like(vectorizer)(a).numpy()
+    assert ids.shape == keys.shape == (3, 5)  # truncated at max_length, padded as the vectorizer pads
+    assert ((ids == 0) | (keys == 0)).tolist() == (keys == 0).tolist() and (keys[1] == 0).all()  # 0 pads; "" has no key
+    flags = np.asarray(ExactMatch()([keys, TokenKeys.like(vectorizer)(b).numpy()]))[..., 0]
+    # "paris" matches across case; "zorblat" is OOV (id 1 in both texts) yet matches as a string.
+    assert flags.tolist() == [[1, 0, 0, 0, 1], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]
+    assert ids[0, 4] == 1 and np.asarray(ExactMatch()([np.array([[1, 0]]), np.array([[1, 0]])]))[0, :, 0].tolist() == [1, 0]
+    x, y = np.array([[5, 6, 9, 7, 0, 0]]), np.array([[7, 9, 0, 8, 5, 0]])  # 0 in the middle only to show it never matches
+    assert np.asarray(ExactMatch()([x, y]))[0, :, 0].tolist() == [1, 0, 1, 1, 0, 0]
+    np.testing.assert_allclose(np.asarray(MatchSummary(10)([x, y, x, y]))[0], [3 / 4, 3 / 4, 3 / 4, 3 / 4], atol=1e-6)
+
+
+def test_match_features_models_ignore_padding_and_see_overlap():
+    from textrecipes.pairs import build_pair_classifier
+
+    x = {"ids_a": np.array([[2, 3, 4, 0], [5, 6, 0, 0]], "int32"), "ids_b": np.array([[3, 9, 0], [7, 8, 1]], "int32")}
+    x.update(keys_a=x["ids_a"] * 11, keys_b=x["ids_b"] * 11)
+    swapped = {**x, "keys_b": np.array([[22, 33, 0], [77, 88, 11]], "int32")}  # more overlap in the first pair
+    for features in ("tokens", "pooled", "both"):
+        model = build_pair_classifier(20, 2, embedding_dim=8, units=4, seed=1, match_features=features)
+        assert sorted(model.input) == ["ids_a", "ids_b", "keys_a", "keys_b"]
+        assert len([w for w in model.weights if "embeddings" in w.path]) == 1  # still one encoder
+        padded = {k: np.pad(v, ((0, 0), (0, 5))) for k, v in x.items()}
+        np.testing.assert_allclose(model(x), model(padded), atol=1e-6)  # padding changes nothing
+        assert not np.allclose(model(x)[0], model(swapped)[0])  # the overlap is seen
+        np.testing.assert_allclose(model(x)[1], model(swapped)[1], atol=1e-6)
+    with pytest.raises(ValueError, match="match_features must be one of"):
+        build_pair_classifier(20, 2, match_features="fuzzy")
+
+
+def test_model_card_and_report(pair_run):
+    from textrecipes.cli import main as cli_main
+
+    metrics = json.loads((pair_run / "metrics.json").read_text())
+    card = json.loads((pair_run / "model_card.json").read_text())
+    assert card == json.loads((pair_run / "saved_model" / "assets.extra" / "model_card.json").read_text())
+    assert card["labels"] == ["no", "yes"] and card["task"] == "binary" and card["format"] == "pairs"
+    assert card["vocabulary_size"] == len(json.loads((pair_run / "vocabulary.json").read_text())["tokens"]) + 2
+    assert card["metrics"]["test"]["accuracy"] == metrics["test"]["accuracy"]
+    assert card["recipe"]["model"]["match_features"] == "tokens"
+    assert [d["lines"] for d in card["data"]] == [2400, 300, 400] and all(len(d["sha256"]) == 64 for d in card["data"])
+    assert set(card["exports"]) == {"saved_model", "model.keras"} and "tensorflow" in card["versions"]
+    md = (pair_run / "report.md").read_text(encoding="utf-8")
+    test = metrics["test"]
+    assert f"accuracy {test['accuracy']:.4f}" in md and "text pairs" in md
+    for label in ("no", "yes"):
+        c = test["per_class"][label]
+        assert f"| {label} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1-score']:.4f} |" in md
+    assert "![Confusion matrix](confusion_matrix.png)" in md and (pair_run / "confusion_matrix.png").stat().st_size > 0
+    worst = json.loads((pair_run / "top_losses.json").read_text(encoding="utf-8"))
+    assert worst and all(" ‖ " in r["text"] and r["true"] != r["predicted"] for r in worst)
+    assert (pair_run / "report.html").read_text(encoding="utf-8").count("data:image/png;base64,") == 3
+    # `textrecipes report` rebuilds it from the folder alone (PairPredictor on the validation split).
+    os.remove(pair_run / "report.html")
+    assert cli_main(["report", str(pair_run), "--top", "5"]) == 0
+    again = json.loads((pair_run / "top_losses.json").read_text(encoding="utf-8"))
+    assert [r["index"] for r in again] == [r["index"] for r in worst[:5]]
+    assert (pair_run / "report.html").exists()
 
 
 def test_bad_pair_lines_name_file_and_line(tmp_path):

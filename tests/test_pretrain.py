@@ -38,6 +38,7 @@ def test_pretrain_writes_a_language_model_and_its_perplexity(lm_dir):
     with open(os.path.join(lm_dir, "lm.json"), encoding="utf-8") as f:
         meta = json.load(f)
     assert (meta["embedding_dim"], meta["units"], meta["vocabulary_size"]) == (16, 16, 3000)
+    assert (meta["tie_weights"], meta["input_dropout"], meta["output_dropout"]) == (True, 0.1, 0.2)  # the defaults
 
 
 def test_classifier_starts_from_the_lm_weights(lm_dir):
@@ -49,7 +50,7 @@ def test_classifier_starts_from_the_lm_weights(lm_dir):
         model = build_lstm_classifier(len(vocab), 2, bidirectional=bidirectional, ngram_buckets=0, **LM)
         lstm = model.get_layer("bilstm").forward_layer if bidirectional else model.get_layer("lstm")
         random_init = [w.copy() for w in model.get_layer("embedding").get_weights() + lstm.get_weights()]
-        copied = init_from_lm(model, lm)
+        copied = init_from_lm(model, lm, layers="embedding_lstm")
         assert copied == ["embedding", "bilstm.forward" if bidirectional else "lstm"]
         now = model.get_layer("embedding").get_weights() + lstm.get_weights()
         lm_weights = lm.get_layer("embedding").get_weights() + lm.get_layer("lstm").get_weights()
@@ -66,7 +67,8 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
         "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400),
                  "validation": write_slice(rt_path("validation"), str(tmp_path / "val.tsv"), 150),
                  "test": write_slice(rt_path("test"), str(tmp_path / "test.tsv"), 150)},
-        "model": {**LM, "bidirectional": False, "ngram_buckets": 1024, "ngram_dim": 8, "init_from": lm_dir},
+        "model": {**LM, "bidirectional": False, "ngram_buckets": 1024, "ngram_dim": 8, "init_from": lm_dir,
+                  "init_from_layers": "embedding_lstm"},
         "train": {"epochs": 2, "unfreeze": "gradual", "layer_lr_decay": 2.6},
         "callbacks": {"early_stopping": False, "backup": False},
     }
@@ -99,3 +101,56 @@ def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
     recipe["model"].update(units=16, init_from=str(tmp_path / "no_lm"))
     with pytest.raises(RunFolderError, match="no_lm"):
         train(recipe, run_dir=str(tmp_path / "b"), verbose=0)
+
+
+def test_tied_language_model_scores_words_with_its_own_embedding_matrix():
+    import keras
+
+    from textrecipes.pretrain import build_language_model
+
+    lm = build_language_model(40, embedding_dim=8, units=6, seed=0)
+    names = [layer.name for layer in lm.layers]
+    assert "next_token" not in names and "projection" in names
+    ids = np.array([[5, 7, 9, 0], [3, 0, 0, 0]], "int32")
+    states = keras.Model(lm.input, lm.get_layer("projection").output)(ids, training=False)
+    embedding = lm.get_layer("embedding").get_weights()
+    assert len(embedding) == 1  # one matrix: no separate output layer
+    want = np.asarray(states) @ embedding[0].T
+    np.testing.assert_allclose(np.asarray(lm(ids, training=False)), want, rtol=1e-5, atol=1e-5)
+    # Dropout only while training: inference is deterministic, training is not.
+    np.testing.assert_array_equal(np.asarray(lm(ids, training=False)), np.asarray(lm(ids, training=False)))
+    assert not np.allclose(np.asarray(lm(ids, training=True)), np.asarray(lm(ids, training=False)))
+    untied = build_language_model(40, embedding_dim=8, units=6, tie_weights=False, input_dropout=0, output_dropout=0)
+    assert "next_token" in [layer.name for layer in untied.layers]
+    with pytest.raises(ValueError, match="output_dropout"):
+        build_language_model(40, output_dropout=1.0)
+
+
+def test_pretrain_command_line_passes_the_output_layer_and_dropout_options(monkeypatch):
+    import textrecipes.pretrain
+    from textrecipes.cli import main
+
+    seen = {}
+    monkeypatch.setattr(textrecipes.pretrain, "pretrain", lambda corpus, **kw: seen.update(kw, corpus=corpus))
+    assert main(["pretrain", "c.txt", "--untied", "--input-dropout", "0", "--output-dropout", "0.3", "--quiet"]) == 0
+    assert (seen["corpus"], seen["tie_weights"], seen["input_dropout"], seen["output_dropout"]) == ("c.txt", False, 0.0, 0.3)
+
+
+def test_init_from_layers_embedding_copies_the_word_vectors_alone(lm_dir, tmp_path):
+    from textrecipes.models import build_lstm_classifier
+    from textrecipes.pretrain import init_from_lm, load_language_model
+    from textrecipes.recipe import RecipeError, load_recipe
+
+    lm, vocab, _ = load_language_model(lm_dir)
+    model = build_lstm_classifier(len(vocab), 2, ngram_buckets=0, **LM)
+    lstm_before = [w.copy() for w in model.get_layer("bilstm").get_weights()]
+    assert init_from_lm(model, lm, layers="embedding") == ["embedding"]
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], lm.get_layer("embedding").get_weights()[0])
+    for got, before in zip(model.get_layer("bilstm").get_weights(), lstm_before):
+        np.testing.assert_array_equal(got, before)  # the LSTM keeps its random start
+    with pytest.raises(ValueError, match="layers"):
+        init_from_lm(model, lm, layers="lstm")
+    given = {"data": {"train": "t.tsv"}, "model": {"init_from_layers": "embedding"}}
+    assert load_recipe(given)["model"]["init_from_layers"] == "embedding"
+    with pytest.raises(RecipeError, match="init_from_layers"):
+        load_recipe({"data": {"train": "t.tsv"}, "model": {"init_from_layers": "lstm"}})

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, rt_path, write_slice
-from textrecipes.distribute import read_history, resume_epoch, trim_history
+from textrecipes.distribute import agree_resume_epoch, backup_epochs, get_strategy, read_history, resume_epoch, trim_history
 
 EPOCHS = 8
 
@@ -81,12 +81,60 @@ def test_trim_history_and_resume_epoch(tmp_path):
     backup = tmp_path / "backup"
     backup.mkdir()
     assert resume_epoch(str(backup)) == 0
-    (backup / "training_metadata.json").write_text('{"epoch": 3, "batch": 0}')
-    assert resume_epoch(str(backup)) == 0  # no weights, nothing to resume
-    (backup / "latest.weights.h5").write_bytes(b"")
-    assert resume_epoch(str(backup)) == 3
-    (backup / "training_metadata.json").write_text("not json")
+    (backup / "epoch-0003.partial.weights.h5").write_bytes(b"")  # killed mid-write: not a state
     assert resume_epoch(str(backup)) == 0
+    (backup / "epoch-0002.weights.h5").write_bytes(b"")
+    (backup / "epoch-0003.weights.h5").write_bytes(b"")
+    assert resume_epoch(str(backup)) == 3
+    assert backup_epochs(str(backup)) == [2, 3]
+    assert agree_resume_epoch(str(backup), get_strategy("cpu"), 2) == 2  # states past train.epochs ignored
+
+
+def test_epoch_backup_keeps_two_states_and_restores_the_one_asked_for(tmp_path):
+    import keras
+
+    from textrecipes.callbacks import EpochBackup
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        m.compile("adam", "sparse_categorical_crossentropy")
+        return m
+
+    backup = str(tmp_path / "backup")
+    saved = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            saved[epoch + 1] = [w.copy() for w in self.model.get_weights()]
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        model().fit(x, y, epochs=6, verbose=0, callbacks=[Snapshot(), EpochBackup(backup), Stop()])
+    assert backup_epochs(backup) == [3, 4]  # the last two, no partial files
+    assert sorted(os.listdir(backup)) == ["epoch-0003.weights.h5", "epoch-0004.weights.h5"]
+    # A peer one epoch behind: resume from epoch 3, drop the newer state, run epochs 4-6.
+    m = model()
+    m.build((None, 4))
+    probe = EpochBackup(backup, resume_from=3)
+    seen = []
+
+    class First(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append([w.copy() for w in self.model.get_weights()])
+
+    history = m.fit(x, y, epochs=6, verbose=0, callbacks=[probe, First()])
+    assert probe.resumed_epoch == 3 and len(history.history["loss"]) == 3
+    for got, want in zip(seen[0], saved[3]):
+        np.testing.assert_array_equal(got, want)
+    assert not os.path.exists(backup)  # removed once training finished
 
 
 @pytest.mark.parametrize("kept", [0, 5])
@@ -150,6 +198,14 @@ saved_model = false
 """
 
 
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
+
+
 def _children(pid):
     try:
         with open(f"/proc/{pid}/task/{pid}/children") as f:
@@ -203,20 +259,26 @@ def test_multi_worker_run_survives_a_worker_killed_and_restarted(tmp_path):
             [sys.executable, "-m", "textrecipes.cli", "train", str(recipe), "--run-dir", run_dir, "--restarts", "3"],
             cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=logs[-1], stderr=subprocess.STDOUT))
     try:
-        # Kill only once both workers have backed up the same epoch: each worker resumes from its own
-        # backup, and a kill between the two backups leaves them an epoch apart (the run then hangs;
-        # see the note on issue 5: resuming from the chief's backup on every worker would fix it).
+        # Kill worker 1 once both workers hold the same two epochs, then drop its newest state while
+        # it is down (its supervisor waits 2 s): as if the kill had come between the chief's backup
+        # and its own. Each worker resumes from its own folder, so they must agree on the epoch.
         key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
-        worker1_dir = os.path.join(tempfile.gettempdir(), "textrecipes-workers", f"run-{key}-worker1")
+        worker1_backup = os.path.join(tempfile.gettempdir(), "textrecipes-workers", f"run-{key}-worker1", "backup")
+        chief_backup = os.path.join(run_dir, "backup")
         deadline = time.time() + 400
-        while not (_backed_up_epochs(run_dir) >= 2 and _backed_up_epochs(run_dir) == _backed_up_epochs(worker1_dir)):
+        while not (len(backup_epochs(worker1_backup)) == 2 and backup_epochs(worker1_backup)[-1] >= 2
+                   and backup_epochs(worker1_backup) == backup_epochs(chief_backup)):
             assert all(p.poll() is None for p in supervisors), "a worker ended before the kill"
             assert time.time() < deadline, "no epoch backed up in time"
-            time.sleep(0.05)
+            time.sleep(0.02)
         victim = _children(supervisors[1].pid)
         assert len(victim) == 1
         os.kill(victim[0], signal.SIGKILL)
-        done_before = _backed_up_epochs(run_dir)
+        while os.path.exists(f"/proc/{victim[0]}") and "Z" not in _state(victim[0]):
+            time.sleep(0.01)
+        held = backup_epochs(worker1_backup)
+        os.remove(os.path.join(worker1_backup, f"epoch-{held[-1]:04d}.weights.h5"))
+        resume_at = held[-2]
         codes = [p.wait(timeout=600) for p in supervisors]
     finally:
         for p in supervisors:
@@ -229,9 +291,9 @@ def test_multi_worker_run_survives_a_worker_killed_and_restarted(tmp_path):
         outputs.append(log.read())
     assert codes == [0, 0], "\n=====\n".join(o[-3000:] for o in outputs)
     assert f"exited with status {-signal.SIGKILL}; restarting" in outputs[1]
-    assert 2 <= done_before < epochs
-    for out in outputs:
-        assert "resuming an interrupted run after epoch" in out
+    assert 1 <= resume_at < epochs - 1
+    for out in outputs:  # both workers resume from the epoch they share, the chief one epoch back
+        assert f"resuming an interrupted run after epoch {resume_at} of {epochs}" in out
     rows = list(csv.DictReader(open(os.path.join(run_dir, "history.csv"))))
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
     assert json.load(open(os.path.join(run_dir, "metrics.json")))["epochs_run"] == epochs

@@ -59,6 +59,15 @@ def test_time_budget_stops_the_search_early(tmp_path):
     assert os.path.exists(out["best_recipe"])
 
 
+def test_max_trials_above_the_number_of_combinations_is_capped(tmp_path, capsys):
+    from textrecipes.search import run_search
+
+    # recipes/search_lr_batch.toml says max_trials = 4; cut to a 2-value space it must not promise 4 trials
+    space = {"train.batch_size": [16, 32]}
+    run_search(_recipe(tmp_path, space, max_trials=4, time_budget_s=0.01), run_dir=str(tmp_path / "s"), verbose=1)
+    assert "(2 combinations, at most 2 trials" in capsys.readouterr().out
+
+
 def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
     from textrecipes.search import run_search
 
@@ -66,6 +75,7 @@ def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
         run_search(_recipe(tmp_path, {"model.unitz": [8, 16], "train.batch_size": [0]}), run_dir=str(tmp_path / "s"))
     text = str(e.value)
     assert "model.unitz" in text and "did you mean 'units'" in text
+    assert text.count("unknown key 'model.unitz'") == 1, "one line for the key, not one per value"
     assert "'train.batch_size' = 0 is out of range" in text
     assert not os.path.exists(tmp_path / "s")
 

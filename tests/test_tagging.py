@@ -133,6 +133,33 @@ def test_export_keras_and_padding_agree(tag_run):
     assert all(tag in saved.tags for sentence in tagged for _, tag in sentence)
 
 
+def test_model_card_and_report(tag_run):
+    from textrecipes.report import write_report
+
+    metrics = json.loads((tag_run / "metrics.json").read_text())
+    card = json.loads((tag_run / "model_card.json").read_text())
+    assert card == json.loads((tag_run / "saved_model" / "assets.extra" / "model_card.json").read_text())
+    test = metrics["test"]
+    assert card["format"] == "conll" and card["task"] == "tagging" and card["labels"] == test["labels"]
+    assert card["tokenizer"] == {"lowercase": False, "tokens": "whitespace"}
+    assert card["metrics"]["test"]["entity"]["f1"] == test["entity"]["f1"]
+    assert card["metrics"]["test"]["accuracy"] == test["accuracy"]
+    assert len(card["data"]) == 3 and set(card["exports"]) == {"saved_model", "model.keras"}
+    md = (tag_run / "report.md").read_text(encoding="utf-8")
+    e = test["entity"]
+    assert f"token accuracy {test['accuracy']:.4f}" in md and f"F1 {e['f1']:.4f}" in md
+    for kind in ("PER", "NAME"):
+        t, ent = test["token_per_type"][kind], e["per_type"][kind]
+        assert (f"| {kind} | {t['precision']:.4f} | {t['recall']:.4f} | {t['f1-score']:.4f} | {ent['precision']:.4f} | "
+                f"{ent['recall']:.4f} | {ent['f1']:.4f} | {ent['support']} |") in md
+    for tag, c in test["per_tag"].items():
+        assert f"| {tag} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1-score']:.4f} |" in md
+    assert "<td>PER</td>" in (tag_run / "report.html").read_text(encoding="utf-8")
+    os.remove(tag_run / "report.md")
+    assert main(["report", str(tag_run)]) == 0 and (tag_run / "report.md").read_text(encoding="utf-8") == md
+    assert write_report(str(tag_run))["top_losses"] == []
+
+
 def test_cli_predict_prints_token_tag_pairs(tag_run):
     out = subprocess.run([sys.executable, "-m", "textrecipes.cli", "predict", str(tag_run)],
                          input=FIXED[0] + "\n\n" + FIXED[1] + "\n", capture_output=True, text=True, cwd=ROOT, timeout=300)

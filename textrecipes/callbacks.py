@@ -1,7 +1,7 @@
 """Training callbacks and the builder for a recipe's `[callbacks]` table.
 
 Keras' own callbacks are used wherever they do the job (early stopping,
-checkpointing, backup-and-restore, TensorBoard). Ours fill four gaps:
+checkpointing, backup-and-restore, TensorBoard). Ours fill five gaps:
 
 - `EarlyStopping` sets `mode` from the metric's name, so an unknown metric
   never makes Keras' `mode="auto"` raise.
@@ -9,6 +9,8 @@ checkpointing, backup-and-restore, TensorBoard). Ours fill four gaps:
   less than `min_delta`.
 - `ReduceLROnPlateauScaled` also works when the optimizer holds a schedule
   (Keras' `ReduceLROnPlateau` raises `TypeError` there).
+- `EpochBackup` keeps the last two epochs' states, written atomically, and
+  resumes every worker of a multi-worker run from the same epoch.
 - `LearningRateLogger` records the rate a schedule actually gave;
   `TerminateOnNaNWithAdvice` says what to try when the loss blows up.
 
@@ -515,6 +517,78 @@ class LearningRateLogger(keras.callbacks.Callback):
         return {"log_dir": self.log_dir, "key": self.key}
 
 
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that keeps the last ``keep`` epochs' states, written atomically, and
+    resumes every worker of a multi-worker run from the same epoch.
+
+    Keras' callback keeps one state per process, written in place: a worker
+    killed between its peers' backup of an epoch and its own resumes an epoch
+    behind them and the run hangs, and a kill mid-write leaves weights and epoch
+    number out of step. Here each epoch's state goes to its own file
+    (``epoch-0003.weights.h5``, written under a temporary name and renamed),
+    the last ``keep`` are kept, and `textrecipes.distribute.agree_resume_epoch`
+    picks the newest epoch every worker holds. The folder is removed when
+    training ends.
+
+    Args:
+        backup_dir: the folder for the states (one per process).
+        keep: states kept, newest first. Defaults to 2 (enough for workers one epoch apart).
+        resume_from: the epoch to resume from when the caller has agreed on it
+            already (the runner does, to trim ``history.csv``); None agrees in
+            `on_train_begin`. Defaults to None.
+
+    Example:
+
+    >>> model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup")])
+    """
+
+    def __init__(self, backup_dir, keep=2, resume_from=None):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+        if int(keep) < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.keep = int(keep)
+        self.resume_from = resume_from
+        self.resumed_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        from textrecipes import distribute  # late: distribute imports TensorFlow's strategies
+
+        epoch = self.resume_from
+        if epoch is None:
+            epoch = distribute.agree_resume_epoch(
+                self.backup_dir, self.model.distribute_strategy, int(self.params.get("epochs") or 0)
+            )
+        self.resumed_epoch = int(epoch)
+        # States newer than the agreed one belong to a future this run will redo.
+        for stale in distribute.backup_epochs(self.backup_dir):
+            if stale > self.resumed_epoch:
+                os.remove(distribute.backup_path(self.backup_dir, stale))
+        if not self.resumed_epoch:
+            return
+        if not self.model.built:
+            raise ValueError("EpochBackup needs a built model before fit() to restore its state")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(distribute.backup_path(self.backup_dir, self.resumed_epoch))
+        self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
+
+    def _save_model(self):
+        from textrecipes import distribute
+
+        os.makedirs(self.backup_dir, exist_ok=True)
+        epoch = self._current_epoch
+        final = distribute.backup_path(self.backup_dir, epoch)
+        partial = final[: -len(".weights.h5")] + ".partial.weights.h5"
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, final)  # atomic: a state is either complete or absent
+        for old in distribute.backup_epochs(self.backup_dir):
+            if old <= epoch - self.keep or old > epoch:
+                os.remove(distribute.backup_path(self.backup_dir, old))
+
+    def get_config(self):
+        return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}
+
+
 class TerminateOnNaNWithAdvice(keras.callbacks.Callback):
     """Stops training on a NaN or infinite loss and says what to try.
 
@@ -778,7 +852,7 @@ def build_callbacks(config, *, run_dir, verbose=1):
     callbacks = []
     if run_dir is not None and c["backup"]["enabled"]:
         callbacks.append(
-            keras.callbacks.BackupAndRestore(os.path.join(run_dir, "backup"))
+            EpochBackup(os.path.join(run_dir, "backup"))
         )
     if c["terminate_on_nan"]["enabled"]:
         callbacks.append(

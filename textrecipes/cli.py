@@ -90,8 +90,9 @@ def _cmd_pretrain(args) -> int:
     pretrain(args.corpus, run_dir=args.run_dir, embedding_dim=args.embedding_dim, units=args.units,
              max_tokens=args.max_tokens, min_freq=args.min_freq, split=args.split, lowercase=not args.keep_case,
              epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, learning_rate=args.learning_rate,
-             validation_fraction=args.validation_fraction, seed=args.seed, overwrite=args.overwrite,
-             verbose=0 if args.quiet else 1)
+             validation_fraction=args.validation_fraction, tie_weights=not args.untied,
+             input_dropout=args.input_dropout, output_dropout=args.output_dropout, seed=args.seed,
+             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
     return 0
 
 
@@ -266,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq-len", type=int, default=64, help="tokens per training sequence (default 64)")
     p.add_argument("--learning-rate", type=float, default=0.002)
     p.add_argument("--validation-fraction", type=float, default=0.05, help="lines held out for the perplexity")
+    p.add_argument("--untied", action="store_true", help="a separate output layer instead of the embedding matrix")
+    p.add_argument("--input-dropout", type=float, default=0.1, help="dropout of whole input words (default 0.1)")
+    p.add_argument("--output-dropout", type=float, default=0.2, help="dropout on the LSTM outputs (default 0.2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace a finished LM in --run-dir")
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")

@@ -9,8 +9,9 @@ and answers the questions the runner has to ask around them:
 - `cudnn_eligible`: whether every LSTM and GRU keeps to the cuDNN kernel, and why not.
 - `is_chief` / `worker_run_dir`: in a multi-worker run only the chief writes
   the run folder; the other workers write to a private temporary folder.
-- `resume_epoch` / `trim_history`: what an interrupted run's ``backup/`` says,
-  so that ``history.csv`` is continued rather than overwritten.
+- `resume_epoch` / `agree_resume_epoch` / `trim_history`: which epoch an
+  interrupted run resumes from (the same on every worker), so that
+  ``history.csv`` is continued rather than overwritten.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -314,8 +316,49 @@ def _walk_layers(layer):
 # Resume after a fault.
 
 
+BACKUP_FILE = "epoch-{epoch:04d}.weights.h5"  # the state after that many epochs, written atomically
+_BACKUP_PATTERN = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+
+
+def backup_path(backup_dir: str, epoch: int) -> str:
+    """Where the training state after ``epoch`` epochs is kept in a ``backup/`` folder.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+        epoch: the number of epochs finished.
+
+    Example:
+        >>> backup_path("runs/demo/backup", 3)
+        'runs/demo/backup/epoch-0003.weights.h5'
+    """
+    return os.path.join(backup_dir, BACKUP_FILE.format(epoch=epoch))
+
+
+def backup_epochs(backup_dir: str) -> list[int]:
+    """The epochs whose training state is complete in a ``backup/`` folder, oldest first.
+
+    A state is written to a temporary name and renamed when complete, so a
+    process killed mid-write never leaves a half-written state under this name.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+
+    Example:
+        >>> backup_epochs("no/such/folder")
+        []
+    """
+    try:
+        names = os.listdir(backup_dir)
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for m in map(_BACKUP_PATTERN.match, names) if m)
+
+
 def resume_epoch(backup_dir: str) -> int:
-    """The number of epochs an interrupted run finished, from Keras' `BackupAndRestore` folder (0: none).
+    """The number of epochs an interrupted run finished, from its ``backup/`` folder (0: none).
+
+    This is the newest state this process holds; in a multi-worker run the
+    workers resume from `agree_resume_epoch` instead.
 
     Args:
         backup_dir: the run's ``backup/`` folder.
@@ -324,14 +367,44 @@ def resume_epoch(backup_dir: str) -> int:
         >>> resume_epoch("no/such/folder")
         0
     """
-    path = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(path) or not os.path.exists(os.path.join(backup_dir, "latest.weights.h5")):
-        return 0
-    try:
-        with open(path, encoding="utf-8") as f:
-            return int(json.load(f).get("epoch", 0))
-    except (ValueError, OSError):
-        return 0
+    return max(backup_epochs(backup_dir), default=0)
+
+
+def agree_resume_epoch(backup_dir: str, strategy: tf.distribute.Strategy, max_epochs: int) -> int:
+    """The newest epoch whose state every worker holds, so that all of them resume from the same one.
+
+    Workers back up one after another, so a worker killed between its peers'
+    backup of an epoch and its own is an epoch behind them; each worker keeps
+    its last two states (`textrecipes.callbacks.EpochBackup`), and one
+    all-reduce over "which epochs do I hold" finds the newest they share.
+    Every worker reads its own ``backup/`` folder: no shared file system is
+    needed. Every worker must call this at the same point (it is a collective
+    op); a single-process strategy just gives `resume_epoch`.
+
+    Args:
+        backup_dir: this worker's ``backup/`` folder.
+        strategy: the run's `tf.distribute.Strategy`.
+        max_epochs: the run's ``train.epochs`` (states beyond it are ignored).
+
+    Example:
+        >>> agree_resume_epoch("no/such/folder", get_strategy("cpu"), 10)
+        0
+    """
+    held = [e for e in backup_epochs(backup_dir) if 0 < e <= max_epochs]
+    if not is_multi_worker(strategy):
+        return max(held, default=0)
+    flags = [0.0] * (max_epochs + 1)
+    for e in [0, *held]:  # epoch 0 (a fresh start) is always shared
+        flags[e] = 1.0
+
+    @tf.function  # collective ops run eagerly are slow and warn about it
+    def all_reduce():
+        per_replica = strategy.run(lambda: tf.constant(flags, tf.float32))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    totals = all_reduce().numpy()
+    replicas = strategy.num_replicas_in_sync
+    return max(e for e, total in enumerate(totals) if total >= replicas - 0.5)
 
 
 def trim_history(csv_path: str, epochs: int) -> int:
@@ -456,8 +529,9 @@ def supervise(command: list[str], restarts: int, *, delay: float = 2.0, env: dic
     a worker: when one worker dies, TensorFlow's `MultiWorkerMirroredStrategy`
     holds the others in their collective ops, and when the worker comes back
     they abort ("... has likely restarted. Restart your program"), so every
-    worker's process restarts and `BackupAndRestore` resumes all of them from
-    the last epoch they backed up together. A single-process run resumes the
+    worker's process restarts and `textrecipes.callbacks.EpochBackup` resumes
+    all of them from the newest epoch every one of them backed up
+    (`agree_resume_epoch`). A single-process run resumes the
     same way after any crash.
 
     Args:

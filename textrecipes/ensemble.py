@@ -170,7 +170,7 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
         [('fresh', 0.88)]
     """
     from textrecipes.export import export_saved_model
-    from textrecipes.runner import check_export, train
+    from textrecipes.runner import check_export, train, write_model_card
     from textrecipes.tokenization import presegment
 
     if (seeds is None) == (recipes is None) or not (seeds or recipes):
@@ -228,6 +228,7 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
     export_path = os.path.join(run_dir, "saved_model")
     export_saved_model(model, export_path, labels=labels, task=task, meta=meta)
     export_check = check_export(model, export_path, test_texts, task, split)
+    write_model_card(run_dir, cfg, meta, {"test": report}, {"saved_model": export_check, "model.keras": {}})
     members = [{"run_dir": r.run_dir, "seed": r.recipe["seed"], "test": r.metrics, "params": int(r.model.count_params()),
                 "saved_model_bytes": _folder_bytes(os.path.join(r.run_dir, "saved_model"))
                 if os.path.isdir(os.path.join(r.run_dir, "saved_model")) else None} for r in results]
@@ -418,7 +419,7 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     """
     from textrecipes.export import Predictor, end_to_end_model, export_saved_model
     from textrecipes.pipeline import encode_labels
-    from textrecipes.runner import check_export, load_splits
+    from textrecipes.runner import check_export, load_splits, write_model_card
     from textrecipes.tokenization import presegment
 
     started = time.time()
@@ -461,6 +462,7 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     export_path = os.path.join(run_dir, "saved_model")
     export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
     export_check = check_export(e2e, export_path, raw["test"], task, split)
+    write_model_card(run_dir, cfg, meta, {"test": reports["student"]}, {"saved_model": export_check, "model.keras": {}})
     from textrecipes.evaluate import plot_learning_curves
 
     plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))

@@ -145,6 +145,9 @@ class Predictor:
             SavedModel folder, a ``.keras`` file inside a run folder, or a
             ``.tflite`` file with ``model_card.json`` (labels, task, tokenizer
             settings) and ``vocabulary.json`` beside it, as the runner writes them.
+        meta: for a ``.tflite`` file only: its labels, task and tokenizer settings
+            given directly instead of read from ``model_card.json`` (the runner's
+            export check, before the card exists). Default None.
 
     Example:
         >>> p = Predictor("runs/demo")  # doctest: +SKIP
@@ -152,13 +155,15 @@ class Predictor:
         [('fresh', 0.93)]
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, meta: dict | None = None):
         path = os.fspath(path)
         if not os.path.exists(path):
             raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
         self._tflite = None
+        if meta is not None and not path.endswith(".tflite"):
+            raise ValueError(f"{path}: meta is for a .tflite file only; other exports carry their own metadata")
         if path.endswith(".tflite"):
-            self._load_tflite(path)
+            self._load_tflite(path, meta)
             return
         if (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.tflite"))
                 and not os.path.exists(os.path.join(path, "saved_model.pb"))
@@ -214,13 +219,13 @@ class Predictor:
             raise RunFolderError(f"{source}: {len(self.labels)} labels but the model has {outputs} "
                                  f"output{'s' if outputs != 1 else ''} (task {self.task!r})")
 
-    def _load_tflite(self, path: str) -> None:
-        """The .tflite route: labels and tokenizer from model_card.json, ids from vocabulary.json beside it."""
+    def _load_tflite(self, path: str, meta: dict | None = None) -> None:
+        """The .tflite route: labels and tokenizer from model_card.json (or ``meta``), ids from vocabulary.json beside it."""
         from textrecipes.tflite import TFLiteClassifier
 
         folder = os.path.dirname(os.path.abspath(path))
-        card_path = os.path.join(folder, MODEL_CARD)
-        self.meta = _check_meta(_read_json(card_path), card_path)
+        card_path = os.path.join(folder, MODEL_CARD) if meta is None else f"the metadata given for {path}"
+        self.meta = _check_meta(dict(meta) if meta is not None else _read_json(card_path), card_path)
         for key, kind in (("lowercase", bool), ("max_length", int)):
             if not isinstance(self.meta.get(key), kind):
                 raise RunFolderError(f"{card_path}: {key!r} must be {kind.__name__}, got {self.meta.get(key)!r:.100}")
@@ -344,7 +349,9 @@ def model_card(meta: dict, *, recipe: dict, metrics: dict, data_files: Sequence[
 
     Args:
         meta: the label and tokenizer metadata (``labels``, ``task``, ``split``,
-            ``lowercase``, ``max_length``, ``vocabulary_size``), kept at the top level.
+            ``lowercase``, ``max_length``, ``vocabulary_size``; a tagger's
+            ``tokens``), kept at the top level; the tokenizer keys it has are
+            gathered again under ``tokenizer``.
         recipe: the resolved recipe, as a dict.
         metrics: evaluation reports by split name, e.g. ``{"test": {...}}``.
         data_files: the data files read (fingerprinted by `data_fingerprint`).
@@ -360,7 +367,7 @@ def model_card(meta: dict, *, recipe: dict, metrics: dict, data_files: Sequence[
     """
     return {
         **meta,
-        "tokenizer": {k: meta.get(k) for k in ("split", "lowercase", "max_length")},
+        "tokenizer": {k: meta[k] for k in ("split", "lowercase", "max_length", "tokens") if k in meta},
         "recipe": recipe,
         "metrics": metrics,
         "data": data_fingerprint(data_files),

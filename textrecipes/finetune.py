@@ -24,8 +24,8 @@ from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import RecipeError, load_recipe
 from textrecipes.runner import (
-    RunResult, _log, accuracy_metrics, build_optimizer, evaluate_and_export, load_splits, model_options, prepare_run_dir,
-    read_options, write_metrics,
+    RunResult, _log, accuracy_metrics, build_optimizer, evaluate_and_export, export_meta, load_splits, model_options,
+    prepare_run_dir, read_options, write_metrics, write_model_card,
 )
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 
@@ -241,6 +241,8 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     raw = [r.text for r in (splits.test or splits.validation or splits.train)]
     e2e, reports, export_check = evaluate_and_export(out_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
                                                      targets, raw, verbose)
+    write_model_card(out_dir, cfg, export_meta(cfg, labels, task, vocab), reports,
+                     {"saved_model": export_check, "model.keras": {} if cfg["export"]["keras"] else None})
     final = reports.get("test") or reports.get("validation") or {}
     finetune_report = {
         "from": os.fspath(run_dir), "oov_rate": oov_before, "oov_rate_after": oov_after,

@@ -162,6 +162,38 @@ class FirstTokens(layers.Layer):
         return {**super().get_config(), "length": self.length}
 
 
+@keras.saving.register_keras_serializable(package="textrecipes")
+class AppendFeatures(layers.Layer):
+    """Concatenates per-token features to the token vectors, keeping the token vectors' mask.
+
+    Why our own: Keras' `Concatenate` ORs the masks of its inputs, and an unmasked
+    feature tensor would unmask every padding position.
+
+    Args:
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
+    Example:
+        >>> import numpy as np
+        >>> x, f = np.ones((1, 2, 3), "float32"), np.zeros((1, 2, 1), "float32")
+        >>> AppendFeatures()([x, f]).shape
+        (1, 2, 4)
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        x, features = inputs
+        return keras.ops.concatenate([x, keras.ops.cast(features, x.dtype)], axis=-1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None if mask is None else mask[0]
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[0][:-1], input_shape[0][-1] + input_shape[1][-1])
+
+
 def output_layer(task: str, num_labels: int, **kwargs) -> layers.Dense:
     """The classifier head: sigmoid for binary/multi-label, softmax for multi-class.
 
@@ -401,7 +433,7 @@ def _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout
 def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, bidirectional: bool = True,
                   pooling: str | None = "mean_max", embedding_dropout: float = 0.2, token_dropout: float = 0.2,
                   regularizer=None, seed: int = 0, cell: str = "lstm", layers: int = 1,
-                  initializer: str = "glorot_uniform"):
+                  initializer: str = "glorot_uniform", features=None):
     """The shared text encoder: Embedding(mask_zero) → word/spatial dropout → stacked (Bi)RNN → masked pooling.
 
     The encoder of the LSTM and GRU classifiers, with their layer names and
@@ -423,6 +455,9 @@ def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units:
         cell: "lstm" (default) or "gru"; both keep their cuDNN-eligible defaults.
         layers: stacked RNN layers. Default 1.
         initializer: a key of `INITIALIZERS` for the kernels. Default "glorot_uniform".
+        features: a Keras tensor ``(batch, time, k)`` of per-token features appended
+            to the (dropped-out) embeddings before the RNN, the embeddings' mask kept
+            (the pair model's exact-match flags), or None (default).
 
     Returns:
         The encoded Keras tensor.
@@ -438,6 +473,8 @@ def encode_tokens(ids, vocabulary_size: int, *, embedding_dim: int = 128, units:
         raise ValueError(f"layers must be a positive integer, got {layers!r}")
     rnn_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}[cell]
     x = _embed(ids, vocabulary_size, embedding_dim, token_dropout, embedding_dropout, seed)
+    if features is not None:
+        x = AppendFeatures(name="append_features")([x, features])
     for i in range(layers):
         k = 0 if i == 0 else 20 + 3 * i  # the first layer keeps the single-layer model's seeds
         suffix = "" if i == 0 else f"_{i + 1}"

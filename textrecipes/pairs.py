@@ -7,7 +7,13 @@ one vocabulary over both columns → one `TextVectorizer` for both texts in
 InferSent combination ``[u, v, |u − v|, u * v]`` → Dropout → output layer →
 fit with the recipe's schedule and callbacks → evaluation → a SavedModel whose
 ``serving_default`` takes two raw-string inputs, ``text_a`` and ``text_b``, and
-returns ``probabilities``, ``label`` and ``score``.
+returns ``probabilities``, ``label`` and ``score`` → ``model_card.json``,
+``metrics.json`` and ``report.md``/``report.html``, as for a classifier run.
+
+With ``model.match_features`` (default "tokens") the model also sees word overlap:
+each token's embedding gets a flag "this token occurs in the other text" (DrQA's
+exact-match feature); "pooled" or "both" also give the head the share of each
+text found in the other.
 """
 
 from __future__ import annotations
@@ -28,10 +34,166 @@ from textrecipes.export import Predictor, label_outputs, write_export_meta
 from textrecipes.models import POOLINGS, encode_tokens, loss_for, output_layer
 from textrecipes.pipeline import encode_labels
 from textrecipes.recipe import RecipeError
-from textrecipes.tokenization import TextVectorizer, Vocabulary, _encode, presegment, tokenize
+from textrecipes.report import pair_texts, write_report
+from textrecipes.tokenization import TextVectorizer, Vocabulary, _encode, presegment, tokenize, tokenize_tf
 
 EXPORT_TOLERANCE = 1e-5
 INPUTS = ("text_a", "text_b")
+# Lexical overlap signals (DrQA's exact-match feature, Chen et al. 2017): "tokens" appends to
+# each token's embedding a 0/1 flag "this token occurs in the other text"; "pooled" adds to the
+# head the fraction of each text's tokens found in the other, plain and weighted by a learned
+# per-id weight (a learned IDF); "both" does both. Tokens are compared by `TokenKeys` (a hash
+# of the token string), not by id: unknown words all share the OOV id, yet a name unseen in
+# training that occurs in both texts is the strongest sign they belong together.
+MATCH_FEATURES = ("none", "tokens", "pooled", "both")
+KEY_BUCKETS = 2**30  # token keys are 1..2**30 (0 pads); a collision is a one-in-a-billion event
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class TokenKeys(keras.layers.Layer):
+    """Raw strings → one int32 key per token (a hash of the token string), aligned with `TextVectorizer`'s ids.
+
+    The same tokenization, lowercasing, truncation and padding as the
+    vectorizer (0 pads; an empty text gives one 0), so key ``i`` belongs to
+    id ``i``; two tokens get the same key exactly when they are the same
+    string (up to hash collisions, one in 2**30), whether or not they are in
+    the vocabulary. A preprocessing layer (TensorFlow string ops), used in
+    `tf.data` and in front of the exported model, like the vectorizer.
+
+    Args:
+        split: as for `TextVectorizer`. Default "word".
+        lowercase: Default True.
+        max_length: longest sequence kept. Default 256.
+        **kwargs: passed on to `keras.layers.Layer`.
+
+    Example:
+        >>> keys = TokenKeys()(tf.constant(["Paris is big", "big paris", ""])).numpy()
+        >>> keys[0, 0] == keys[1, 1], keys[0, 2] == keys[1, 0], keys[2].tolist()
+        (True, True, [0, 0, 0])
+    """
+
+    def __init__(self, split="word", lowercase=True, max_length=256, **kwargs):
+        kwargs["trainable"] = False
+        super().__init__(**kwargs)
+        if not isinstance(max_length, int) or max_length < 1:
+            raise ValueError(f"max_length must be a positive integer, got {max_length!r}")
+        tokenize_tf(tf.constant([""]), split=split)  # checks split
+        self.split, self.lowercase, self.max_length = split, lowercase, max_length
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
+
+    @classmethod
+    def like(cls, vectorizer: TextVectorizer, **kwargs) -> "TokenKeys":
+        """The keys layer that matches ``vectorizer`` (its split, lowercasing and max_length)."""
+        return cls(vectorizer.split, vectorizer.lowercase, vectorizer.max_length, **kwargs)
+
+    def build(self, input_shape):
+        self.built = True
+
+    def call(self, texts):
+        texts = tf.convert_to_tensor(texts, dtype=tf.string)
+        if texts.shape.rank == 2:
+            texts = tf.squeeze(texts, axis=1)
+        tokens = tokenize_tf(texts, split=self.split, lowercase=self.lowercase)[:, : self.max_length]
+        keys = tf.ragged.map_flat_values(lambda t: tf.cast(tf.strings.to_hash_bucket_fast(t, KEY_BUCKETS) + 1, tf.int32),
+                                         tokens)
+        width = tf.cast(tf.maximum(tf.reduce_max(keys.row_lengths()), 1), tf.int32)  # as the vectorizer pads
+        dense = keys.to_tensor(0)
+        return tf.pad(dense, [[0, 0], [0, width - tf.shape(dense)[1]]])
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], None)
+
+    def compute_output_spec(self, texts):
+        return keras.KerasTensor((texts.shape[0], None), dtype="int32")
+
+    def get_config(self):
+        return {**super().get_config(), "split": self.split, "lowercase": self.lowercase, "max_length": self.max_length}
+
+
+def _found_in(keys, other_keys):
+    """True where a token key of ``keys`` also occurs in ``other_keys``; padding (key 0) never matches."""
+    ops = keras.ops
+    a, b = ops.cast(keys, "int32"), ops.cast(other_keys, "int32")
+    same = ops.logical_and(ops.equal(ops.expand_dims(a, 2), ops.expand_dims(b, 1)),
+                           ops.expand_dims(b > 0, 1))  # (batch, time_a, time_b)
+    return ops.logical_and(ops.any(same, axis=2), a > 0)
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class ExactMatch(layers.Layer):
+    """Per token of the first text: 1.0 when it occurs in the second text, else 0.0 (DrQA's exact match).
+
+    Compares `TokenKeys` (token strings after lowercasing and tokenization, in
+    the vocabulary or not); the padding key 0 never matches.
+
+    Args:
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
+    Example:
+        >>> a, b = np.array([[5, 6, 9, 0]]), np.array([[6, 9, 0, 0]])
+        >>> ExactMatch()([a, b]).numpy()[..., 0].tolist()
+        [[0.0, 1.0, 1.0, 0.0]]
+    """
+
+    def call(self, inputs):
+        keys, other_keys = inputs
+        return keras.ops.expand_dims(keras.ops.cast(_found_in(keys, other_keys), self.compute_dtype), -1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], input_shape[0][1], 1)
+
+
+@keras.saving.register_keras_serializable(package="textrecipes")
+class MatchSummary(layers.Layer):
+    """Pooled overlap of two texts: the fraction of each text's tokens found in the other, plain and weighted.
+
+    Inputs ``[ids_a, ids_b, keys_a, keys_b]`` (token ids and their `TokenKeys`).
+    Returns ``[found_a, found_b, weighted_a, weighted_b]`` per pair: ``found_a``
+    is the share of text A's tokens (padding excluded) that occur in B; the
+    weighted shares weight each token by ``softplus(w[id])``, ``w`` learned
+    (initialised to 0, so they start equal to the plain shares) — a learned
+    inverse document frequency, as TF-IDF cosine weights rare words up.
+
+    Args:
+        vocabulary_size: ids the weight table holds (``len(Vocabulary)``).
+        **kwargs: passed on to `keras.layers.Layer` (``name``, ``dtype``).
+
+    Example:
+        >>> a, b = np.array([[5, 6, 7, 0]]), np.array([[6, 0, 0, 0]])
+        >>> [round(x, 3) for x in MatchSummary(10)([a, b, a, b]).numpy()[0].tolist()]
+        [0.333, 1.0, 0.333, 1.0]
+    """
+
+    def __init__(self, vocabulary_size, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(vocabulary_size, int) or vocabulary_size < 1:
+            raise ValueError(f"vocabulary_size must be a positive integer, got {vocabulary_size!r}")
+        self.vocabulary_size = vocabulary_size
+
+    def build(self, input_shape):
+        self.token_weights = self.add_weight(shape=(self.vocabulary_size,), initializer="zeros", name="token_weights")
+
+    def call(self, inputs):
+        ops = keras.ops
+        ids_a, ids_b, keys_a, keys_b = (ops.cast(x, "int32") for x in inputs)
+        out = []
+        for weighted in (False, True):
+            for ids, keys, other in ((ids_a, keys_a, keys_b), (ids_b, keys_b, keys_a)):
+                real = ops.cast(keys > 0, self.compute_dtype)
+                found = ops.cast(_found_in(keys, other), self.compute_dtype)
+                if weighted:
+                    w = ops.softplus(ops.take(ops.cast(self.token_weights, self.compute_dtype),
+                                              ops.clip(ids, 0, self.vocabulary_size - 1), axis=0))
+                    found, real = found * w, real * w
+                out.append(ops.sum(found, axis=1) / ops.maximum(ops.sum(real, axis=1), 1e-6))
+        return ops.stack(out, axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], 4)
+
+    def get_config(self):
+        return {**super().get_config(), "vocabulary_size": self.vocabulary_size}
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -71,11 +233,17 @@ def build_pair_classifier(
     token_dropout: float = 0.2,
     l1: float = 0.0,
     l2: float = 0.0,
+    match_features: str = "tokens",
     seed: int = 0,
     name: str = "pair_classifier",
     **ignored,
 ) -> keras.Model:
     """Builds the pair model: one shared encoder for both texts, then ``[u, v, |u−v|, u*v]`` → Dropout → Dense.
+
+    With ``match_features`` (on by default) the encoder also reads, for each
+    token, whether it occurs in the other text (`ExactMatch`), and/or the head
+    also sees how much of each text the other covers (`MatchSummary`): word
+    overlap, which ``[u, v, |u−v|, u*v]`` alone cannot see exactly.
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
@@ -90,12 +258,17 @@ def build_pair_classifier(
         token_dropout: word dropout. Default 0.2.
         l1: L1 penalty on the LSTM and head kernels. Default 0.
         l2: L2 penalty on the LSTM and head kernels. Default 0.
+        match_features: lexical overlap signals, one of `MATCH_FEATURES`: "none",
+            "tokens" (exact-match flag per token into the encoder), "pooled"
+            (overlap shares into the head) or "both". Default "tokens", the best of the four
+            on validation in benchmarks/results/pairs_tagging.md.
         seed: seeds initializers and dropout. Default 0.
         name: model name. Default "pair_classifier".
         **ignored: other ``[model]`` keys (``ngram_buckets``, ``ngram_dim``) do not apply to pairs.
 
     Returns:
-        An uncompiled `keras.Model` taking ``{"ids_a": ids, "ids_b": ids}``.
+        An uncompiled `keras.Model` taking ``{"ids_a": ids, "ids_b": ids}``, and with
+        match features also ``"keys_a"``, ``"keys_b"`` (`TokenKeys` of each text).
 
     Example:
         >>> model = build_pair_classifier(100, 2, embedding_dim=8, units=4)
@@ -106,19 +279,33 @@ def build_pair_classifier(
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if task not in ("binary", "multiclass"):
         raise ValueError(f"a pair model is 'binary' or 'multiclass', got task {task!r}")
+    if match_features not in MATCH_FEATURES:
+        raise ValueError(f"match_features must be one of {MATCH_FEATURES}, got {match_features!r}")
     regularizer = keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    encoder = keras.Model(ids, encode_tokens(ids, vocabulary_size, embedding_dim=embedding_dim, units=units,
-                                             bidirectional=bidirectional, pooling=pooling,
-                                             embedding_dropout=embedding_dropout, token_dropout=token_dropout,
-                                             regularizer=regularizer, seed=seed), name="encoder")
-    ids_a = keras.Input(shape=(None,), dtype="int32", name="ids_a")
-    ids_b = keras.Input(shape=(None,), dtype="int32", name="ids_b")
-    x = PairFeatures(name="pair_features")([encoder(ids_a), encoder(ids_b)])
+    options = dict(embedding_dim=embedding_dim, units=units, bidirectional=bidirectional, pooling=pooling,
+                   embedding_dropout=embedding_dropout, token_dropout=token_dropout, regularizer=regularizer, seed=seed)
+    inputs = {name: keras.Input(shape=(None,), dtype="int32", name=name)
+              for name in ("ids_a", "ids_b") + (("keys_a", "keys_b") if match_features != "none" else ())}
+    ids_a, ids_b = inputs["ids_a"], inputs["ids_b"]
+    if match_features in ("tokens", "both"):  # the encoder reads a text and, for its flags, both texts' keys
+        keys, other = (keras.Input(shape=(None,), dtype="int32", name=n) for n in ("keys", "other_keys"))
+        flags = ExactMatch(name="exact_match")([keys, other])
+        encoder = keras.Model([ids, keys, other], encode_tokens(ids, vocabulary_size, features=flags, **options),
+                              name="encoder")
+        u = encoder([ids_a, inputs["keys_a"], inputs["keys_b"]])
+        v = encoder([ids_b, inputs["keys_b"], inputs["keys_a"]])
+    else:
+        encoder = keras.Model(ids, encode_tokens(ids, vocabulary_size, **options), name="encoder")
+        u, v = encoder(ids_a), encoder(ids_b)
+    x = PairFeatures(name="pair_features")([u, v])
+    if match_features in ("pooled", "both"):
+        summary = MatchSummary(vocabulary_size, name="match_summary")([ids_a, ids_b, inputs["keys_a"], inputs["keys_b"]])
+        x = layers.Concatenate(name="with_match_summary")([x, summary])
     x = layers.Dropout(dropout, seed=seed + 5, name="dropout")(x)
     outputs = output_layer(task, num_labels, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6),
                            kernel_regularizer=regularizer)(x)
-    return keras.Model({"ids_a": ids_a, "ids_b": ids_b}, outputs, name=name)
+    return keras.Model(inputs, outputs, name=name)
 
 
 def end_to_end_pair_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Model:
@@ -139,12 +326,21 @@ def end_to_end_pair_model(vectorizer: TextVectorizer, model: keras.Model) -> ker
     """
     a = keras.Input(shape=(), dtype="string", name="text_a")
     b = keras.Input(shape=(), dtype="string", name="text_b")
-    return keras.Model({"text_a": a, "text_b": b}, model({"ids_a": vectorizer(a), "ids_b": vectorizer(b)}),
-                       name="pair_classifier_e2e")
+    features = {"ids_a": vectorizer(a), "ids_b": vectorizer(b)}
+    if _needs_keys(model):
+        keys = TokenKeys.like(vectorizer, name="token_keys")
+        features.update(keys_a=keys(a), keys_b=keys(b))
+    return keras.Model({"text_a": a, "text_b": b}, model(features), name="pair_classifier_e2e")
+
+
+def _needs_keys(model: keras.Model) -> bool:
+    """Whether a pair model takes `TokenKeys` inputs (it does with match features)."""
+    return isinstance(model.input, dict) and "keys_a" in model.input
 
 
 def make_pair_dataset(texts_a: Sequence[str], texts_b: Sequence[str], targets, vectorizer: TextVectorizer, *,
-                      batch_size: int = 32, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+                      batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                      keys: TokenKeys | None = None) -> tf.data.Dataset:
     """Batches of ``({"ids_a", "ids_b"}, targets)``, both texts vectorized in the pipeline.
 
     Args:
@@ -155,6 +351,8 @@ def make_pair_dataset(texts_a: Sequence[str], texts_b: Sequence[str], targets, v
         batch_size: Default 32.
         shuffle: reshuffle every epoch, seeded. Default False.
         seed: shuffle seed. Default 0.
+        keys: a `TokenKeys` layer: the batches then also hold ``"keys_a"`` and
+            ``"keys_b"`` (for a model with match features). Default None.
 
     Returns:
         A prefetched `tf.data.Dataset`.
@@ -168,13 +366,15 @@ def make_pair_dataset(texts_a: Sequence[str], texts_b: Sequence[str], targets, v
     if len(texts_a) != len(texts_b):
         raise ValueError(f"texts_a and texts_b differ in length: {len(texts_a)} vs {len(texts_b)}")
     texts = (tf.constant(list(texts_a), tf.string), tf.constant(list(texts_b), tf.string))
-    data = tf.data.Dataset.from_tensor_slices(texts if targets is None else (texts, targets))
+    data = tf.data.Dataset.from_tensor_slices((texts,) if targets is None else (texts, targets))
     if shuffle:
         data = data.shuffle(len(texts_a), seed=seed, reshuffle_each_iteration=True)
     data = data.batch(batch_size)
 
     def vectorize(pair, *y):
         ids = {"ids_a": vectorizer(pair[0]), "ids_b": vectorizer(pair[1])}
+        if keys is not None:
+            ids.update(keys_a=keys(pair[0]), keys_b=keys(pair[1]))
         return (ids, *y) if y else ids
 
     return data.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
@@ -331,13 +531,15 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
                                 max_length=max_length, name="vectorizer")
     runner._log(verbose, f"vocabulary: {len(vocab)} ids over both texts")
 
-    # 3. tf.data: both texts vectorized in the pipeline.
+    # 3. tf.data: both texts vectorized in the pipeline (with match features, their token keys too).
     batch_size = train_cfg["batch_size"] * strategy.num_replicas_in_sync
     targets = {name: encode_labels([r.label for r in getattr(splits, name)], labels, task)
                for name in ("train", "validation", "test")}
+    keys = TokenKeys.like(vectorizer, name="token_keys") if model_cfg["match_features"] != "none" else None
     train_ds = make_pair_dataset(*texts["train"], targets["train"], vectorizer, batch_size=batch_size,
-                                 shuffle=True, seed=seed)
-    eval_ds = {name: make_pair_dataset(*texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256))
+                                 shuffle=True, seed=seed, keys=keys)
+    eval_ds = {name: make_pair_dataset(*texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256),
+                                       keys=keys)
                for name in ("validation", "test") if len(texts[name][0])}
 
     # 4. The model under the strategy.
@@ -359,10 +561,10 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
         model = local
 
     # 6. Evaluation.
-    reports = {}
+    reports, probabilities = {}, {}
     for name, ds in eval_ds.items():
-        probs = probabilities_per_label(model.predict(ds, verbose=0), task)
-        reports[name] = evaluate_predictions(targets[name], probs, labels, task)
+        probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), task)
+        reports[name] = evaluate_predictions(targets[name], probabilities[name], labels, task)
     final = reports.get("test") or reports.get("validation") or {}
     if final:
         runner._log(verbose, format_metrics(final, "test" if "test" in reports else "validation"))
@@ -383,6 +585,13 @@ def train_pairs(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = F
         export_check = check_pair_export(e2e, export_path, sample, task)
         runner._log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                              f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['pairs']} pairs)")
+    # 8. The model card beside the exports, metrics.json and the report (as for a classifier run).
+    runner.write_model_card(run_dir, cfg, meta, reports, {"saved_model": export_check,
+                                                          "model.keras": {} if cfg["export"]["keras"] else None})
     runner.write_metrics(run_dir, reports, splits, history, started, export_check, format="pairs")
+    if final:
+        validation = ((pair_texts([(r.first, r.second) for r in splits.validation]), targets["validation"], probabilities["validation"])
+                      if "validation" in probabilities else None)
+        write_report(run_dir, predictions=validation)
     run_dir = runner.finish_run(run_dir, chief_run_dir)
     return runner.RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, labels, task, e2e)

@@ -1,10 +1,11 @@
 """Language-model pretraining on a plain corpus, and starting a classifier from it (ULMFiT-style).
 
-`pretrain` trains Embedding(mask_zero) → LSTM → Dense(vocabulary) to predict
+`pretrain` trains Embedding(mask_zero) → LSTM → next-token logits (tied to the embedding) to predict
 the next token of every line of a corpus, with the classifiers' own tokenizer
 and `Vocabulary`, so its ids are the classifier's ids. A classifier recipe
 starts from it with ``model.init_from = "runs/lm"``: the runner then uses the
-LM's vocabulary and copies its embedding and LSTM (see `init_from_lm`).
+LM's vocabulary and copies its word vectors, and its LSTM too with
+``model.init_from_layers = "embedding_lstm"`` (see `init_from_lm`).
 """
 
 from __future__ import annotations
@@ -24,17 +25,30 @@ LM_FILE = "lm.keras"
 META_FILE = "lm.json"
 
 
-def build_language_model(vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, seed: int = 0) -> keras.Model:
-    """Builds Embedding(mask_zero) → LSTM(return_sequences) → Dense(vocabulary) next-token logits.
+def build_language_model(vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, seed: int = 0,
+                         tie_weights: bool = True, input_dropout: float = 0.1, output_dropout: float = 0.2) -> keras.Model:
+    """Builds Embedding(mask_zero) → LSTM(return_sequences) → next-token logits.
 
     The layers are named like the classifier's (``embedding``, ``lstm``), so
     their weights copy over one to one.
+
+    With ``tie_weights`` (the default) the output layer is the embedding matrix
+    itself (Press & Wolf 2017; AWD-LSTM): the LSTM state goes through a linear
+    ``projection`` to ``embedding_dim`` and its logits are the dot products with
+    every word vector (``keras.layers.ReversibleEmbedding``). Every prediction
+    then trains the word vectors, not only the inputs: on a small corpus this
+    gives much better word vectors, and they are what a classifier takes.
+    Dropout on whole input words and on the LSTM outputs (AWD-LSTM-like) keeps
+    a small corpus from being memorised.
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
         embedding_dim: embedding size. Default 128.
         units: LSTM units. Default 128.
-        seed: seeds the initializers. Default 0.
+        seed: seeds the initializers and dropout. Default 0.
+        tie_weights: share the embedding with the output layer. Default True.
+        input_dropout: dropout of whole input words while training. Default 0.1.
+        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
 
     Returns:
         An uncompiled `keras.Model`: ids ``(batch, time)`` → logits ``(batch, time, vocabulary_size)``.
@@ -43,14 +57,32 @@ def build_language_model(vocabulary_size: int, *, embedding_dim: int = 128, unit
         >>> build_language_model(100, embedding_dim=8, units=8).output_shape
         (None, None, 100)
     """
+    for name, value in (("input_dropout", input_dropout), ("output_dropout", output_dropout)):
+        if not 0 <= value < 1:
+            raise ValueError(f"{name} must be in [0, 1), got {value}")
     ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    x = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, name="embedding",
-                               embeddings_initializer=keras.initializers.RandomUniform(-0.05, 0.05, seed=seed))(ids)
+    init = keras.initializers.RandomUniform(-0.05, 0.05, seed=seed)
+    if tie_weights:
+        embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, tie_weights=True, mask_zero=True,
+                                                     embeddings_initializer=init, name="embedding")
+    else:
+        embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, embeddings_initializer=init,
+                                           name="embedding")
+    x = embedding(ids)
+    if input_dropout:
+        x = keras.layers.Dropout(input_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="input_dropout")(x)
     x = keras.layers.LSTM(units, return_sequences=True, name="lstm",
                           kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
                           recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3))(x)
-    logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="next_token",
-                                kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6))(x)
+    if output_dropout:
+        x = keras.layers.Dropout(output_dropout, seed=seed + 5, name="output_dropout")(x)
+    if tie_weights:
+        x = keras.layers.Dense(embedding_dim, name="projection",
+                               kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6))(x)
+        logits = embedding(x, reverse=True)
+    else:
+        logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="next_token",
+                                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6))(x)
     return keras.Model(ids, logits, name="lstm_language_model")
 
 
@@ -124,7 +156,8 @@ def perplexity(model: keras.Model, dataset) -> float:
 def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int = 128, units: int = 128,
              max_tokens: int = 20000, min_freq: int = 1, split: str = "word", lowercase: bool = True,
              epochs: int = 3, batch_size: int = 64, seq_len: int = 64, learning_rate: float = 0.002,
-             validation_fraction: float = 0.05, seed: int = 0, overwrite: bool = False, verbose: int = 1) -> dict:
+             validation_fraction: float = 0.05, tie_weights: bool = True, input_dropout: float = 0.1,
+             output_dropout: float = 0.2, seed: int = 0, overwrite: bool = False, verbose: int = 1) -> dict:
     """Trains an LSTM next-token language model on a plain corpus and saves its run folder.
 
     The folder holds ``lm.keras`` (the model, logits out), ``vocabulary.json``,
@@ -145,6 +178,9 @@ def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int =
         seq_len: tokens per training sequence; longer lines are cut into pieces. Default 64.
         learning_rate: Adam's rate. Default 0.002.
         validation_fraction: lines held out for the perplexity. Default 0.05.
+        tie_weights: the output layer is the embedding matrix (see `build_language_model`). Default True.
+        input_dropout: dropout of whole input words while training. Default 0.1.
+        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
         seed: seeds the held-out lines, shuffling and initialisation. Default 0.
         overwrite: replace a finished LM run in ``run_dir``. Default False.
         verbose: 0 silent, 1 a line per stage and epoch (default).
@@ -188,7 +224,8 @@ def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int =
         print(f"language model: {len(vocab)} ids, {len(train_seq)} training sequences ({n_tokens} tokens), "
               f"{len(val_seq)} held out", flush=True)
 
-    model = build_language_model(len(vocab), embedding_dim=embedding_dim, units=units, seed=seed)
+    model = build_language_model(len(vocab), embedding_dim=embedding_dim, units=units, seed=seed, tie_weights=tie_weights,
+                                 input_dropout=input_dropout, output_dropout=output_dropout)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
     train_ds = _lm_dataset(train_seq, batch_size, shuffle=True, seed=seed)
@@ -204,7 +241,8 @@ def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int =
     meta = {"kind": "lstm_language_model", "embedding_dim": embedding_dim, "units": units, "split": split,
             "lowercase": lowercase, "vocabulary_size": len(vocab), "max_tokens": max_tokens, "min_freq": min_freq,
             "seq_len": seq_len, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-            "seed": seed, "corpus": os.fspath(corpus_path)}
+            "tie_weights": tie_weights, "input_dropout": input_dropout, "output_dropout": output_dropout, "seed": seed,
+            "corpus": os.fspath(corpus_path)}
     with open(os.path.join(run_dir, META_FILE), "w", encoding="utf-8") as f:
         json.dump(meta, f, indent=2, ensure_ascii=False)
     metrics = {"validation_perplexity": ppl, "train_loss": [float(v) for v in history.history["loss"]],
@@ -289,35 +327,45 @@ def check_lm_compatible(meta: dict, recipe: dict, lm_dir: str) -> None:
         raise RecipeError(problems, f"model.init_from = {lm_dir!r}")
 
 
-def init_from_lm(classifier: keras.Model, lm: keras.Model) -> list[str]:
-    """Copies the LM's embedding and LSTM weights into a classifier built on the LM's vocabulary.
+def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedding") -> list[str]:
+    """Copies the LM's word vectors (and, if asked, its LSTM) into a classifier built on the LM's vocabulary.
 
-    A unidirectional classifier LSTM takes the LM's LSTM as it is; a
-    bidirectional one takes it in its forward direction (the backward direction
-    keeps its random initialisation: the LM only read left to right).
+    ``layers = "embedding"`` (the default) copies the word vectors alone: on
+    500 labelled reviews both the default classifier and an LSTM-only one did
+    better from the LM's embedding alone than from its embedding and LSTM, and
+    the default one better than from scratch (benchmarks/results/pretrain.md).
+    With ``"embedding_lstm"`` (ULMFiT's transfer) a unidirectional classifier
+    LSTM takes the LM's LSTM as it is; a bidirectional one takes it in its
+    forward direction (the backward direction keeps its random
+    initialisation: the LM only read left to right).
 
     Args:
         classifier: from `build_lstm_classifier` with the LM's vocabulary size,
             ``embedding_dim`` and ``units``.
         lm: from `build_language_model` (or `load_language_model`).
+        layers: "embedding" (default) or "embedding_lstm" (``model.init_from_layers``).
 
     Returns:
         The weights copied, e.g. ``["embedding", "bilstm.forward"]``.
 
     Raises:
-        ValueError: when the shapes differ.
+        ValueError: when the shapes differ, or for another ``layers``.
 
     Example:
         >>> from textrecipes.models import build_lstm_classifier
         >>> lm = build_language_model(50, embedding_dim=8, units=4)
         >>> init_from_lm(build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0), lm)
+        ['embedding']
+        >>> init_from_lm(build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0), lm, "embedding_lstm")
         ['embedding', 'bilstm.forward']
     """
+    if layers not in ("embedding_lstm", "embedding"):
+        raise ValueError(f"layers must be 'embedding_lstm' or 'embedding', got {layers!r}")
     pairs = [(classifier.get_layer("embedding"), lm.get_layer("embedding"), "embedding")]
     names = {layer.name for layer in classifier.layers}
-    if "bilstm" in names:
+    if layers == "embedding_lstm" and "bilstm" in names:
         pairs.append((classifier.get_layer("bilstm").forward_layer, lm.get_layer("lstm"), "bilstm.forward"))
-    else:
+    elif layers == "embedding_lstm":
         pairs.append((classifier.get_layer("lstm"), lm.get_layer("lstm"), "lstm"))
     for target, source, name in pairs:
         weights = source.get_weights()

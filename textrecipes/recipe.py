@@ -78,7 +78,9 @@ DEFAULTS: dict[str, Any] = {
         "normalization": "none",  # none | batch | layer (after pooling)
         "vectors": "",  # pretrained word vectors, word2vec/GloVe text; empty: none
         "freeze_vectors": False,
-        "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, embedding and LSTM
+        "init_from": "",  # a `textrecipes pretrain` folder: its vocabulary, word vectors (and LSTM)
+        "init_from_layers": "embedding",  # embedding | embedding_lstm: what init_from copies (measured: embedding)
+        "match_features": "tokens",  # pairs only: none | tokens | pooled | both (word-overlap signals)
     },
     # The learning rate lives in [schedule] (its peak rate): one key, one place.
     "optimizer": {
@@ -128,6 +130,7 @@ CHOICES = {
     ("model", "initializer"): ("glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform",
                                "lecun_normal", "orthogonal", "truncated_normal"),
     ("model", "normalization"): ("none", "batch", "layer"),
+    ("model", "match_features"): ("none", "tokens", "pooled", "both"),
     ("train", "class_weight"): ("none", "balanced"),
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
@@ -136,6 +139,7 @@ CHOICES = {
     ("search", "method"): ("none", "grid", "random"),
     ("search", "metric"): ("val_accuracy", "val_loss", "val_macro_f1"),
     ("train", "unfreeze"): ("none", "gradual"),
+    ("model", "init_from_layers"): ("embedding", "embedding_lstm"),
 }
 
 # Keys whose value may take more than the default's type.

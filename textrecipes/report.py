@@ -6,6 +6,10 @@ per-class precision/recall/F1, the confusion matrix (``confusion_matrix.png``),
 the learning curves and the learning-rate schedule (written by the runner), and
 the most confidently wrong validation examples (ktrain's ``view_top_losses``).
 The HTML embeds its images, so it stands alone; the Markdown links them.
+
+Text-pair runs get the same page (each example shown as ``text_a ‖ text_b``);
+sequence-labelling runs get token accuracy and macro-F1, entity precision,
+recall and F1, token- and entity-level scores per entity type, and per-tag scores.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import os
 import numpy as np
 
 TEXT_CHARS = 300  # longer texts are cut in the report's tables
+PAIR_SEPARATOR = " ‖ "  # between text_a and text_b of a pair in the report's tables
 
 
 def top_losses(texts, targets, probabilities, labels, task: str, k: int = 10, threshold: float = 0.5) -> list:
@@ -104,11 +109,36 @@ def _validation_predictions(run_dir: str):
 
     with open(os.path.join(run_dir, "recipe.toml"), "rb") as f:
         cfg = load_recipe(tomllib.load(f))
-    predictor = Predictor(run_dir)
+    if cfg["data"]["format"] == "pairs":
+        from textrecipes.pairs import PairPredictor
+
+        predictor = PairPredictor(run_dir)
+    else:
+        predictor = Predictor(run_dir)
     splits, _ = load_splits({**cfg["data"], "labels": predictor.labels}, cfg["seed"])
     records = splits.validation
+    targets = encode_labels([r.label for r in records], predictor.labels, predictor.task)
+    if cfg["data"]["format"] == "pairs":
+        pairs = [(r.first, r.second) for r in records]
+        return pair_texts(pairs), targets, predictor.predict_proba(pairs)
     texts = [r.text for r in records]
-    return texts, encode_labels([r.label for r in records], predictor.labels, predictor.task), predictor.predict_proba(texts)
+    return texts, targets, predictor.predict_proba(texts)
+
+
+def pair_texts(pairs) -> list:
+    """How the report shows text pairs: ``text_a ‖ text_b``.
+
+    Args:
+        pairs: ``(text_a, text_b)`` tuples.
+
+    Returns:
+        One string per pair.
+
+    Example:
+        >>> pair_texts([("Headline", "Body.")])
+        ['Headline ‖ Body.']
+    """
+    return [f"{a}{PAIR_SEPARATOR}{b}" for a, b in pairs]
 
 
 def _md_cell(text) -> str:
@@ -128,6 +158,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
         predictions: ``(texts, targets, probabilities)`` of the validation split
             when the caller has them (the runner does); None re-reads the
             split from ``recipe.toml`` and predicts it with the exported model.
+            Not used for sequence labelling (no top losses there).
 
     Returns:
         ``{"markdown": path, "html": path, "confusion_matrix": path or None,
@@ -146,6 +177,8 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
     final = metrics.get(split_name)
     if not final:
         raise RunFolderError(f"{os.path.join(run_dir, 'metrics.json')}: no test or validation metrics to report")
+    if meta.get("format") == "conll":
+        return _write_tagging_report(run_dir, meta, metrics, split_name)
     cm_path = None
     if "confusion_matrix" in final:
         cm_path = plot_confusion_matrix(final["confusion_matrix"], labels, os.path.join(run_dir, "confusion_matrix.png"))
@@ -159,11 +192,10 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
     summary = (f"{split_name}: {final['examples']} examples, accuracy {final['accuracy']:.4f}, "
                f"macro-F1 {final['macro_f1']:.4f}; task {task}; {metrics.get('epochs_run', '?')} epoch(s), "
                f"{metrics.get('train_seconds', '?')} s")
+    if meta.get("format") == "pairs":
+        summary += f"; text pairs ({', '.join(meta.get('inputs', ['text_a', 'text_b']))})"
     per_class = [(n, final["per_class"][n]) for n in labels]
-    images = [(name, file) for name, file in (("Confusion matrix", "confusion_matrix.png"),
-                                              ("Learning curves", "learning_curves.png"),
-                                              ("Learning-rate schedule", "schedule.png"))
-              if os.path.exists(os.path.join(run_dir, file))]
+    images = _images(run_dir)
 
     md = [f"# {title}", "", summary, "", f"## Per-class metrics ({split_name})", "",
           "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
@@ -199,9 +231,71 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
                                for r in worst) + "</table>")
     else:
         parts.append("<p>(none: no validation split, or no validation example was misclassified)</p>")
+    html_path = _write_html(run_dir, title, parts)
+    return {"markdown": md_path, "html": html_path, "confusion_matrix": cm_path, "top_losses": worst}
+
+
+def _images(run_dir: str) -> list:
+    """(title, file) of the run's plots that exist, in report order."""
+    return [(name, file) for name, file in (("Confusion matrix", "confusion_matrix.png"),
+                                            ("Learning curves", "learning_curves.png"),
+                                            ("Learning-rate schedule", "schedule.png"))
+            if os.path.exists(os.path.join(run_dir, file))]
+
+
+def _write_html(run_dir: str, title: str, parts: list) -> str:
     html_path = os.path.join(run_dir, "report.html")
     with open(html_path, "w", encoding="utf-8") as f:
-        f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + e(title) + "</title><style>"
+        f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + html.escape(title) + "</title><style>"
                 "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
                 "</style></head><body>" + "\n".join(parts) + "</body></html>\n")
-    return {"markdown": md_path, "html": html_path, "confusion_matrix": cm_path, "top_losses": worst}
+    return html_path
+
+
+def _write_tagging_report(run_dir: str, meta: dict, metrics: dict, split_name: str) -> dict:
+    """report.md / report.html of a sequence-labelling run: token, entity, per-type and per-tag scores."""
+    final = metrics[split_name]
+    entity = final["entity"]
+    title = f"Run report: {meta.get('recipe', os.path.basename(os.path.abspath(run_dir)))}"
+    summary = (f"{split_name}: {final['sentences']} sentences, {final['tokens']} tokens; token accuracy "
+               f"{final['accuracy']:.4f}, token macro-F1 {final['macro_f1']:.4f}; entities (exact span and type): "
+               f"precision {entity['precision']:.4f}, recall {entity['recall']:.4f}, F1 {entity['f1']:.4f} "
+               f"({entity['true_entities']} true, {entity['predicted_entities']} predicted); sequence labelling, "
+               f"{metrics.get('epochs_run', '?')} epoch(s), {metrics.get('train_seconds', '?')} s")
+    token_types = final.get("token_per_type", {})  # absent in runs written before it existed
+    types = sorted(set(entity["per_type"]) | set(token_types))
+
+    def score(table, kind, key):
+        value = table.get(kind, {}).get(key)
+        return "–" if value is None else f"{value:.4f}"
+
+    tables = [
+        (f"Per entity type ({split_name})",
+         ["type", "token P", "token R", "token F1", "entity P", "entity R", "entity F1", "entities"],
+         [[kind, score(token_types, kind, "precision"), score(token_types, kind, "recall"),
+           score(token_types, kind, "f1-score"), score(entity["per_type"], kind, "precision"),
+           score(entity["per_type"], kind, "recall"), score(entity["per_type"], kind, "f1"),
+           str(entity["per_type"].get(kind, {}).get("support", 0))] for kind in types]),
+        (f"Per tag, token level ({split_name})", ["tag", "precision", "recall", "F1", "support"],
+         [[tag, f"{c['precision']:.4f}", f"{c['recall']:.4f}", f"{c['f1-score']:.4f}", str(int(c["support"]))]
+          for tag, c in final["per_tag"].items()]),
+    ]
+    images = _images(run_dir)
+    md = [f"# {title}", "", summary]
+    e = html.escape
+    parts = [f"<h1>{e(title)}</h1>", f"<p>{e(summary)}</p>"]
+    for name, header, rows in tables:
+        md += ["", f"## {name}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        md += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        parts.append(f"<h2>{e(name)}</h2><table><tr>" + "".join(f"<th>{e(h)}</th>" for h in header) + "</tr>"
+                     + "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in rows)
+                     + "</table>")
+    for name, file in images:
+        md += ["", f"## {name}", "", f"![{name}]({file})"]
+        with open(os.path.join(run_dir, file), "rb") as f:
+            data = base64.b64encode(f.read()).decode("ascii")
+        parts.append(f"<h2>{e(name)}</h2><img alt=\"{e(name)}\" src=\"data:image/png;base64,{data}\">")
+    md_path = os.path.join(run_dir, "report.md")
+    with open(md_path, "w", encoding="utf-8") as f:
+        f.write("\n".join(md) + "\n")
+    return {"markdown": md_path, "html": _write_html(run_dir, title, parts), "confusion_matrix": None, "top_losses": []}

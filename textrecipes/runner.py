@@ -544,14 +544,15 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         build = BUILDERS[model_cfg["name"]]
         options = builder_options(model_cfg["name"], model_cfg)
         unused = [f"model.{k}" for k, v in model_cfg.items() if k not in options and k not in
-                   ("name", "task", "vectors", "freeze_vectors", "init_from") and v != RECIPE_DEFAULTS["model"][k]]
+                   ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
+                   and v != RECIPE_DEFAULTS["model"][k]]
         if unused:
             _log(verbose, f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         model = build(len(vocab), len(labels), task=task, seed=seed, **options)
         if vectors_matrix is not None:
             apply_vectors(model, vectors_matrix, freeze=model_cfg["freeze_vectors"])
         if lm is not None:
-            copied = init_from_lm(model, lm)
+            copied = init_from_lm(model, lm, layers=model_cfg["init_from_layers"])
             _log(verbose, f"weights from the language model: {', '.join(copied)}")
         schedule = schedules.build_schedule(cfg["schedule"], steps_per_epoch=steps_per_epoch, epochs=train_cfg["epochs"])
         rates = transfer.group_rates(model, train_cfg["layer_lr_decay"])
@@ -606,13 +607,11 @@ def train(recipe=None, *, overrides=None, run_dir: str | None = None, overwrite:
         tflite_path = os.path.join(run_dir, "model.tflite")
         quantize = cfg["export"]["tflite_quantize"]
         size = export_tflite(e2e, tflite_path, quantize=quantize)
-        meta_card = {**meta, "labels": labels}
-        with open(os.path.join(run_dir, MODEL_CARD), "w", encoding="utf-8") as f:  # read by the check below
-            json.dump(meta_card, f)
-        raw = [r.text for r in (splits.test or splits.validation or splits.train)]
+        # The check gets the labels and tokenizer settings directly: model_card.json is
+        # written once, below, when the checks it records are known.
         tflite_check = {"quantize": quantize, "bytes": size,
                         **check_export(e2e, tflite_path, raw, task, tok_cfg["split"], limit=256,
-                                       tolerance=TFLITE_TOLERANCE[quantize])}
+                                       tolerance=TFLITE_TOLERANCE[quantize], meta=meta)}
         _log(verbose, f"exported {tflite_path} ({quantize}, {size:,} bytes); labels agree with the Keras model "
                       f"(max |diff| {tflite_check['max_abs_diff']:.2e} on {tflite_check['texts']} texts)")
     write_model_card(run_dir, cfg, meta, reports, {"saved_model": export_check, "model.tflite": tflite_check,
@@ -747,14 +746,17 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
         _log(verbose, "no validation data: callbacks monitor the training metrics instead of val_*")
     fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
     # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
-    resumed = distribute.resume_epoch(os.path.join(run_dir, "backup")) if callback_cfg["backup"]["enabled"] else 0
+    # Every worker of a multi-worker run resumes from the newest epoch all of them backed up.
+    backups = [c for c in fit_callbacks if isinstance(c, callbacks_lib.EpochBackup)]
+    resumed = distribute.agree_resume_epoch(backups[0].backup_dir, strategy, train_cfg["epochs"]) if backups else 0
+    for backup in backups:
+        backup.resume_from = resumed
     if resumed:
         distribute.trim_history(os.path.join(run_dir, "history.csv"), resumed)
         _log(verbose, f"resuming an interrupted run after epoch {resumed} of {train_cfg['epochs']}")
     fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
     # The backup goes last: an epoch is declared done only after its history row is
     # written, so a kill between the two never leaves a hole in history.csv.
-    backups = [c for c in fit_callbacks if isinstance(c, keras.callbacks.BackupAndRestore)]
     fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     if recompile is not None and not resumed:
@@ -880,7 +882,7 @@ def write_model_card(run_dir: str, cfg: Mapping, meta: Mapping, reports: Mapping
                       data_files=[cfg["data"].get(k) for k in ("train", "validation", "test")],
                       exports={k: v for k, v in exports.items() if v is not None})
     card_paths = [os.path.join(run_dir, MODEL_CARD)]
-    if cfg["export"]["saved_model"]:  # a copied SavedModel carries its card
+    if os.path.isdir(os.path.join(run_dir, "saved_model")):  # a copied SavedModel carries its card
         card_paths.append(os.path.join(run_dir, "saved_model", "assets.extra", MODEL_CARD))
     for path in card_paths:
         with open(path, "w", encoding="utf-8") as f:
@@ -908,7 +910,7 @@ def finish_run(run_dir: str, chief_run_dir: str) -> str:
 
 
 def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512,
-                 tolerance: float = EXPORT_TOLERANCE) -> dict:
+                 tolerance: float = EXPORT_TOLERANCE, meta: Mapping | None = None) -> dict:
     """Reloads an export (SavedModel or .tflite) and compares it with the Keras model on raw texts.
 
     Args:
@@ -921,6 +923,8 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
             before the Keras model sees them. Default "word".
         limit: the most texts taken from ``texts``. Default 512.
         tolerance: the largest probability difference allowed. Default 1e-5.
+        meta: for a ``.tflite`` export: its labels, task and tokenizer settings
+            (`export_meta`), so that no ``model_card.json`` need exist yet. Default None.
 
     Returns:
         ``{"texts": number of texts compared, "max_abs_diff": largest difference,
@@ -936,7 +940,7 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
     sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
     segmented = np.array(presegment(sample, split), dtype=object)
     expected = probabilities_per_label(np.asarray(e2e.predict(segmented, verbose=0, batch_size=256)), task)
-    got = Predictor(export_path).predict_proba(sample)
+    got = Predictor(export_path, meta=None if meta is None else dict(meta)).predict_proba(sample)
     diff = float(np.max(np.abs(expected - got)))
     if diff > tolerance:
         raise AssertionError(f"{export_path}: the reloaded export differs from the Keras model by {diff:.2e} (> {tolerance})")

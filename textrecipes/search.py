@@ -136,6 +136,7 @@ def validate_space(cfg: Mapping) -> dict:
     if not space:
         problems.append("'search.space' is empty: give at least one key = [values]")
     for key, values in space.items():
+        reasons = set()
         if not isinstance(values, list) or not values:
             problems.append(f"search.space[{key!r}] must be a non-empty list of values, got {values!r}")
             continue
@@ -146,7 +147,9 @@ def validate_space(cfg: Mapping) -> dict:
             try:
                 trial_recipe(cfg, {key: value})
             except RecipeError as e:
-                problems.extend(e.problems)
+                # An unknown key fails the same way for every value: say it once.
+                problems.extend(p for p in e.problems if p.split(": ", 1)[-1] not in reasons)
+                reasons.update(p.split(": ", 1)[-1] for p in e.problems)
     if problems:
         raise RecipeError(problems, "search.space")
     return space
@@ -302,14 +305,14 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     for key, values in space.items():
         hp.Choice(_hp_name(key), _choice_values(values), ordered=False)
     grid_size = math.prod(len(v) for v in space.values())
-    max_trials = search["max_trials"] or grid_size
+    max_trials = min(search["max_trials"] or grid_size, grid_size)  # a grid has no more trials than combinations
     metric = search["metric"]
     objective = keras_tuner.Objective(metric, direction=METRICS[metric])
     if search["method"] == "grid":
         oracle = keras_tuner.oracles.GridSearchOracle(objective=objective, max_trials=max_trials, hyperparameters=hp,
                                                       seed=cfg["seed"])
     else:
-        oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=min(max_trials, grid_size),
+        oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials,
                                                         hyperparameters=hp, seed=cfg["seed"])
     tuner = _make_tuner_class()(cfg, space, run_dir, verbose=1 if verbose >= 2 else 0,
                                 time_budget_s=search["time_budget_s"], oracle=oracle, directory=run_dir,

@@ -7,7 +7,8 @@ position (padding never counts in the loss or the metrics) → the tagger
 (`models.encode_tokens` with ``pooling=None``, then a per-token Dense softmax)
 → fit with the recipe's schedule and callbacks → token accuracy and macro-F1
 (scikit-learn) and entity precision/recall/F1 over IOB2 spans, overall and per
-entity type → a SavedModel over raw sentences.
+entity type → a SavedModel over raw sentences → ``model_card.json``,
+``metrics.json`` and ``report.md``/``report.html``, as for a classifier run.
 
 The export's ``serving_default`` takes ``sentences``, a 1-D string tensor;
 tokens are what `tf.strings.split` finds between whitespace (inside the serving
@@ -121,13 +122,14 @@ def evaluate_tagging(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Seq
         tag_names: the tag set (the columns of the per-tag report).
 
     Returns:
-        A JSON-ready dict: ``accuracy``, ``macro_f1``, ``per_tag``, ``entity`` (`entity_scores`),
-        ``sentences`` and ``tokens``.
+        A JSON-ready dict: ``accuracy``, ``macro_f1``, ``per_tag``, ``token_per_type``
+        (token-level precision/recall/F1 of each entity type, ``B-``/``I-`` merged),
+        ``entity`` (`entity_scores`), ``sentences`` and ``tokens``.
 
     Example:
         >>> m = evaluate_tagging([["B-PER", "O"]], [["B-PER", "O"]], ["B-PER", "O"])
-        >>> m["accuracy"], m["entity"]["f1"]
-        (1.0, 1.0)
+        >>> m["accuracy"], m["entity"]["f1"], m["token_per_type"]["PER"]["f1-score"]
+        (1.0, 1.0, 1.0)
     """
     from sklearn.metrics import accuracy_score, classification_report, f1_score
 
@@ -135,11 +137,17 @@ def evaluate_tagging(true_tags: Sequence[Sequence[str]], pred_tags: Sequence[Seq
     flat_pred = [t for seq in pred_tags for t in seq]
     names = list(tag_names)
     report = classification_report(flat_true, flat_pred, labels=names, output_dict=True, zero_division=0)
+    kind = lambda tag: tag[2:] if tag[:2] in ("B-", "I-") else tag  # noqa: E731
+    types = sorted({kind(t) for t in names} - {"O"})
+    by_type = classification_report([kind(t) for t in flat_true], [kind(t) for t in flat_pred], labels=types,
+                                    output_dict=True, zero_division=0) if types else {}
     return {
         "sentences": len(true_tags), "tokens": len(flat_true),
         "accuracy": float(accuracy_score(flat_true, flat_pred)),
         "macro_f1": float(f1_score(flat_true, flat_pred, labels=names, average="macro", zero_division=0)),
         "per_tag": {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score", "support")} for n in names},
+        "token_per_type": {n: {k: float(by_type[n][k]) for k in ("precision", "recall", "f1-score", "support")}
+                           for n in types},
         "entity": entity_scores(true_tags, pred_tags),
         "labels": names,
     }
@@ -562,6 +570,13 @@ def train_tagger(cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = 
                                            or sentences["train"], vocab, lowercase, limit=128)
         runner._log(verbose, f"exported {export_path}; reloaded export agrees with the Keras model "
                              f"(max |diff| {export_check['max_abs_diff']:.2e} on {export_check['sentences']} sentences)")
+    # 8. The model card beside the exports, metrics.json and the report (token and entity scores).
+    runner.write_model_card(run_dir, cfg, meta, reports, {"saved_model": export_check,
+                                                          "model.keras": {} if cfg["export"]["keras"] else None})
     runner.write_metrics(run_dir, reports, splits, history, started, export_check, format="conll")
+    if final:
+        from textrecipes.report import write_report
+
+        write_report(run_dir)
     run_dir = runner.finish_run(run_dir, chief_run_dir)
     return runner.RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, tags, "tagging", model)
