@@ -105,6 +105,8 @@ def test_epoch_backup_keeps_two_states_and_restores_the_one_asked_for(tmp_path):
         return m
 
     backup = str(tmp_path / "backup")
+    with pytest.raises(ValueError, match="keep must be at least 1"):
+        EpochBackup(backup, keep=0)
     saved = {}
 
     class Snapshot(keras.callbacks.Callback):

@@ -11,7 +11,6 @@ rates). The new run folder has the layout `textrecipes.runner.train` writes.
 from __future__ import annotations
 
 import collections
-import json
 import os
 import time
 
