@@ -1,6 +1,7 @@
 """Callbacks: they really stop, restore, lower and log, and the builder wires them."""
 
 import os
+import signal
 import warnings
 
 import keras
@@ -10,6 +11,7 @@ import pytest
 from textrecipes.callbacks import (
     CALLBACK_DEFAULTS,
     EarlyStopping,
+    InterruptBetweenBatches,
     LearningRateLogger,
     LossPlateauStop,
     ReduceLROnPlateauScaled,
@@ -224,6 +226,44 @@ def test_terminate_on_nan_stops_with_advice():
     with pytest.raises(RuntimeError, match="epoch 1, batch 1"):
         tiny_model().fit(x, Y, epochs=1, batch_size=8, shuffle=False, verbose=0,
                          callbacks=[TerminateOnNaNWithAdvice(raise_error=True)])
+
+
+class SignalAt(keras.callbacks.Callback):
+    """Sends this process SIGINT ``times`` times at the start of one batch and records the batches that ended."""
+
+    def __init__(self, batch, times=1):
+        super().__init__()
+        self.batch, self.times, self.ended = batch, times, []
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if batch == self.batch:
+            for _ in range(self.times):
+                os.kill(os.getpid(), signal.SIGINT)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.ended.append(batch)
+
+
+def test_ctrl_c_is_taken_at_the_end_of_the_batch_and_the_handler_restored():
+    model = tiny_model()
+    sender = SignalAt(batch=2)
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptBetweenBatches() as interrupt:
+            assert signal.getsignal(signal.SIGINT) == interrupt._on_signal
+            model.fit(X, Y, epochs=3, batch_size=4, shuffle=False, verbose=0, callbacks=[sender, interrupt])
+    # The signal came before batch 2 ran: the batch finished, then training stopped.
+    assert sender.ended == [0, 1, 2] and interrupt.pending
+    assert int(model.optimizer.iterations.numpy()) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_interrupts_at_once():
+    sender = SignalAt(batch=1, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        with InterruptBetweenBatches() as interrupt:
+            tiny_model().fit(X, Y, epochs=1, batch_size=4, shuffle=False, verbose=0, callbacks=[sender, interrupt])
+    assert sender.ended == [0]  # batch 1 never ran
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_build_callbacks_defaults_and_order(tmp_path):

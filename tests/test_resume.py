@@ -31,7 +31,7 @@ SCRIPT = textwrap.dedent(f"""
           run_dir=sys.argv[2], verbose=1)
 """)
 
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONFAULTHANDLER": "1", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
 
 
 def _backed_up_epochs(run_dir):

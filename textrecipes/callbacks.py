@@ -13,6 +13,8 @@ checkpointing, backup-and-restore, TensorBoard). Ours fill five gaps:
   resumes every worker of a multi-worker run from the same epoch.
 - `LearningRateLogger` records the rate a schedule actually gave;
   `TerminateOnNaNWithAdvice` says what to try when the loss blows up.
+- `InterruptBetweenBatches` takes Ctrl-C at the next batch or epoch end,
+  never in the middle of a TensorFlow call or a checkpoint write.
 
 A recipe's table, e.g.:
 
@@ -31,6 +33,8 @@ import difflib
 import math
 import numbers
 import os
+import signal
+import threading
 import warnings
 
 import keras
@@ -48,6 +52,8 @@ __all__ = [
     "ReduceLROnPlateauScaled",
     "LearningRateLogger",
     "TerminateOnNaNWithAdvice",
+    "EpochBackup",
+    "InterruptBetweenBatches",
     "CALLBACK_DEFAULTS",
     "resolve_callbacks_config",
     "validate_callbacks",
@@ -587,6 +593,62 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
 
     def get_config(self):
         return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}
+
+
+class InterruptBetweenBatches(keras.callbacks.Callback):
+    """Takes Ctrl-C (SIGINT) at the next batch or epoch end instead of wherever it lands.
+
+    Python raises `KeyboardInterrupt` at whatever line runs when the signal
+    comes: inside TensorFlow's Python wrappers, h5py's file code or a
+    half-written checkpoint. Unwinding from there can crash the process
+    instead of stopping it (a CI run once ended in a segmentation fault). Used
+    as a context manager around `fit`, this callback turns the first Ctrl-C
+    into a flag and raises `KeyboardInterrupt` from its own batch or epoch
+    hook, after the callbacks before it in the list (put it last, after the
+    backup) have finished. A second Ctrl-C interrupts at once. Outside the
+    main thread, where Python cannot set signal handlers, it does nothing.
+
+    Example:
+
+    >>> with InterruptBetweenBatches() as interrupt:
+    ...     model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup"), interrupt])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        self._restore()
+        return False
+
+    def _restore(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_signal(self, signum, frame):
+        if self.pending:  # the second Ctrl-C: the user does not want to wait
+            self._restore()
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def _raise_if_pending(self, *args, **kwargs):
+        if self.pending:
+            self._restore()
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _raise_if_pending
+
+    def get_config(self):
+        return {}
 
 
 class TerminateOnNaNWithAdvice(keras.callbacks.Callback):

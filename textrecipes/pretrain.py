@@ -18,6 +18,7 @@ import time
 import keras
 import numpy as np
 
+from textrecipes.callbacks import InterruptBetweenBatches
 from textrecipes.datasets import DataError, read_corpus
 from textrecipes.tokenization import Vocabulary, presegment, tokenize
 
@@ -230,8 +231,9 @@ def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int =
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
     train_ds = _lm_dataset(train_seq, batch_size, shuffle=True, seed=seed)
     val_ds = _lm_dataset(val_seq, max(batch_size, 128), shuffle=False, seed=seed)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=2 if verbose else 0, shuffle=False,
-                        callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"))])
+    with InterruptBetweenBatches() as interrupt:  # Ctrl-C stops between batches, never mid-call
+        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=2 if verbose else 0, shuffle=False,
+                            callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")), interrupt])
     ppl = perplexity(model, val_ds)
     if verbose:
         print(f"validation perplexity: {ppl:.1f}", flush=True)

@@ -757,7 +757,9 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
     fit_callbacks.append(keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv"), append=bool(resumed)))
     # The backup goes last: an epoch is declared done only after its history row is
     # written, so a kill between the two never leaves a hole in history.csv.
-    fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups
+    # Ctrl-C is taken after the backup, at a batch or epoch end (see InterruptBetweenBatches).
+    interrupt = callbacks_lib.InterruptBetweenBatches()
+    fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups + [interrupt]
     schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     if recompile is not None and not resumed:
         # One more layer group per epoch (head first), each step a short fit after a recompile.
@@ -770,20 +772,23 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
 
         # The history, rate logger and augmentation epoch follow every stage; early stopping,
         # checkpoints, plateau reduction and the backup only the last one, when every group trains.
-        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, callbacks_lib.LearningRateLogger))
+        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, callbacks_lib.LearningRateLogger,
+                                                            callbacks_lib.InterruptBetweenBatches))
                  or type(c).__name__ in ("AugmentEpochCallback", "TerminateOnNaNWithAdvice")]
         distribute.prepare_distributed_fit(model, train_ds, strategy)
-        return transfer.fit_in_stages(model, stage, train_ds, epochs=train_cfg["epochs"], gradual=True,
-                                      validation_data=validation_ds, stage_callbacks=every, callbacks=fit_callbacks,
-                                      verbose={0: 0, 1: 2}.get(verbose, 1), class_weight=class_weight)
+        with interrupt:
+            return transfer.fit_in_stages(model, stage, train_ds, epochs=train_cfg["epochs"], gradual=True,
+                                          validation_data=validation_ds, stage_callbacks=every, callbacks=fit_callbacks,
+                                          verbose={0: 0, 1: 2}.get(verbose, 1), class_weight=class_weight)
     if recompile is not None:  # resuming a gradual run: the backup was taken with every group trainable
         transfer.set_trainable_groups(model, len(transfer.LAYER_GROUPS))
         recompile(None)
     distribute.prepare_distributed_fit(model, train_ds, strategy)  # keras-team/keras#20585
-    history = model.fit(train_ds, validation_data=validation_ds, epochs=train_cfg["epochs"],
-                        callbacks=fit_callbacks, class_weight=class_weight,
-                        shuffle=False,  # the dataset shuffles itself, seeded
-                        verbose={0: 0, 1: 2}.get(verbose, 1))
+    with interrupt:
+        history = model.fit(train_ds, validation_data=validation_ds, epochs=train_cfg["epochs"],
+                            callbacks=fit_callbacks, class_weight=class_weight,
+                            shuffle=False,  # the dataset shuffles itself, seeded
+                            verbose={0: 0, 1: 2}.get(verbose, 1))
     history = {k: [float(x) for x in v] for k, v in history.history.items()}
     if resumed:  # the epochs before the interruption come from history.csv
         history = distribute.read_history(os.path.join(run_dir, "history.csv")) or history
