@@ -32,7 +32,6 @@ dataset, a 30-step range test; its table goes to a temporary file unless
 from __future__ import annotations
 
 import argparse
-import datetime
 import math
 import os
 import platform

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import keras
-from conftest import SAMPLES, SMALL_MODEL
+from conftest import SAMPLES
 from textrecipes.datasets import DataError
 from textrecipes.export import Predictor, RunFolderError
 from textrecipes.runner import train
