@@ -56,6 +56,11 @@ CONFIGS = {
     "whole_words": {"tokenize": {"max_length": 2048}, "model": {"rnn_length": 256, "ngram_words": True}},
     "whole_words_ep30": {"tokenize": {"max_length": 2048}, "model": {"rnn_length": 256, "ngram_words": True},
                          "train": {"epochs": 30}},
+    # 2026-11-26: the n-gram branch pooled with sum / sqrt(n) (now the default) against the mean before it.
+    "mean_pool": {"model": {"ngram_pooling": "mean"}},
+    "ep30": {"train": {"epochs": 30}},
+    "fasttext": {"model": {"name": "fasttext"}},
+    "fasttext_mean": {"model": {"name": "fasttext", "ngram_pooling": "mean"}},
 }
 
 

@@ -32,6 +32,31 @@ def test_masked_pooling_ignores_padding():
     assert out.tolist() == [[2.0, -3.0, 3.0, -1.0]]  # padding's 0 does not win the max
 
 
+def test_sqrtn_pooling_divides_the_masked_sum_by_the_root_of_the_count():
+    x = np.array([[[1.0], [3.0], [5.0], [0.0]]], "float32")
+    mask = np.array([[True, True, False, False]])
+    np.testing.assert_allclose(MaskedPooling(("sqrtn",))(x, mask=mask).numpy(), [[4.0 / np.sqrt(2.0)]], rtol=1e-6)
+    with pytest.raises(ValueError, match="sqrtn"):
+        MaskedPooling(("sum",))
+
+
+def test_sqrtn_keeps_the_ngram_branch_heard_on_long_texts():
+    """With a mean, the branch's output over a long text shrinks like 1/sqrt(n); with sqrt-n it does not."""
+    rng = np.random.default_rng(0)
+    short, long = rng.integers(1, 5000, (64, 10)), rng.integers(1, 5000, (64, 1000))
+
+    def branch_scale(pooling, ids):
+        model = build_lstm_classifier(5000, 2, embedding_dim=8, units=4, ngram_buckets=4096, ngram_pooling=pooling)
+        branch = keras.Model(model.input, model.get_layer("bigram_mean").output)
+        return float(np.std(branch(ids, training=False)))
+
+    mean_ratio = branch_scale("mean", long) / branch_scale("mean", short)
+    sqrtn_ratio = branch_scale("sqrtn", long) / branch_scale("sqrtn", short)
+    assert mean_ratio < 0.2 and 0.7 < sqrtn_ratio < 1.4, (mean_ratio, sqrtn_ratio)
+    with pytest.raises(ValueError, match="ngram_pooling"):
+        build_lstm_classifier(10, 2, ngram_pooling="max")
+
+
 def test_padding_does_not_change_predictions():
     model = build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=64, ngram_dim=4)
     short = model(np.array([[5, 6, 7]]), training=False).numpy()

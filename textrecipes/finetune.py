@@ -19,7 +19,7 @@ import keras
 from textrecipes import transfer
 from textrecipes.datasets import DataError, read_classification
 from textrecipes.export import RunFolderError, _check_meta, _read_json
-from textrecipes.models import BUILDERS, loss_for
+from textrecipes.models import BUILDERS, MaskedPooling, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import RecipeError, load_recipe
 from textrecipes.runner import (
@@ -165,6 +165,11 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
         given["seed"] = seed
     base = {k: v for k, v in base_cfg.items() if k not in ("schedule",)}
     cfg = load_recipe(_deep_merge(base, given), overrides)
+    # The n-gram pooling the run was trained with (a run from before the key existed pooled by the mean).
+    bags = ("bigram_mean", "pooling") if cfg["model"]["name"] == "fasttext" else ("bigram_mean",)
+    pooled = [layer for layer in old_model.layers if isinstance(layer, MaskedPooling) and layer.name in bags]
+    if pooled:
+        cfg["model"]["ngram_pooling"] = pooled[0].modes[0]
     seed, data_cfg, tok_cfg, train_cfg = cfg["seed"], cfg["data"], cfg["tokenize"], cfg["train"]
     prepare_run_dir(out_dir, overwrite)
     keras.utils.set_random_seed(seed)

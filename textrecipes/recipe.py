@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
         "ngram_buckets": 131072,  # the hashed-bigram branch; 0 turns it off
         "ngram_dim": 64,
         "ngram_words": True,  # the branch hashes the words too: a bag of words and bigrams (lstm, gru)
+        "ngram_pooling": "sqrtn",  # sqrtn | mean: the branch's bag is summed over sqrt(n) (long texts are heard)
         "rnn_length": 256,  # the RNN reads the first N tokens, the n-gram branch all max_length; 0: RNN reads all
         "hidden_units": 0,  # above 0: a ReLU layer before the head
         "initializer": "glorot_uniform",
@@ -131,6 +132,7 @@ CHOICES = {
                                "lecun_normal", "orthogonal", "truncated_normal"),
     ("model", "normalization"): ("none", "batch", "layer"),
     ("model", "match_features"): ("none", "tokens", "pooled", "both"),
+    ("model", "ngram_pooling"): ("sqrtn", "mean"),
     ("train", "class_weight"): ("none", "balanced"),
     ("optimizer", "name"): ("adam", "adamw", "sgd", "rmsprop", "adagrad"),
     ("train", "strategy"): ("auto", "cpu", "gpu", "mirrored", "multi_worker"),
