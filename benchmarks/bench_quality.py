@@ -59,6 +59,7 @@ CONFIGS = {
     # 2026-11-26: the n-gram branch pooled with sum / sqrt(n) (now the default) against the mean before it.
     "mean_pool": {"model": {"ngram_pooling": "mean"}},
     "ep30": {"train": {"epochs": 30}},
+    "bigrams_only": {"model": {"ngram_words": False}},  # recipes/sentiment_lstm.toml's branch
     "fasttext": {"model": {"name": "fasttext"}},
     "fasttext_mean": {"model": {"name": "fasttext", "ngram_pooling": "mean"}},
 }
