@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 
-
 from conftest import ROOT, SAMPLES, rt_path, write_slice
 from textrecipes.cli import main
 

@@ -611,7 +611,7 @@ def build_lstm_classifier(
         ngram_words: the branch hashes the words too (a bag of words and bigrams,
             as fastText). Default True.
         ngram_pooling: how the branch pools its bag: "sqrtn" (default; the sum over
-            sqrt(n), so long documents are heard: +12.9 points on long news) or "mean".
+            sqrt(n), so long documents are heard: +12.6 points on long news) or "mean".
         rnn_length: above 0, the RNN reads only the first ``rnn_length`` tokens
             while the n-gram branch sees the whole (vectorized) text; 0: the RNN
             reads everything. Default 256 (with the whole text in the branch and
@@ -689,7 +689,7 @@ def build_gru_classifier(
         ngram_words: the branch hashes the words too (a bag of words and bigrams,
             as fastText). Default True.
         ngram_pooling: how the branch pools its bag: "sqrtn" (default; the sum over
-            sqrt(n), so long documents are heard: +12.9 points on long news) or "mean".
+            sqrt(n), so long documents are heard: +12.6 points on long news) or "mean".
         rnn_length: above 0, the RNN reads only the first ``rnn_length`` tokens
             while the n-gram branch sees the whole (vectorized) text; 0: the RNN
             reads everything. Default 256 (with the whole text in the branch and
@@ -814,10 +814,10 @@ def build_fasttext_classifier(
 ) -> keras.Model:
     """Builds a fastText-style bag of embeddings: pooled word and hashed-bigram embeddings → Dense.
 
-    The word mean and the bigram mean are concatenated (fastText averages them
-    into one vector of one size; two tables let the bigram size differ). With
-    ``hidden_units=0`` and no dropout it is a linear model over averaged
-    embeddings, as in Joulin et al. (2016).
+    The pooled word bag and the pooled bigram bag are concatenated (fastText
+    averages them into one vector of one size; two tables let the bigram size
+    differ). With ``hidden_units=0``, no dropout and ``ngram_pooling="mean"`` it is
+    the linear model over averaged embeddings of Joulin et al. (2016).
 
     Args:
         vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
