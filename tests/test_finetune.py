@@ -180,26 +180,30 @@ def test_corrupted_run_folder_is_a_clear_error(base, damage, tmp_path):
         finetune(str(run), files["rt_train"], out_dir=str(tmp_path / "out"), verbose=0)
 
 
-def test_a_run_from_before_ngram_pooling_keeps_its_mean_pooling(tmp_path):
-    """An older run folder has no model.ngram_pooling in recipe.toml and pooled by the mean; fine-tuning it
-    must rebuild the same model (at a rate of 1e-12 the fine-tuned model predicts what the old one did)."""
+def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_path):
+    """A run folder from before model.rnn_length, ngram_words and ngram_pooling existed has none of them in its
+    recipe.toml, and its model differs from today's defaults in all three; fine-tuning must rebuild that model
+    (at a rate of 1e-12 the fine-tuned model predicts what the old one did)."""
     from textrecipes.export import Predictor
     from textrecipes.finetune import finetune
     from textrecipes.runner import train
 
+    old_defaults = {"rnn_length": 0, "ngram_words": False, "ngram_pooling": "mean"}
     recipe = {"name": "old", "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)},
-              "tokenize": {"max_length": 64}, "model": {**TINY, "ngram_pooling": "mean"}, "train": {"epochs": 1},
+              "tokenize": {"max_length": 64}, "model": {**TINY, **old_defaults}, "train": {"epochs": 1},
               "callbacks": {"early_stopping": False, "backup": False}, "export": {"saved_model": False}}
     old = train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
     path = os.path.join(old.run_dir, "recipe.toml")
     with open(path, encoding="utf-8") as f:
-        lines = [line for line in f if not line.startswith("ngram_pooling")]
+        lines = [line for line in f if line.split("=")[0].strip() not in old_defaults]
     with open(path, "w", encoding="utf-8") as f:
         f.writelines(lines)
     out = finetune(old.run_dir, write_slice(rt_path("validation"), str(tmp_path / "new.tsv"), 100),
                    out_dir=str(tmp_path / "ft"), learning_rate=1e-12, epochs=1, verbose=0)
-    model = keras.saving.load_model(os.path.join(out.run_dir, "model.keras"))
-    assert model.get_layer("lstm_classifier").get_layer("bigram_mean").modes == ("mean",)
+    inner = keras.saving.load_model(os.path.join(out.run_dir, "model.keras")).get_layer("lstm_classifier")
+    names = {layer.name for layer in inner.layers}
+    assert "first_tokens" not in names and not inner.get_layer("bigrams").words
+    assert inner.get_layer("bigram_mean").modes == ("mean",)
     texts = [line.split("\t", 1)[1] for line in _lines(rt_path("test"), 0, 20)]
     before = [p for _, p in Predictor(old.run_dir).predict(texts)]
     after = [p for _, p in Predictor(out.run_dir).predict(texts)]

@@ -19,7 +19,7 @@ import keras
 from textrecipes import transfer
 from textrecipes.datasets import DataError, read_classification
 from textrecipes.export import RunFolderError, _check_meta, _read_json
-from textrecipes.models import BUILDERS, MaskedPooling, loss_for
+from textrecipes.models import BUILDERS, FirstTokens, HashedBigrams, MaskedPooling, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import RecipeError, load_recipe
 from textrecipes.runner import (
@@ -27,6 +27,40 @@ from textrecipes.runner import (
     prepare_run_dir, read_options, write_metrics, write_model_card,
 )
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+
+
+def saved_architecture(model: keras.Model, name: str) -> dict:
+    """The ``[model]`` keys a trained classifier's layers fix, read from the layers themselves.
+
+    A run folder's ``recipe.toml`` holds the keys that existed when it was
+    trained; a key added since would take today's default, which may build a
+    different model whose weights still fit (e.g. ``ngram_pooling``, ``rnn_length``).
+    The layers are the record of what was trained.
+
+    Args:
+        model: the classifier on token ids (`load_run`'s fourth value).
+        name: its ``model.name`` (``fasttext`` pools its word bag like its n-grams).
+
+    Returns:
+        A dict of ``[model]`` keys: ``rnn_length``, ``ngram_words`` and
+        ``ngram_pooling`` where the model has the layers that fix them.
+
+    Example:
+        >>> from textrecipes.models import build_lstm_classifier
+        >>> saved_architecture(build_lstm_classifier(50, 2, ngram_pooling="mean", rnn_length=0), "lstm")
+        {'rnn_length': 0, 'ngram_words': True, 'ngram_pooling': 'mean'}
+    """
+    layers = {layer.name: layer for layer in model.layers}
+    keys = {}
+    if name in ("lstm", "gru"):
+        first = layers.get("first_tokens")
+        keys["rnn_length"] = first.length if isinstance(first, FirstTokens) else 0
+    if isinstance(layers.get("bigrams"), HashedBigrams):
+        keys["ngram_words"] = layers["bigrams"].words
+    bag = layers.get("pooling" if name == "fasttext" else "bigram_mean")
+    if isinstance(bag, MaskedPooling):
+        keys["ngram_pooling"] = bag.modes[0]
+    return keys
 
 
 def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
@@ -165,11 +199,8 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
         given["seed"] = seed
     base = {k: v for k, v in base_cfg.items() if k not in ("schedule",)}
     cfg = load_recipe(_deep_merge(base, given), overrides)
-    # The n-gram pooling the run was trained with (a run from before the key existed pooled by the mean).
-    bags = ("bigram_mean", "pooling") if cfg["model"]["name"] == "fasttext" else ("bigram_mean",)
-    pooled = [layer for layer in old_model.layers if isinstance(layer, MaskedPooling) and layer.name in bags]
-    if pooled:
-        cfg["model"]["ngram_pooling"] = pooled[0].modes[0]
+    # The saved model, not today's defaults, says how the run's model was built (keys added since).
+    cfg["model"].update(saved_architecture(old_model, cfg["model"]["name"]))
     seed, data_cfg, tok_cfg, train_cfg = cfg["seed"], cfg["data"], cfg["tokenize"], cfg["train"]
     prepare_run_dir(out_dir, overwrite)
     keras.utils.set_random_seed(seed)

@@ -604,7 +604,7 @@ def build_lstm_classifier(
             Default 0.2 (+0.6 points on Rotten Tomatoes, +2.1 on the party task).
         l1: L1 penalty on the LSTM and head kernels. Default 0.
         l2: L2 penalty on the LSTM and head kernels. Default 0.
-        ngram_buckets: when above 0, a fastText-style branch averages embeddings
+        ngram_buckets: when above 0, a fastText-style branch pools embeddings
             of hashed bigrams and feeds the head beside the LSTM. Default 131072
             (it added 2-3 points on topic and long-document data; 0 turns it off).
         ngram_dim: embedding size of that branch. Default 64.
