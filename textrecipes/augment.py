@@ -32,6 +32,7 @@ test data, or the scores measure the augmentation):
 from __future__ import annotations
 
 import numbers
+import os
 import random
 import sys
 
@@ -484,8 +485,16 @@ def expand_tsv(in_path, out_path, augmenter, *, text_first=False, progress=True)
             tab). Defaults to `False`.
         progress: show a tqdm progress bar on stderr. Defaults to `True`.
 
+    The output is written to a temporary file beside ``out_path`` and renamed
+    into place only when every line was read and written: an error leaves no
+    partial output (and an existing ``out_path`` unchanged).
+
     Returns:
         The number of lines written.
+
+    Raises:
+        ValueError: for a line without a tab or with an empty label (``file:line``),
+            or when ``out_path`` is ``in_path`` itself.
 
     Example:
 
@@ -497,10 +506,14 @@ def expand_tsv(in_path, out_path, augmenter, *, text_first=False, progress=True)
     """
     from tqdm.auto import tqdm
 
+    from textrecipes.run_folder import atomic_write
+
+    if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
+        raise ValueError(f"{out_path}: the output is the input file; write the augmented file elsewhere")
     with open(in_path, encoding="utf-8-sig") as lines:
         total = sum(1 for line in lines if line.strip())
     written = 0
-    with open(out_path, "w", encoding="utf-8", newline="\n") as out:
+    with atomic_write(out_path, newline="\n") as out:
         rows = tqdm(
             _read_tsv(in_path, text_first),
             total=total,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import time
 
 import keras
@@ -27,6 +26,7 @@ from keras import ops
 
 from textrecipes.evaluate import evaluate_predictions, format_metrics, probabilities_per_label
 from textrecipes.recipe import load_recipe, to_toml
+from textrecipes.run_folder import prepare_run_dir
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -125,11 +125,7 @@ def shared_data(cfg: dict, folder: str) -> dict:
 
 
 def _prepare(run_dir: str, overwrite: bool) -> None:
-    if os.path.exists(os.path.join(run_dir, "metrics.json")):
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) or another run_dir")
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    prepare_run_dir(run_dir, overwrite, kind="ensemble")
 
 
 def _folder_bytes(path: str) -> int:

@@ -22,23 +22,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textrecipes.run_folder import RunFolderError  # noqa: F401  (raised here, defined with the run folder)
 from textrecipes.tokenization import SPLITS, TextVectorizer, Vocabulary, _encode, presegment
 
 META_FILE = "textrecipes.json"
 MODEL_CARD = "model_card.json"
 TASKS = ("binary", "multiclass", "multilabel")
-
-
-class RunFolderError(ValueError):
-    """A run folder or export is missing a file or holds one that cannot be used.
-
-    Example:
-        >>> try:
-        ...     Predictor("no/such/run")
-        ... except RunFolderError as e:
-        ...     print(e)
-        no/such/run: no such run folder, SavedModel, .keras or .tflite file
-    """
 
 
 def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Model:

@@ -14,6 +14,8 @@ import os
 import tomllib
 from typing import Any, Mapping
 
+from textrecipes.run_folder import check_name
+
 DEFAULTS: dict[str, Any] = {
     "name": "recipe",
     "seed": 0,
@@ -334,12 +336,14 @@ def validate(recipe: dict) -> list[str]:
     source = recipe["augment"]["source"]
     if not (source in ("wordnet", "none") or source.startswith(("file:", "vectors:"))):
         problems.append(f"'augment.source' must be 'wordnet', 'none', 'file:PATH' or 'vectors:PATH', got {source!r}")
+    problems.extend(check_name(recipe["name"]))
     run_dir = recipe["run_dir"]
-    if run_dir and (os.path.isabs(run_dir) or ".." in run_dir.replace("\\", "/").split("/")):
+    if run_dir and (os.path.isabs(run_dir) or ".." in run_dir.replace("\\", "/").split("/")
+                    or os.path.normpath(run_dir) == "."):
         # A finished run folder is replaced on --overwrite: a recipe from elsewhere must not
         # point that at a folder outside the working directory. --run-dir can, explicitly.
         problems.append(f"'run_dir' = {run_dir!r} must be a relative path inside the working folder "
-                        "(no '..', not absolute); pass --run-dir (run_dir= in Python) to write elsewhere")
+                        "(no '..', not absolute, not '.'); pass --run-dir (run_dir= in Python) to write elsewhere")
     data = recipe["data"]
     if not data["train"]:
         problems.append("'data.train' is required: the path of the training TSV")

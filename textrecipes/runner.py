@@ -32,6 +32,7 @@ from textrecipes.models import BUILDERS, loss_for
 from textrecipes.pipeline import encode_labels, make_dataset
 from textrecipes.recipe import DEFAULTS as RECIPE_DEFAULTS
 from textrecipes.recipe import load_recipe, to_toml
+from textrecipes.run_folder import prepare_run_dir
 from textrecipes.report import write_report
 from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 from textrecipes.vectors import apply_vectors, format_coverage, load_vectors
@@ -391,34 +392,6 @@ def balanced_class_weights(targets: np.ndarray, num_labels: int) -> dict:
     out = {i: 1.0 for i in range(max(num_labels, 2))}
     out.update({int(c): round(float(w), 4) for c, w in zip(present, weights)})
     return out
-
-
-def prepare_run_dir(run_dir: str, overwrite: bool) -> None:
-    """A finished run is kept unless ``overwrite``; an interrupted one is resumed.
-
-    A run is finished when its ``metrics.json`` exists. The folder is created
-    when missing.
-
-    Args:
-        run_dir: the run folder.
-        overwrite: remove a finished run's folder and start afresh.
-
-    Raises:
-        FileExistsError: when ``run_dir`` holds a finished run and ``overwrite``
-            is False.
-
-    Example:
-        >>> import os, tempfile
-        >>> run_dir = os.path.join(tempfile.mkdtemp(), "run")
-        >>> prepare_run_dir(run_dir, overwrite=False)
-        >>> os.path.isdir(run_dir)
-        True
-    """
-    if os.path.exists(os.path.join(run_dir, "metrics.json")):
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) or another run_dir")
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
 
 
 def start_run(cfg: Mapping, run_dir: str | None, overwrite: bool):

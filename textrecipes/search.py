@@ -18,6 +18,7 @@ import time
 from typing import Mapping
 
 from textrecipes.recipe import RecipeError, load_recipe, to_toml
+from textrecipes.run_folder import prepare_run_dir
 
 # metric → (direction, where it comes from)
 METRICS = {"val_accuracy": "max", "val_loss": "min", "val_macro_f1": "max"}
@@ -288,7 +289,6 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
         >>> len(out["rows"]), os.path.basename(out["best_recipe"])  # doctest: +SKIP
         (4, 'best_recipe.toml')
     """
-    import shutil
 
     import keras_tuner
 
@@ -296,11 +296,7 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     space = validate_space(cfg)
     search = cfg["search"]
     run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", f"{cfg['name']}-search")
-    if os.path.exists(os.path.join(run_dir, "results.csv")):
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} already holds a finished search; pass overwrite=True (--overwrite) or another run_dir")
-        shutil.rmtree(run_dir)
-    os.makedirs(run_dir, exist_ok=True)
+    prepare_run_dir(run_dir, overwrite, kind="search", finished="results.csv")
     hp = keras_tuner.HyperParameters()
     for key, values in space.items():
         hp.Choice(_hp_name(key), _choice_values(values), ordered=False)

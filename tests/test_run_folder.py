@@ -1,0 +1,154 @@
+"""Nothing of the user's is ever lost: run folders are only ever our own folders (issue 18, findings 1-2)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SAMPLES
+from textrecipes.recipe import RecipeError, load_recipe
+from textrecipes.run_folder import MARKER, RunFolderError, atomic_write, is_run_folder, prepare_run_dir
+
+TRAIN = os.path.join(SAMPLES, "label_text.tsv")
+
+
+def _user_folder(path):
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "thesis.txt").write_text("years of work\n")
+    (path / "history.csv").write_text("my own history\n")
+    (path / "report.md").write_text("my own report\n")
+    return {p.name: p.read_text() for p in path.iterdir()}
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": ROOT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "textrecipes.cli", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("name", ["", ".", "..", "../x", "/abs/path", "a/b", "a\\b", " "])
+def test_run_names_that_would_escape_runs_are_refused(name):
+    with pytest.raises(RecipeError, match="plain folder name"):
+        load_recipe({"name": name, "data": {"train": TRAIN}})
+
+
+@pytest.mark.parametrize("run_dir", [".", "./", "a/..", "../x", "/tmp/x"])
+def test_recipe_run_dir_outside_or_equal_to_the_working_folder_is_refused(run_dir):
+    with pytest.raises(RecipeError, match="'run_dir'"):
+        load_recipe({"run_dir": run_dir, "data": {"train": TRAIN}})
+
+
+def test_a_new_folder_gets_the_marker_first(tmp_path):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(str(run_dir), overwrite=False)
+    marker = json.loads((run_dir / MARKER).read_text())
+    assert os.listdir(run_dir) == [MARKER] and marker["kind"] == "train" and len(marker["run_id"]) == 32
+    assert is_run_folder(str(run_dir))
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_folder_of_the_users_files_is_refused_and_left_untouched(tmp_path, overwrite):
+    before = _user_folder(tmp_path / "my_folder")
+    with pytest.raises(RunFolderError, match="not a textrecipes run folder"):
+        prepare_run_dir(str(tmp_path / "my_folder"), overwrite=overwrite)
+    assert {p.name: p.read_text() for p in (tmp_path / "my_folder").iterdir()} == before
+
+
+def test_a_users_metrics_json_does_not_make_a_run_folder(tmp_path):
+    before = _user_folder(tmp_path / "f")
+    (tmp_path / "f" / "metrics.json").write_text("{}")
+    with pytest.raises(RunFolderError):
+        prepare_run_dir(str(tmp_path / "f"), overwrite=True)
+    assert (tmp_path / "f" / "thesis.txt").read_text() == before["thesis.txt"]
+
+
+def test_the_working_folder_home_and_root_are_never_run_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / MARKER).write_text("{}")  # even a marker does not make the working folder replaceable
+    (tmp_path / "metrics.json").write_text("{}")
+    (tmp_path / "keep.txt").write_text("mine")
+    for path in (".", str(tmp_path), str(tmp_path.parent), os.path.expanduser("~"), os.sep):
+        with pytest.raises(RunFolderError, match="cannot be a run folder"):
+            prepare_run_dir(path, overwrite=True)
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+def test_overwrite_replaces_only_a_finished_run_folder(tmp_path):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(str(run_dir), overwrite=False)
+    first = json.loads((run_dir / MARKER).read_text())["run_id"]
+    (run_dir / "metrics.json").write_text("{}")
+    (run_dir / "saved_model").mkdir()
+    with pytest.raises(FileExistsError):
+        prepare_run_dir(str(run_dir), overwrite=False)
+    prepare_run_dir(str(run_dir), overwrite=True)
+    assert os.listdir(run_dir) == [MARKER] and json.loads((run_dir / MARKER).read_text())["run_id"] != first
+
+
+def test_an_interrupted_run_is_kept_for_resuming(tmp_path):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(str(run_dir), overwrite=False)
+    (run_dir / "backup").mkdir()
+    prepare_run_dir(str(run_dir), overwrite=True)  # not finished: nothing to replace, resume
+    assert (run_dir / "backup").is_dir()
+
+
+def test_a_run_folder_from_before_markers_is_recognised(tmp_path):
+    run_dir = tmp_path / "old"
+    run_dir.mkdir()
+    for name in ("recipe.toml", "labels.json", "metrics.json", "history.csv"):
+        (run_dir / name).write_text("x")
+    (run_dir / "saved_model").mkdir()
+    prepare_run_dir(str(run_dir), overwrite=True)
+    assert os.listdir(run_dir) == [MARKER]
+
+
+def test_a_file_is_not_a_run_folder(tmp_path):
+    (tmp_path / "f").write_text("mine")
+    with pytest.raises(RunFolderError, match="is a file"):
+        prepare_run_dir(str(tmp_path / "f"), overwrite=True)
+    assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_train_with_overwrite_on_a_users_folder_exits_2_and_deletes_nothing(tmp_path):
+    before = _user_folder(tmp_path / "my_folder")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'name = "x"\n[data]\ntrain = "{TRAIN}"\n[train]\nepochs = 1\n')
+    done = _cli("train", str(recipe), "--run-dir", "my_folder", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert "not a textrecipes run folder" in done.stderr
+    assert {p.name: p.read_text() for p in (tmp_path / "my_folder").iterdir()} == before
+    done = _cli("train", str(recipe), "--run-dir", ".", "--overwrite", cwd=tmp_path)
+    assert done.returncode == 2 and "cannot be a run folder" in done.stderr, done.stderr
+    assert (tmp_path / "r.toml").exists() and (tmp_path / "my_folder" / "thesis.txt").exists()
+
+
+def test_augment_onto_its_own_input_is_refused(tmp_path):
+    data = tmp_path / "f.tsv"
+    data.write_text("pos\ta good film\nneg\ta dull plot\n")
+    done = _cli("augment", str(data), str(data), "--source", "none", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2 and "the output is the input" in done.stderr, done.stderr
+    assert data.read_text() == "pos\ta good film\nneg\ta dull plot\n"
+
+
+def test_augment_error_leaves_no_partial_output_and_keeps_the_old_one(tmp_path):
+    data = tmp_path / "f.tsv"
+    data.write_text("".join(f"pos\tgood film number {i}\n" for i in range(40)) + "no tab on line 41\n")
+    out = tmp_path / "out.tsv"
+    out.write_text("the previous output\n")
+    done = _cli("augment", str(data), str(out), "--source", "none", "--num-aug", "2", "--no-progress", cwd=tmp_path)
+    assert done.returncode == 2 and ":41:" in done.stderr, done.stderr
+    assert out.read_text() == "the previous output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tsv", "out.tsv"]  # no temporary file left
+
+
+def test_atomic_write_keeps_the_old_file_on_error(tmp_path):
+    path = tmp_path / "a.json"
+    path.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_write(str(path)) as f:
+            f.write("half")
+            raise RuntimeError("killed")
+    assert path.read_text() == "old" and os.listdir(tmp_path) == ["a.json"]
