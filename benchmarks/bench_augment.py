@@ -1,6 +1,6 @@
 """Augmentation benchmark: EDA throughput against the reference code, and the accuracy effect at N=500.
 
-1. Throughput (sentences/s) of `textrecipes.augment.Augmenter.augment` with the
+1. Throughput (sentences/s) of `textrecipes.augment.eda.Augmenter.augment` with the
    WordNet source against a straight copy of the EDA reference algorithm
    (jasonwei20/eda_nlp, code/eda.py; see "EDA REFERENCE" below), on the first
    10,000 sentences of data/rotten_tomatoes/train.tsv, EDA parameters
@@ -276,7 +276,7 @@ def fresh_nltk_reader():
     from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
     from nltk.corpus.util import LazyCorpusLoader
 
-    from textrecipes.synonyms import _find_wordnet, wordnet_search_dirs
+    from textrecipes.augment.synonyms import _find_wordnet, wordnet_search_dirs
 
     root, data_dir = _find_wordnet(wordnet_search_dirs())
     import nltk
@@ -290,7 +290,7 @@ def fresh_nltk_reader():
 
 
 def warm_page_cache():
-    from textrecipes.synonyms import _find_wordnet, wordnet_search_dirs
+    from textrecipes.augment.synonyms import _find_wordnet, wordnet_search_dirs
 
     root, _ = _find_wordnet(wordnet_search_dirs())
     for path in glob.glob(os.path.join(root, "*")):
@@ -300,8 +300,8 @@ def warm_page_cache():
 
 
 def bench_throughput(n_sentences, log):
-    from textrecipes import synonyms as synonyms_lib
-    from textrecipes.augment import Augmenter
+    from textrecipes.augment import synonyms as synonyms_lib
+    from textrecipes.augment.eda import Augmenter
 
     sentences = read_sentences(n_sentences)
     n = len(sentences)
@@ -414,7 +414,7 @@ ARM_TEXT = {
 def bench_accuracy(arms, seeds, n, epochs, patience, monitor, log, progress_path=None):
     import keras
 
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     runs = []
     tmp = tempfile.mkdtemp(prefix="bench_augment_")

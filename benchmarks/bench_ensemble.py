@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=DEFAULT_OUT)
     args = parser.parse_args(argv)
 
-    from textrecipes.ensemble import distill, train_ensemble
+    from textrecipes.workflows.ensemble import distill, train_ensemble
 
     overrides = [f"data.max_train_examples={args.train}", f"train.epochs={args.epochs}", "model.units=64",
                  "model.embedding_dim=64", "model.ngram_buckets=32768", "model.ngram_dim=32", "tokenize.max_length=64",

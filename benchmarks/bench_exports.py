@@ -5,7 +5,7 @@ hashed bigrams 131072 x 64) trained on a subset of Rotten Tomatoes (the sizes
 matter here, not the accuracy), then on the 1,276 test texts, for each format:
 
 - predictions/s in batches of 256 (TFLite runs one text a call inside the
-  batch: the converted BiLSTM has a static batch of one; see textrecipes.tflite),
+  batch: the converted BiLSTM has a static batch of one; see textrecipes.export.tflite),
   tokenization included for every format;
 - p50/p99 latency of single-text calls (after 20 warm-up calls); the Keras
   model also called eagerly, for comparison;
@@ -55,9 +55,9 @@ def main() -> None:
 
     import keras
 
-    from textrecipes.export import Predictor
-    from textrecipes.runner import train
-    from textrecipes.tflite import export_tflite
+    from textrecipes.export.saved_model import Predictor
+    from textrecipes.run.harness import train
+    from textrecipes.export.tflite import export_tflite
 
     tmp = tempfile.mkdtemp(prefix="bench_exports_")
     with open(os.path.join(RT, "train.tsv"), encoding="utf-8") as f:

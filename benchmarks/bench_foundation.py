@@ -35,10 +35,10 @@ import tensorflow as tf  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from textrecipes.datasets import read_classification  # noqa: E402
-from textrecipes.models import build_lstm_classifier  # noqa: E402
-from textrecipes.pipeline import encode_labels, make_dataset  # noqa: E402
-from textrecipes.tokenization import TextVectorizer, Vocabulary, tokenize  # noqa: E402
+from textrecipes.data.readers import read_classification  # noqa: E402
+from textrecipes.models.classifiers import build_lstm_classifier  # noqa: E402
+from textrecipes.text.pipeline import encode_labels, make_dataset  # noqa: E402
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize  # noqa: E402
 
 DATA = os.path.join(ROOT, "data", "rotten_tomatoes")
 MAX_TOKENS, EMBED, UNITS, BATCH, SEQ_LEN = 20000, 128, 128, 32, 200
@@ -107,7 +107,7 @@ def run_textrecipes(texts, y, epochs, seed, **model_options):
 
 def run_default_recipe(seed):
     """The default recipe exactly as `make demo` trains it (early stopping included)."""
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     result = train(os.path.join(ROOT, "recipes", "sentiment_lstm.toml"), overrides=[f"seed={seed}"],
                    run_dir=os.path.join(ROOT, "runs", f"bench_default_{seed}"), overwrite=True, verbose=0)

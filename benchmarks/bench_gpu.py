@@ -2,7 +2,7 @@
 
 The lent GPU machine has JAX but no TensorFlow (its wheels are too big to carry),
 so this benchmark runs the backend-portable part of textrecipes, the model
-(`textrecipes.models`, Keras layers and ops only), under ``KERAS_BACKEND=jax`` on
+(`textrecipes.models.classifiers`, Keras layers and ops only), under ``KERAS_BACKEND=jax`` on
 texts tokenized beforehand on the CPU machine with textrecipes' own tokenizer.
 
 Two steps:
@@ -48,7 +48,7 @@ def dump(path: str) -> None:
     """Tokenizes the Rotten Tomatoes splits with textrecipes (needs TensorFlow)."""
     import numpy as np
 
-    from textrecipes.tokenization import Vocabulary, tokenize
+    from textrecipes.text.tokenization import Vocabulary, tokenize
 
     arrays = {}
     vocab = None
@@ -118,7 +118,7 @@ def batches(seqs, labels, batch_size, mode, seed):
 def build(config: str, vocabulary_size: int, seed: int = 0):
     import keras
 
-    from textrecipes.models import build_lstm_classifier
+    from textrecipes.models.classifiers import build_lstm_classifier
 
     if config == "keras_io":
         keras.utils.set_random_seed(seed)

@@ -38,10 +38,10 @@ os.chdir(ROOT)
 
 import numpy as np  # noqa: E402
 
-from textrecipes.datasets import read_conll, read_pairs  # noqa: E402
-from textrecipes.derived_data import derive  # noqa: E402
-from textrecipes.runner import train  # noqa: E402
-from textrecipes.tagging import evaluate_tagging  # noqa: E402
+from textrecipes.data.readers import read_conll, read_pairs  # noqa: E402
+from textrecipes.data.derived import derive  # noqa: E402
+from textrecipes.run.harness import train  # noqa: E402
+from textrecipes.tasks.tagging import evaluate_tagging  # noqa: E402
 
 
 def tfidf_pairs_reference(folder: str) -> dict:
@@ -124,7 +124,7 @@ def main() -> None:
         f"Command: `{command}`",
         "",
         f"Derived data (train/validation/test): news-pairs {derived['news-pairs']}, fortune-ner {derived['fortune-ner']}.",
-        "Both sets are derived from real text by rule (see textrecipes/derived_data.py), not annotated by people.",
+        "Both sets are derived from real text by rule (see textrecipes/data/derived.py), not annotated by people.",
         "",
         "## Text pairs: recipes/pairs_lstm.toml (headline belongs to body?)",
         "",

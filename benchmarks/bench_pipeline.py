@@ -76,9 +76,9 @@ def throughput(which: str, epochs: int = 3, seed: int = 0) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from textrecipes.models import build_lstm_classifier
-    from textrecipes.pipeline import make_dataset
-    from textrecipes.tokenization import TextVectorizer, Vocabulary, tokenize
+    from textrecipes.models.classifiers import build_lstm_classifier
+    from textrecipes.text.pipeline import make_dataset
+    from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize
 
     keras.utils.set_random_seed(seed)
     train_labels, train_texts = read_tsv(os.path.join(ROOT, "data/rotten_tomatoes/train.tsv"))
@@ -145,15 +145,15 @@ import json, os, resource, sys, time
 os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 sys.path.insert(0, sys.argv[3])
 import keras
-from textrecipes.models import build_lstm_classifier
+from textrecipes.models.classifiers import build_lstm_classifier
 mode, path = sys.argv[1], sys.argv[2]
 out = {"mode": mode}
 if mode == "floor":
     model = build_lstm_classifier(20000, 2, embedding_dim=8, units=8, bidirectional=False)
     model.compile("adam", "binary_crossentropy")
 else:
-    from textrecipes.streaming import build_vocabulary_streaming, stream_dataset
-    from textrecipes.tokenization import TextVectorizer
+    from textrecipes.data.streaming import build_vocabulary_streaming, stream_dataset
+    from textrecipes.text.tokenization import TextVectorizer
     t = time.perf_counter()
     vocab, stats = build_vocabulary_streaming(path, max_tokens=20000, labels=["neg", "pos"], max_counter_size=200_000)
     out["vocab_seconds"] = time.perf_counter() - t

@@ -1,6 +1,6 @@
 """Benchmark: LSTM language-model pretraining → classifier (ULMFiT-style) vs training from scratch (issue 6).
 
-1. Pretrain `textrecipes.pretrain` on the Rotten Tomatoes training texts without
+1. Pretrain `textrecipes.tasks.language_model` on the Rotten Tomatoes training texts without
    their labels, all but the labelled ones (the first ``--labelled`` lines).
 2. On the ``--labelled`` labelled lines (500), train per seed, each LM arm
    against a scratch arm of the same shape:
@@ -78,8 +78,8 @@ def main(argv=None) -> int:
         args.seeds, args.unlabelled, args.lm_epochs, args.epochs = 1, 2000, 1, 2
     out_path = args.out or (os.path.join(tempfile.gettempdir(), "pretrain_quick.md") if args.quick else DEFAULT_OUT)
 
-    from textrecipes.pretrain import pretrain
-    from textrecipes.runner import train
+    from textrecipes.tasks.language_model import pretrain
+    from textrecipes.run.harness import train
 
     started = datetime.datetime.now(datetime.timezone.utc)
     tmp = tempfile.mkdtemp(prefix="bench_pretrain_")
@@ -169,7 +169,7 @@ def cached_lm(lm_dir: str, settings: dict, corpus_path: str):
         return None
     import inspect
 
-    from textrecipes.pretrain import pretrain
+    from textrecipes.tasks.language_model import pretrain
 
     defaults = {k: v.default for k, v in inspect.signature(pretrain).parameters.items() if k in
                 ("tie_weights", "input_dropout", "output_dropout", "learning_rate", "min_freq", "split", "lowercase")}
@@ -186,8 +186,8 @@ def linear_probe(lm_dir: str, random_seed, train_path: str, test_path: str) -> d
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from textrecipes.pretrain import build_language_model, load_language_model
-    from textrecipes.tokenization import TextVectorizer
+    from textrecipes.tasks.language_model import build_language_model, load_language_model
+    from textrecipes.text.tokenization import TextVectorizer
 
     lm, vocab, meta = load_language_model(lm_dir)
     if random_seed is not None:

@@ -28,7 +28,7 @@ sys.path.insert(0, ROOT)
 
 import numpy as np  # noqa: E402
 
-from textrecipes.datasets import read_classification  # noqa: E402
+from textrecipes.data.readers import read_classification  # noqa: E402
 
 DATASETS = {
     "rotten_tomatoes": os.path.join(ROOT, "data", "rotten_tomatoes"),
@@ -89,7 +89,7 @@ def tfidf_lr(path: str, C: float = 10.0) -> dict:
 
 
 def textrecipes_run(name: str, path: str, config: dict, seed: int) -> dict:
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     recipe = merge({
         "name": f"q_{name}",

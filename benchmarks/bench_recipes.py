@@ -65,8 +65,8 @@ RECIPES = {
 
 
 def dump(out_dir: str, names: list[str], max_train: int, max_tokens: int, max_length: int, seed: int) -> None:
-    from textrecipes.datasets import read_classification
-    from textrecipes.tokenization import Vocabulary, tokenize
+    from textrecipes.data.readers import read_classification
+    from textrecipes.text.tokenization import Vocabulary, tokenize
 
     os.makedirs(out_dir, exist_ok=True)
     for name in names:
@@ -164,7 +164,7 @@ def train_recipe(data: dict, builder: str, options: dict, epochs: int, seed: int
     """
     import keras
 
-    from textrecipes.models import BUILDERS, loss_for
+    from textrecipes.models.classifiers import BUILDERS, loss_for
 
     keras.utils.set_random_seed(seed)
     num_labels = len(data["labels"])

@@ -91,16 +91,16 @@ def describe(name: str, table: dict | None, epochs: int) -> str:
 
 
 def build_model_and_dataset(cfg: dict):
-    """Stages 1-4 of `textrecipes.runner.train` for a resolved recipe: the compiled
+    """Stages 1-4 of `textrecipes.run.harness.train` for a resolved recipe: the compiled
     model (its optimizer holding the recipe's schedule) and the training dataset."""
     import keras
 
-    from textrecipes import schedules
-    from textrecipes.distribute import get_strategy
-    from textrecipes.models import BUILDERS, loss_for
-    from textrecipes.pipeline import encode_labels, make_dataset
-    from textrecipes.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
-    from textrecipes.runner import build_augmenter, build_optimizer, infer_task, load_splits
+    from textrecipes.training import schedules
+    from textrecipes.training.distribute import get_strategy
+    from textrecipes.models.classifiers import BUILDERS, loss_for
+    from textrecipes.text.pipeline import encode_labels, make_dataset
+    from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+    from textrecipes.run.harness import build_augmenter, build_optimizer, infer_task, load_splits
 
     seed = cfg["seed"]
     keras.utils.set_random_seed(seed)
@@ -133,8 +133,8 @@ def build_model_and_dataset(cfg: dict):
 
 def find_rate(base: dict, seed: int, steps: int) -> tuple[float, float, int]:
     """The range test's suggestion for this seed's model: (rate, seconds, steps run)."""
-    from textrecipes.lr_finder import find_learning_rate
-    from textrecipes.recipe import load_recipe
+    from textrecipes.training.lr_finder import find_learning_rate
+    from textrecipes.recipe.loading import load_recipe
 
     started = time.perf_counter()
     cfg = load_recipe(RECIPE, {**base, "seed": seed})
@@ -270,7 +270,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     info = machine()
     versions = f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"

@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from bench_foundation import machine  # noqa: E402
-from textrecipes.datasets import read_classification  # noqa: E402
-from textrecipes.models import build_lstm_classifier  # noqa: E402
-from textrecipes.tokenization import tokenize  # noqa: E402
+from textrecipes.data.readers import read_classification  # noqa: E402
+from textrecipes.models.classifiers import build_lstm_classifier  # noqa: E402
+from textrecipes.text.tokenization import tokenize  # noqa: E402
 
 DATASETS = {"rotten_tomatoes": "data/rotten_tomatoes/train.tsv", "news_outlets": "data/bench/news_outlets/train.tsv"}
 BATCH, WARMUP, VOCABULARY, LABELS = 32, 2, 20000, 9

@@ -24,7 +24,7 @@ import xml.etree.ElementTree as ET
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from textrecipes.datasets import read_classification  # noqa: E402
+from textrecipes.data.readers import read_classification  # noqa: E402
 
 OUT = os.path.join(ROOT, "benchmarks", "results", "torture.md")
 RT_TRAIN = os.path.join(ROOT, "data", "rotten_tomatoes", "train.tsv")

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from textrecipes.tokenization import tokenize
+from textrecipes.text.tokenization import tokenize
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WORDS, DIM, WINDOW = 500, 32, 4

@@ -1,8 +1,8 @@
-# WordNet 3.0 for synonym replacement (textrecipes.augment), without nltk.download.
+# WordNet 3.0 for synonym replacement (textrecipes.augment.eda), without nltk.download.
 # Included from the main Makefile, which defines VENV. `make wordnet` installs
 # Debian's wordnet-base and wordnet-sense-index (only if /usr/share/wordnet is
 # missing) and copies them into an NLTK data folder, data/nltk_data, where
-# textrecipes.synonyms.WordNetSynonyms finds it. Running it again does nothing.
+# textrecipes.augment.synonyms.WordNetSynonyms finds it. Running it again does nothing.
 # Users who already have nltk_data/corpora/wordnet (nltk.download) need none of this.
 
 WORDNET_DEB_DIR ?= /usr/share/wordnet
@@ -14,7 +14,7 @@ WORDNET_SUDO ?= $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: wordnet
 wordnet: $(WORDNET_NLTK_DATA)/corpora/wordnet/lexnames
 
-# lexnames is written last by textrecipes.wordnet_data, so it marks a complete folder.
+# lexnames is written last by textrecipes.augment.wordnet_data, so it marks a complete folder.
 $(WORDNET_NLTK_DATA)/corpora/wordnet/lexnames:
 	@if [ ! -f $(WORDNET_DEB_DIR)/data.noun ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
@@ -27,4 +27,4 @@ $(WORDNET_NLTK_DATA)/corpora/wordnet/lexnames:
 	  || { $(WORDNET_SUDO) apt-get update \
 	       && $(WORDNET_SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(WORDNET_APT_PACKAGES); }; \
 	fi
-	$(VENV)/bin/python -m textrecipes.wordnet_data $(WORDNET_NLTK_DATA) --source $(WORDNET_DEB_DIR)
+	$(VENV)/bin/python -m textrecipes.augment.wordnet_data $(WORDNET_NLTK_DATA) --source $(WORDNET_DEB_DIR)

@@ -1,4 +1,4 @@
-"""Tests for textrecipes.augment: EDA operations, seeding, TSV expansion, tf.data."""
+"""Tests for textrecipes.augment.eda: EDA operations, seeding, TSV expansion, tf.data."""
 
 import argparse
 import random
@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textrecipes.augment import (
+from textrecipes.augment.eda import (
     ENGLISH_STOP_WORDS,
     AugmentEpochCallback,
     Augmenter,
@@ -16,7 +16,7 @@ from textrecipes.augment import (
     augment_dataset,
     expand_tsv,
 )
-from textrecipes.synonyms import FileSynonyms, MappingSynonyms
+from textrecipes.augment.synonyms import FileSynonyms, MappingSynonyms
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 
@@ -370,7 +370,7 @@ def test_callback_is_a_keras_callback_and_import_is_light():
     import keras
 
     assert issubclass(AugmentEpochCallback, keras.callbacks.Callback)
-    code = "import sys, textrecipes.augment; print('keras' in sys.modules)"
+    code = "import sys, textrecipes.augment.eda; print('keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -8,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from textrecipes.callbacks import (
+from textrecipes.training.callbacks import (
     CALLBACK_DEFAULTS,
     EarlyStopping,
     InterruptBetweenBatches,
@@ -21,7 +21,7 @@ from textrecipes.callbacks import (
     metric_mode,
     validate_callbacks,
 )
-from textrecipes.schedules import CosineAnnealing, ExponentialDecay, ScaledSchedule
+from textrecipes.training.schedules import CosineAnnealing, ExponentialDecay, ScaledSchedule
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 4)).astype("float32")

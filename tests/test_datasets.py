@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import SAMPLES
-from textrecipes.datasets import (
+from textrecipes.data.readers import (
     DataError, LabeledText, label_counts, read_classification, read_conll, read_corpus, read_pairs, split_records,
 )
 

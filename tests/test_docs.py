@@ -29,7 +29,7 @@ def test_readme_python_snippets_run(index, tmp_path):
 
 
 def test_readme_documents_every_recipe_key():
-    from textrecipes.recipe import DEFAULTS
+    from textrecipes.recipe.loading import DEFAULTS
 
     for section, keys in DEFAULTS.items():
         for key in keys if isinstance(keys, dict) else [None]:

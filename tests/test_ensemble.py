@@ -15,7 +15,7 @@ TEXTS = ["A moving, beautifully acted film.", "Dull and far too long.", "", "zzz
 
 @pytest.fixture(scope="module")
 def ensemble(tmp_path_factory):
-    from textrecipes.ensemble import train_ensemble
+    from textrecipes.workflows.ensemble import train_ensemble
 
     tmp = tmp_path_factory.mktemp("ens")
     recipe = {"name": "ens", "data": {"train": write_slice(rt_path("train"), str(tmp / "train.tsv"), 400),
@@ -27,7 +27,7 @@ def ensemble(tmp_path_factory):
 
 
 def test_exported_probabilities_are_the_mean_of_the_members(ensemble):
-    from textrecipes.export import Predictor
+    from textrecipes.export.saved_model import Predictor
 
     members = [Predictor(m["run_dir"]).predict_proba(TEXTS) for m in ensemble["members"]]
     exported = Predictor(ensemble["run_dir"])  # the run-folder layout: saved_model/ + labels.json
@@ -47,7 +47,7 @@ def test_exported_probabilities_are_the_mean_of_the_members(ensemble):
 
 
 def test_vote_is_the_majority_and_ties_fall_back_to_the_mean():
-    from textrecipes.ensemble import EnsembleCombine
+    from textrecipes.workflows.ensemble import EnsembleCombine
 
     a, b, c = np.array([[0.9], [0.4]]), np.array([[0.6], [0.3]]), np.array([[0.2], [0.8]])
     np.testing.assert_allclose(np.asarray(EnsembleCombine("vote")([a, b, c])), [[2 / 3], [1 / 3]], atol=1e-6)
@@ -61,7 +61,7 @@ def test_vote_is_the_majority_and_ties_fall_back_to_the_mean():
 def test_vote_ensemble_reloads_from_keras_file_with_safe_mode(ensemble, tmp_path):
     import keras
 
-    from textrecipes.ensemble import EnsembleCombine
+    from textrecipes.workflows.ensemble import EnsembleCombine
 
     model = keras.saving.load_model(os.path.join(ensemble["run_dir"], "model.keras"), safe_mode=True)
     assert isinstance(model.layers[-1], EnsembleCombine)
@@ -70,8 +70,8 @@ def test_vote_ensemble_reloads_from_keras_file_with_safe_mode(ensemble, tmp_path
 
 
 def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
-    from textrecipes.ensemble import distill
-    from textrecipes.export import Predictor
+    from textrecipes.workflows.ensemble import distill
+    from textrecipes.export.saved_model import Predictor
 
     out = distill(ensemble["run_dir"], temperature=2.0, alpha=0.5, verbose=0)
     acc = out["accuracy"]

@@ -21,7 +21,7 @@ TOLERANCE = {"none": 1e-5, "float16": 1e-3, "int8": 0.05}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     tmp = tmp_path_factory.mktemp("exports")
     recipe = {
@@ -34,7 +34,7 @@ def run(tmp_path_factory):
     }
     from unittest import mock
 
-    import textrecipes.runner
+    import textrecipes.run.harness
 
     card_writes = []
 
@@ -43,14 +43,14 @@ def run(tmp_path_factory):
             card_writes.append(os.path.relpath(str(file), str(tmp / "run")))
         return open(file, mode, *args, **kwargs)
 
-    with mock.patch.object(textrecipes.runner, "open", counting_open, create=True):
+    with mock.patch.object(textrecipes.run.harness, "open", counting_open, create=True):
         result = train(recipe, run_dir=str(tmp / "run"), verbose=0)
     result.card_writes = card_writes
     return result
 
 
 def keras_probs(result):
-    from textrecipes.evaluate import probabilities_per_label
+    from textrecipes.evaluation.metrics import probabilities_per_label
 
     return probabilities_per_label(np.asarray(result.model.predict(np.array(TEXTS, dtype=object), verbose=0)),
                                    result.task)
@@ -58,7 +58,7 @@ def keras_probs(result):
 
 def tflite_copy(result, tmp_path, quantize):
     """A folder holding a .tflite export with the run's model card and vocabulary beside it."""
-    from textrecipes.tflite import export_tflite
+    from textrecipes.export.tflite import export_tflite
 
     folder = tmp_path / quantize
     folder.mkdir()
@@ -69,7 +69,7 @@ def tflite_copy(result, tmp_path, quantize):
 
 
 def test_every_export_agrees_with_keras(run, tmp_path):
-    from textrecipes.export import Predictor
+    from textrecipes.export.saved_model import Predictor
 
     assert run.metrics["accuracy"] > 0.55  # learned something: chance is 0.5
     expected = keras_probs(run)
@@ -110,7 +110,7 @@ def test_metrics_and_model_card(run):
 
 def test_model_card_is_written_once(run, tmp_path):
     """With export.tflite on, the runner once wrote a provisional card for its TFLite check, then the full one."""
-    from textrecipes.runner import check_export
+    from textrecipes.run.harness import check_export
 
     assert sorted(run.card_writes) == ["model_card.json", os.path.join("saved_model", "assets.extra", "model_card.json")]
     # The TFLite check needs no card: it is given the labels and tokenizer settings.
@@ -155,8 +155,8 @@ def test_cli_predict_on_every_path(run, tmp_path, capsys):
 
 
 def test_export_to_existing_path_is_refused(run, tmp_path):
-    from textrecipes.export import export_saved_model
-    from textrecipes.tflite import export_tflite
+    from textrecipes.export.saved_model import export_saved_model
+    from textrecipes.export.tflite import export_tflite
 
     with pytest.raises(FileExistsError, match=r"model\.tflite already exists.*overwrite=True"):
         export_tflite(run.model, os.path.join(run.run_dir, "model.tflite"))
@@ -165,7 +165,7 @@ def test_export_to_existing_path_is_refused(run, tmp_path):
 
 
 def test_corrupted_exports_give_clear_errors(run, tmp_path):
-    from textrecipes.export import Predictor, RunFolderError
+    from textrecipes.export.saved_model import Predictor, RunFolderError
 
     broken = tmp_path / "broken"
     shutil.copytree(run.run_dir, broken, ignore=shutil.ignore_patterns("checkpoints", "backup", "*.png"))

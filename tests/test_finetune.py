@@ -35,7 +35,7 @@ def _fortunes(split, n):  # a third label from another domain: "fortune"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A fresh/rotten classifier on 400 Rotten Tomatoes lines, and the files to fine-tune it on."""
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     tmp = tmp_path_factory.mktemp("finetune")
     recipe = {
@@ -56,8 +56,8 @@ def base(tmp_path_factory):
 
 
 def test_finetune_adds_a_label_and_keeps_the_old_ones(base):
-    from textrecipes.export import Predictor
-    from textrecipes.finetune import finetune
+    from textrecipes.export.saved_model import Predictor
+    from textrecipes.workflows.finetune import finetune
 
     result, files, tmp = base
     out = finetune(result.run_dir, files["new_train"], out_dir=str(tmp / "ft"), validation=files["new_val"],
@@ -91,7 +91,7 @@ def test_finetune_adds_a_label_and_keeps_the_old_ones(base):
 
 
 def test_binary_head_becomes_softmax_with_the_same_probabilities():
-    from textrecipes.transfer import extend_head
+    from textrecipes.training.transfer import extend_head
 
     rng = np.random.default_rng(0)
     kernel, bias = rng.normal(size=(6, 1)).astype("float32"), np.array([0.3], "float32")
@@ -106,7 +106,7 @@ def test_binary_head_becomes_softmax_with_the_same_probabilities():
 
 
 def test_frozen_embedding_and_gradual_unfreezing(base):
-    from textrecipes.finetune import finetune, load_run
+    from textrecipes.workflows.finetune import finetune, load_run
 
     result, files, tmp = base
     _, _, _, old = load_run(result.run_dir)
@@ -129,8 +129,8 @@ def test_frozen_embedding_and_gradual_unfreezing(base):
 
 
 def test_layer_rates_scale_each_layer_and_reload():
-    from textrecipes.models import build_lstm_classifier
-    from textrecipes.transfer import LayerRateAdam, group_rates, with_layer_rates
+    from textrecipes.models.classifiers import build_lstm_classifier
+    from textrecipes.training.transfer import LayerRateAdam, group_rates, with_layer_rates
 
     model = build_lstm_classifier(60, 2, embedding_dim=8, units=4, ngram_buckets=0, bidirectional=False)
     assert group_rates(model, 2.6) == {"probabilities": 1.0, "lstm": 1 / 2.6, "embedding": 1 / 2.6**2}
@@ -149,8 +149,8 @@ def test_layer_rates_scale_each_layer_and_reload():
 
 def test_unknown_labels_without_permission_name_file_line_and_flag(base):
     from textrecipes.cli import main
-    from textrecipes.datasets import DataError
-    from textrecipes.finetune import finetune
+    from textrecipes.data.readers import DataError
+    from textrecipes.workflows.finetune import finetune
 
     result, files, tmp = base
     with pytest.raises(DataError) as err:
@@ -164,8 +164,8 @@ def test_unknown_labels_without_permission_name_file_line_and_flag(base):
 
 @pytest.mark.parametrize("damage", ["no_labels", "garbled_labels", "no_model", "garbled_model", "no_vocabulary"])
 def test_corrupted_run_folder_is_a_clear_error(base, damage, tmp_path):
-    from textrecipes.export import RunFolderError
-    from textrecipes.finetune import finetune
+    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.workflows.finetune import finetune
 
     result, files, _ = base
     run = tmp_path / "run"
@@ -184,9 +184,9 @@ def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_pat
     """A run folder from before model.rnn_length, ngram_words and ngram_pooling existed has none of them in its
     recipe.toml, and its model differs from today's defaults in all three; fine-tuning must rebuild that model
     (at a rate of 1e-12 the fine-tuned model predicts what the old one did)."""
-    from textrecipes.export import Predictor
-    from textrecipes.finetune import finetune
-    from textrecipes.runner import train
+    from textrecipes.export.saved_model import Predictor
+    from textrecipes.workflows.finetune import finetune
+    from textrecipes.run.harness import train
 
     old_defaults = {"rnn_length": 0, "ngram_words": False, "ngram_pooling": "mean"}
     recipe = {"name": "old", "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)},

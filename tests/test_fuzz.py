@@ -3,7 +3,7 @@ vectorizer and augmenter on hostile input.
 
 Allowed outcomes for a reader: a correct parse, or `DataError` whose message
 starts with ``file:line: ``. Each reader is checked against a small oracle
-written from the documented rules (`textrecipes.datasets` docstring):
+written from the documented rules (`textrecipes.data.readers` docstring):
 
 * a line is a piece of ``data.split(b"\\n")`` (less the empty piece after a
   final newline); one ``\\r`` ending a line is dropped, a lone ``\\r`` is not a
@@ -25,10 +25,10 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from textrecipes.augment import Augmenter
-from textrecipes.datasets import DataError, read_classification, read_conll, read_corpus, read_pairs
-from textrecipes.synonyms import MappingSynonyms
-from textrecipes.tokenization import OOV_ID, OOV_TOKEN, PAD_ID, TextVectorizer, Vocabulary, tokenize, tokenize_tf
+from textrecipes.augment.eda import Augmenter
+from textrecipes.data.readers import DataError, read_classification, read_conll, read_corpus, read_pairs
+from textrecipes.augment.synonyms import MappingSynonyms
+from textrecipes.text.tokenization import OOV_ID, OOV_TOKEN, PAD_ID, TextVectorizer, Vocabulary, tokenize, tokenize_tf
 
 _COMMON = dict(deadline=None, derandomize=False, print_blob=True,
                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textrecipes.callbacks import get_schedule
-from textrecipes.lr_finder import LRFinderResult, find_learning_rate
-from textrecipes.schedules import CosineAnnealing
+from textrecipes.training.callbacks import get_schedule
+from textrecipes.training.lr_finder import LRFinderResult, find_learning_rate
+from textrecipes.training.schedules import CosineAnnealing
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(64, 6)).astype("float32")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras
-from textrecipes.models import HashedBigrams, MaskedPooling, build_lstm_classifier
+from textrecipes.models.classifiers import HashedBigrams, MaskedPooling, build_lstm_classifier
 
 
 @pytest.mark.parametrize("task,labels,shape,activation", [

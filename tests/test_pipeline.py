@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textrecipes.augment import Augmenter
-from textrecipes.pipeline import encode_labels, make_dataset
-from textrecipes.tokenization import PAD_ID, TextVectorizer
+from textrecipes.augment.eda import Augmenter
+from textrecipes.text.pipeline import encode_labels, make_dataset
+from textrecipes.text.tokenization import PAD_ID, TextVectorizer
 
 WORDS = [f"w{i}" for i in range(50)]
 

@@ -42,8 +42,8 @@ def test_pretrain_writes_a_language_model_and_its_perplexity(lm_dir):
 
 
 def test_classifier_starts_from_the_lm_weights(lm_dir):
-    from textrecipes.models import build_lstm_classifier
-    from textrecipes.pretrain import init_from_lm, load_language_model
+    from textrecipes.models.classifiers import build_lstm_classifier
+    from textrecipes.tasks.language_model import init_from_lm, load_language_model
 
     lm, vocab, _ = load_language_model(lm_dir)
     for bidirectional in (False, True):
@@ -60,8 +60,8 @@ def test_classifier_starts_from_the_lm_weights(lm_dir):
 
 
 def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_path):
-    from textrecipes.pretrain import load_language_model
-    from textrecipes.runner import train
+    from textrecipes.tasks.language_model import load_language_model
+    from textrecipes.run.harness import train
 
     recipe = {
         "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400),
@@ -90,9 +90,9 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
 
 
 def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
-    from textrecipes.export import RunFolderError
-    from textrecipes.recipe import RecipeError
-    from textrecipes.runner import train
+    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.recipe.loading import RecipeError
+    from textrecipes.run.harness import train
 
     recipe = {"data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 100)},
               "model": {"embedding_dim": 16, "units": 32, "init_from": lm_dir}}
@@ -106,7 +106,7 @@ def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
 def test_tied_language_model_scores_words_with_its_own_embedding_matrix():
     import keras
 
-    from textrecipes.pretrain import build_language_model
+    from textrecipes.tasks.language_model import build_language_model
 
     lm = build_language_model(40, embedding_dim=8, units=6, seed=0)
     names = [layer.name for layer in lm.layers]
@@ -127,19 +127,19 @@ def test_tied_language_model_scores_words_with_its_own_embedding_matrix():
 
 
 def test_pretrain_command_line_passes_the_output_layer_and_dropout_options(monkeypatch):
-    import textrecipes.pretrain
+    import textrecipes.tasks.language_model
     from textrecipes.cli import main
 
     seen = {}
-    monkeypatch.setattr(textrecipes.pretrain, "pretrain", lambda corpus, **kw: seen.update(kw, corpus=corpus))
+    monkeypatch.setattr(textrecipes.tasks.language_model, "pretrain", lambda corpus, **kw: seen.update(kw, corpus=corpus))
     assert main(["pretrain", "c.txt", "--untied", "--input-dropout", "0", "--output-dropout", "0.3", "--quiet"]) == 0
     assert (seen["corpus"], seen["tie_weights"], seen["input_dropout"], seen["output_dropout"]) == ("c.txt", False, 0.0, 0.3)
 
 
 def test_init_from_layers_embedding_copies_the_word_vectors_alone(lm_dir, tmp_path):
-    from textrecipes.models import build_lstm_classifier
-    from textrecipes.pretrain import init_from_lm, load_language_model
-    from textrecipes.recipe import RecipeError, load_recipe
+    from textrecipes.models.classifiers import build_lstm_classifier
+    from textrecipes.tasks.language_model import init_from_lm, load_language_model
+    from textrecipes.recipe.loading import RecipeError, load_recipe
 
     lm, vocab, _ = load_language_model(lm_dir)
     model = build_lstm_classifier(len(vocab), 2, ngram_buckets=0, **LM)

@@ -6,7 +6,7 @@ import tomllib
 import pytest
 
 from conftest import ROOT
-from textrecipes.recipe import RecipeError, load_recipe, to_toml
+from textrecipes.recipe.loading import RecipeError, load_recipe, to_toml
 
 
 def test_default_recipe_file_loads_and_fills_defaults():

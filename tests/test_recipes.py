@@ -10,15 +10,15 @@ import pytest
 
 import keras
 from conftest import SAMPLES, SMALL_MODEL, rt_path, write_slice
-from textrecipes.datasets import DataError
-from textrecipes.export import Predictor
-from textrecipes.models import (
+from textrecipes.data.readers import DataError
+from textrecipes.export.saved_model import Predictor
+from textrecipes.models.classifiers import (
     BUILDERS, INITIALIZERS, AttentionPooling, SparseCategoricalCrossentropyWithSmoothing, build_cnn_classifier,
     build_fasttext_classifier, build_gru_classifier, build_lstm_classifier, loss_for,
 )
-from textrecipes.recipe import CHOICES, RecipeError, load_recipe
-from textrecipes.runner import balanced_class_weights, train
-from textrecipes.vectors import apply_vectors, load_vectors
+from textrecipes.recipe.loading import CHOICES, RecipeError, load_recipe
+from textrecipes.run.harness import balanced_class_weights, train
+from textrecipes.text.vectors import apply_vectors, load_vectors
 
 VECTORS = os.path.join(SAMPLES, "rt_vectors.txt")  # 500 RT words, dim 32 (benchmarks/make_rt_vectors.py)
 
@@ -231,7 +231,7 @@ def test_recipe_with_vectors_reports_coverage(rt_slices, tmp_path):
 
 
 def test_cudnn_check_covers_gru():
-    from textrecipes.distribute import cudnn_eligible
+    from textrecipes.training.distribute import cudnn_eligible
 
     assert cudnn_eligible(build_gru_classifier(40, 2, embedding_dim=8, units=4, layers=2)) == (True, [])
     ids = keras.Input((None,), dtype="int32")

@@ -13,7 +13,7 @@ TINY = {**SMALL_MODEL, "embedding_dim": 16, "units": 16, "ngram_buckets": 0}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     tmp = tmp_path_factory.mktemp("report")
     recipe = {"name": "report", "data": {"train": write_slice(rt_path("train"), str(tmp / "train.tsv"), 300),
@@ -37,8 +37,8 @@ def test_the_runner_writes_the_report(run):
 
 
 def test_top_losses_are_misclassified_and_sorted_by_confidence(run):
-    from textrecipes.export import Predictor
-    from textrecipes.report import write_report
+    from textrecipes.export.saved_model import Predictor
+    from textrecipes.evaluation.report import write_report
 
     worst = json.load(open(os.path.join(run.run_dir, "top_losses.json"), encoding="utf-8"))
     assert worst, "a 1-epoch model on 300 reviews gets some validation examples wrong"
@@ -71,8 +71,8 @@ def test_plots_leave_the_users_matplotlib_backend_alone(tmp_path):
     """Plotting inside `train` once selected Agg, which turned off inline plots in the calling notebook."""
     import matplotlib
 
-    from textrecipes.evaluate import plot_learning_curves
-    from textrecipes.report import plot_confusion_matrix
+    from textrecipes.evaluation.metrics import plot_learning_curves
+    from textrecipes.evaluation.report import plot_confusion_matrix
 
     matplotlib.use("svg")  # stands for the notebook's inline backend
     plot_learning_curves({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]}, str(tmp_path / "curves.png"))

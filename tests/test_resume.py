@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, rt_path, write_slice
-from textrecipes.distribute import agree_resume_epoch, backup_epochs, get_strategy, read_history, resume_epoch, trim_history
+from textrecipes.training.distribute import agree_resume_epoch, backup_epochs, get_strategy, read_history, resume_epoch, trim_history
 
 EPOCHS = 8
 
 SCRIPT = textwrap.dedent(f"""
     import sys
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
     train({{"data": {{"train": sys.argv[1]}},
             "model": {{"embedding_dim": 8, "units": 8, "bidirectional": False}},
             "schedule": {{"name": "exponential", "learning_rate": 0.01, "decay_epochs": 1, "decay_rate": 0.5,
@@ -93,7 +93,7 @@ def test_trim_history_and_resume_epoch(tmp_path):
 def test_epoch_backup_keeps_two_states_and_restores_the_one_asked_for(tmp_path):
     import keras
 
-    from textrecipes.callbacks import EpochBackup
+    from textrecipes.training.callbacks import EpochBackup
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
@@ -217,7 +217,7 @@ def _children(pid):
 
 
 def test_supervise_restarts_a_crashed_command_and_stops_on_user_errors(tmp_path):
-    from textrecipes.distribute import supervise
+    from textrecipes.training.distribute import supervise
 
     marker = tmp_path / "crashed-once"
     crash_once = f"import os, sys; p = {str(marker)!r}\nif not os.path.exists(p): open(p, 'w').close(); os._exit(1)"

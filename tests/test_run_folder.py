@@ -8,8 +8,8 @@ import sys
 import pytest
 
 from conftest import ROOT, SAMPLES
-from textrecipes.recipe import RecipeError, load_recipe
-from textrecipes.run_folder import MARKER, RunFolderError, atomic_write, is_run_folder, prepare_run_dir
+from textrecipes.recipe.loading import RecipeError, load_recipe
+from textrecipes.run.folder import MARKER, RunFolderError, atomic_write, is_run_folder, prepare_run_dir
 
 TRAIN = os.path.join(SAMPLES, "label_text.tsv")
 

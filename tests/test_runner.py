@@ -9,9 +9,9 @@ import pytest
 import tensorflow as tf
 
 from conftest import SAMPLES
-from textrecipes.datasets import DataError
-from textrecipes.export import Predictor, RunFolderError
-from textrecipes.runner import train
+from textrecipes.data.readers import DataError
+from textrecipes.export.saved_model import Predictor, RunFolderError
+from textrecipes.run.harness import train
 
 
 def test_small_run_learns_well_above_chance(small_run):

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 from conftest import ROOT, SAMPLES
-from textrecipes.export import Predictor, RunFolderError
-from textrecipes.runner import train
+from textrecipes.export.saved_model import Predictor, RunFolderError
+from textrecipes.run.harness import train
 
 TINY = {"model": {"embedding_dim": 8, "units": 8}, "train": {"epochs": 1}}
 

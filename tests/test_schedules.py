@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import pytest
 
-from textrecipes.schedules import (
+from textrecipes.training.schedules import (
     SCHEDULE_DEFAULTS,
     Constant,
     CosineAnnealing,

@@ -6,7 +6,7 @@ import os
 import pytest
 
 from conftest import SMALL_MODEL, rt_path, write_slice
-from textrecipes.recipe import RecipeError, load_recipe
+from textrecipes.recipe.loading import RecipeError, load_recipe
 
 TINY = {**SMALL_MODEL, "embedding_dim": 16, "units": 8, "ngram_buckets": 0}
 
@@ -27,8 +27,8 @@ def _recipe(tmp_path, space, **search):
 
 
 def test_grid_2x2_runs_four_trials_and_the_best_recipe_trains(tmp_path, capsys):
-    from textrecipes.runner import train
-    from textrecipes.search import run_search
+    from textrecipes.run.harness import train
+    from textrecipes.workflows.search import run_search
 
     space = {"schedule": {"learning_rate": [1e-3, 3e-3]}, "train.batch_size": [32, 64]}
     out = run_search(_recipe(tmp_path, space), run_dir=str(tmp_path / "search"), verbose=1)
@@ -51,7 +51,7 @@ def test_grid_2x2_runs_four_trials_and_the_best_recipe_trains(tmp_path, capsys):
 
 
 def test_time_budget_stops_the_search_early(tmp_path):
-    from textrecipes.search import run_search
+    from textrecipes.workflows.search import run_search
 
     space = {"train.batch_size": [16, 32, 64]}
     out = run_search(_recipe(tmp_path, space, time_budget_s=0.01), run_dir=str(tmp_path / "s"), verbose=0)
@@ -60,7 +60,7 @@ def test_time_budget_stops_the_search_early(tmp_path):
 
 
 def test_max_trials_above_the_number_of_combinations_is_capped(tmp_path, capsys):
-    from textrecipes.search import run_search
+    from textrecipes.workflows.search import run_search
 
     # recipes/search_lr_batch.toml says max_trials = 4; cut to a 2-value space it must not promise 4 trials
     space = {"train.batch_size": [16, 32]}
@@ -69,7 +69,7 @@ def test_max_trials_above_the_number_of_combinations_is_capped(tmp_path, capsys)
 
 
 def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
-    from textrecipes.search import run_search
+    from textrecipes.workflows.search import run_search
 
     with pytest.raises(RecipeError) as e:
         run_search(_recipe(tmp_path, {"model.unitz": [8, 16], "train.batch_size": [0]}), run_dir=str(tmp_path / "s"))
@@ -82,7 +82,7 @@ def test_a_bad_key_in_the_space_is_named_before_anything_runs(tmp_path):
 
 def test_cli_search_reports_a_bad_key_and_exits_2(tmp_path, capsys):
     from textrecipes.cli import main
-    from textrecipes.recipe import to_toml
+    from textrecipes.recipe.loading import to_toml
 
     path = tmp_path / "r.toml"
     path.write_text(to_toml(_recipe(tmp_path, {"train.epochz": [1, 2]})), encoding="utf-8")

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textrecipes.models import build_lstm_classifier
-from textrecipes.streaming import build_vocabulary_streaming, stream_dataset
-from textrecipes.tokenization import TextVectorizer, Vocabulary, tokenize
+from textrecipes.models.classifiers import build_lstm_classifier
+from textrecipes.data.streaming import build_vocabulary_streaming, stream_dataset
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize
 
 LINES = 20_000
 BAD = ["no tab on this line\n", "pos\t   \n", "\tan empty label\n", "maybe\tan unknown label\n", "pos\ttoo\tmany\n"]

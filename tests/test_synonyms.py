@@ -1,4 +1,4 @@
-"""Tests for textrecipes.synonyms and textrecipes.wordnet_data."""
+"""Tests for textrecipes.augment.synonyms and textrecipes.augment.wordnet_data."""
 
 import os
 from pathlib import Path
@@ -6,8 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textrecipes import wordnet_data
-from textrecipes.synonyms import (
+from textrecipes.augment import wordnet_data
+from textrecipes.augment.synonyms import (
     EmbeddingNeighbours,
     FileSynonyms,
     MappingSynonyms,
@@ -93,7 +93,7 @@ def test_missing_wordnet_names_the_fix(tmp_path):
     message = str(info.value)
     assert str(tmp_path) in message
     assert "make wordnet" in message
-    assert "python -m textrecipes.wordnet_data DIR" in message
+    assert "python -m textrecipes.augment.wordnet_data DIR" in message
     assert "apt-get install -y --no-install-recommends wordnet-base wordnet-sense-index" in message
     assert "python -m nltk.downloader wordnet" in message
     assert isinstance(info.value, LookupError)

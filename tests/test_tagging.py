@@ -11,9 +11,9 @@ import pytest
 
 from conftest import ROOT, SAMPLES, SMALL_MODEL
 from textrecipes.cli import main
-from textrecipes.datasets import DataError, read_conll
-from textrecipes.derived_data import fortune_entities, tag_tokens
-from textrecipes.tagging import entity_scores, entity_spans, evaluate_tagging
+from textrecipes.data.readers import DataError, read_conll
+from textrecipes.data.derived import fortune_entities, tag_tokens
+from textrecipes.tasks.tagging import entity_scores, entity_spans, evaluate_tagging
 
 BENCH = os.path.join(ROOT, "data", "bench", "fortunes_topics")
 FIXED = ["Computers are useless . -- Pablo Picasso",
@@ -119,7 +119,7 @@ def test_tagger_learns(tag_run):
 
 
 def test_export_keras_and_padding_agree(tag_run):
-    from textrecipes.tagging import Tagger
+    from textrecipes.tasks.tagging import Tagger
 
     saved = Tagger(tag_run)
     keras_file = Tagger(tag_run / "model.keras")
@@ -134,7 +134,7 @@ def test_export_keras_and_padding_agree(tag_run):
 
 
 def test_model_card_and_report(tag_run):
-    from textrecipes.report import write_report
+    from textrecipes.evaluation.report import write_report
 
     metrics = json.loads((tag_run / "metrics.json").read_text())
     card = json.loads((tag_run / "model_card.json").read_text())
@@ -170,8 +170,8 @@ def test_cli_predict_prints_token_tag_pairs(tag_run):
 
 
 def test_sample_conll_runs_with_declared_tags(tmp_path):
-    from textrecipes.runner import load_splits
-    from textrecipes.recipe import default_recipe
+    from textrecipes.run.harness import load_splits
+    from textrecipes.recipe.loading import default_recipe
 
     data = {**default_recipe()["data"], "format": "conll", "train": os.path.join(SAMPLES, "conll.txt"),
             "validation_split": 0.0, "test_split": 0.0}
@@ -180,8 +180,8 @@ def test_sample_conll_runs_with_declared_tags(tmp_path):
 
 
 def test_keys_that_do_not_apply_to_conll_are_recipe_errors(tmp_path):
-    from textrecipes.recipe import RecipeError
-    from textrecipes.runner import train
+    from textrecipes.recipe.loading import RecipeError
+    from textrecipes.run.harness import train
 
     recipe = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt"), "header": True}}
     with pytest.raises(RecipeError, match="'data.header' does not apply"):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textrecipes.tokenization import OOV_ID, PAD_ID, TextVectorizer, Vocabulary, tokenize
+from textrecipes.text.tokenization import OOV_ID, PAD_ID, TextVectorizer, Vocabulary, tokenize
 
 
 def test_word_tokens_keep_digits_apostrophes_and_non_ascii():

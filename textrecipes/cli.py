@@ -11,13 +11,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 def _cmd_train(args) -> int:
     if args.restarts:  # this process only supervises; a child process trains
-        from textrecipes.distribute import supervise
+        from textrecipes.training.distribute import supervise
 
         command = [sys.executable, "-m", "textrecipes.cli", "train", args.recipe, *[f"--set={s}" for s in args.set]]
         command += [f"--run-dir={args.run_dir}"] if args.run_dir else []
         command += [flag for flag, on in (("--overwrite", args.overwrite), ("--quiet", args.quiet)) if on]
         return supervise(command, args.restarts)
-    from textrecipes.runner import train
+    from textrecipes.run.harness import train
 
     train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
     return 0
@@ -40,14 +40,14 @@ def _run_format(path: str) -> str:
 
 
 def _cmd_search(args) -> int:
-    from textrecipes.search import run_search
+    from textrecipes.workflows.search import run_search
 
     run_search(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
     return 0
 
 
 def _cmd_ensemble(args) -> int:
-    from textrecipes.ensemble import train_ensemble
+    from textrecipes.workflows.ensemble import train_ensemble
 
     if bool(args.seeds) == bool(args.recipes):
         print("textrecipes: error: give --seeds S [S ...] or --recipes R [R ...]", file=sys.stderr)
@@ -58,7 +58,7 @@ def _cmd_ensemble(args) -> int:
 
 
 def _cmd_distill(args) -> int:
-    from textrecipes.ensemble import distill
+    from textrecipes.workflows.ensemble import distill
 
     distill(args.ensemble_dir, args.recipe, temperature=args.temperature, alpha=args.alpha, units=args.units,
             embedding_dim=args.embedding_dim, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite,
@@ -67,7 +67,7 @@ def _cmd_distill(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from textrecipes.report import write_report
+    from textrecipes.evaluation.report import write_report
 
     paths = write_report(args.run_dir, k=args.top)
     print(f"{paths['markdown']}\n{paths['html']}")
@@ -75,7 +75,7 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_finetune(args) -> int:
-    from textrecipes.finetune import finetune
+    from textrecipes.workflows.finetune import finetune
 
     finetune(args.run_dir, args.train, out_dir=args.out, validation=args.validation, test=args.test, overrides=args.set,
              extend_labels=args.extend_labels, extend_vocabulary=args.extend_vocabulary, freeze=args.freeze,
@@ -85,7 +85,7 @@ def _cmd_finetune(args) -> int:
 
 
 def _cmd_pretrain(args) -> int:
-    from textrecipes.pretrain import pretrain
+    from textrecipes.tasks.language_model import pretrain
 
     pretrain(args.corpus, run_dir=args.run_dir, embedding_dim=args.embedding_dim, units=args.units,
              max_tokens=args.max_tokens, min_freq=args.min_freq, split=args.split, lowercase=not args.keep_case,
@@ -97,15 +97,15 @@ def _cmd_pretrain(args) -> int:
 
 
 def _cmd_predict(args) -> int:
-    from textrecipes.export import Predictor
+    from textrecipes.export.saved_model import Predictor
 
     fmt = _run_format(args.model)
     if fmt == "conll":
-        from textrecipes.tagging import Tagger
+        from textrecipes.tasks.tagging import Tagger
 
         predictor = Tagger(args.model)
     elif fmt == "pairs":
-        from textrecipes.pairs import PairPredictor
+        from textrecipes.tasks.pairs import PairPredictor
 
         predictor = PairPredictor(args.model)
     else:
@@ -123,7 +123,7 @@ def _cmd_predict(args) -> int:
             print(" ".join(f"{token}/{tag}" for token, tag in tagged))
         texts = []
     elif fmt == "pairs":  # text_a<TAB>text_b a line
-        from textrecipes.datasets import DataError
+        from textrecipes.data.readers import DataError
 
         numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
         for n, line in numbered:
@@ -155,7 +155,7 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from textrecipes.datasets import format_label_counts, label_counts, read_classification
+    from textrecipes.data.readers import format_label_counts, label_counts, read_classification
 
     ds = read_classification(args.file, text_first=args.text_first, header=args.header, on_bad_lines=args.on_bad_lines)
     print(ds.report.summary())
@@ -166,7 +166,7 @@ def _cmd_summary(args) -> int:
 
 
 def _cmd_derive(args) -> int:
-    from textrecipes.derived_data import derive
+    from textrecipes.data.derived import derive
 
     for split, n in derive(args.name, args.out, bench_dir=args.bench, seed=args.seed).items():
         print(f"{split}: {n} examples -> {args.out}")
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns:
         An `argparse.ArgumentParser` with the ``train``, ``finetune``, ``pretrain``,
         ``search``, ``ensemble``, ``distill``, ``report``, ``predict`` and ``data``
-        sub-commands (and ``augment`` when `textrecipes.augment` provides it);
+        sub-commands (and ``augment`` when `textrecipes.augment.eda` provides it);
         each sets ``func`` to its handler.
 
     Example:
@@ -307,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_derive)
 
     try:
-        from textrecipes import augment
+        from textrecipes.augment import eda as augment
     except ImportError:  # pragma: no cover - augment needs nltk, installed with the package
         augment = None
     if augment is not None and hasattr(augment, "add_cli"):
@@ -334,10 +334,10 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)  # before the imports below, so --help is instant
 
-    from textrecipes.datasets import DataError
-    from textrecipes.download import FetchError
-    from textrecipes.export import RunFolderError
-    from textrecipes.recipe import RecipeError
+    from textrecipes.data.readers import DataError
+    from textrecipes.data.download import FetchError
+    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.recipe.loading import RecipeError
 
     try:
         return args.func(args)

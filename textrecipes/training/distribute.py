@@ -1,0 +1,571 @@
+"""Scale: the `tf.distribute` strategy, mixed precision, cuDNN checks and resume helpers.
+
+TensorFlow's own strategies do the work; this module only chooses among them
+and answers the questions the runner has to ask around them:
+
+- `get_strategy`: ``auto`` | ``cpu`` | ``gpu`` | ``mirrored`` | ``multi_worker``.
+- `use_mixed_precision` / `precision_policy`: ``mixed_float16`` on GPUs of
+  compute capability 7.0 or more, the previous global policy restored afterwards.
+- `cudnn_eligible`: whether every LSTM and GRU keeps to the cuDNN kernel, and why not.
+- `is_chief` / `worker_run_dir`: in a multi-worker run only the chief writes
+  the run folder; the other workers write to a private temporary folder.
+- `resume_epoch` / `agree_resume_epoch` / `trim_history`: which epoch an
+  interrupted run resumes from (the same on every worker), so that
+  ``history.csv`` is continued rather than overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import tensorflow as tf
+
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker")
+MIXED_PRECISION = ("auto", True, False)
+MIN_MIXED_PRECISION_CAPABILITY = (7, 0)  # Volta and newer have float16 tensor cores
+
+
+def get_strategy(name: str = "auto", *, gpus: list | None = None) -> tf.distribute.Strategy:
+    """Picks a `tf.distribute.Strategy`.
+
+    ``auto``: `MirroredStrategy` when more than one GPU is visible, a
+    `OneDeviceStrategy` on one GPU, the default strategy on CPU. ``mirrored``
+    mirrors over every visible GPU (or over the logical CPU devices when there is
+    no GPU). ``multi_worker`` is `MultiWorkerMirroredStrategy` with the cluster
+    read from ``TF_CONFIG``; it must be created before any other TensorFlow op of
+    the process (the runner does so first thing in `train`). The global batch
+    size is the recipe's ``batch_size`` times ``strategy.num_replicas_in_sync``.
+
+    Args:
+        name: one of "auto" (default), "cpu", "gpu", "mirrored", "multi_worker".
+        gpus: the visible GPUs, objects with a ``.name`` (for tests); default:
+            `tf.config.list_logical_devices("GPU")`.
+
+    Returns:
+        The strategy; build the model, optimizer and metrics under its ``scope()``.
+
+    Raises:
+        ValueError: an unknown name, or ``gpu`` without a visible GPU.
+        RuntimeError: ``multi_worker`` asked for after TensorFlow already ran ops.
+
+    Example:
+        >>> get_strategy("cpu").num_replicas_in_sync
+        1
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+    if name == "multi_worker":
+        return _multi_worker_strategy()
+    if name == "cpu":
+        return tf.distribute.get_strategy()
+    if gpus is None:
+        gpus = tf.config.list_logical_devices("GPU")
+    if name == "auto":
+        name = "mirrored" if len(gpus) > 1 else "gpu" if gpus else "cpu"
+        if name == "cpu":
+            return tf.distribute.get_strategy()
+    if name == "gpu":
+        if not gpus:
+            raise ValueError("strategy 'gpu' asked for, but no GPU is visible to TensorFlow")
+        return tf.distribute.OneDeviceStrategy(getattr(gpus[0], "name", "/gpu:0"))
+    if not gpus:  # no GPU: mirror over the logical CPU devices if there are several (tests), else one CPU
+        cpus = tf.config.list_logical_devices("CPU")
+        return tf.distribute.MirroredStrategy(devices=[c.name for c in cpus] if len(cpus) > 1 else None)
+    return tf.distribute.MirroredStrategy(devices=[g.name for g in gpus])
+
+
+def _multi_worker_strategy() -> tf.distribute.Strategy:
+    if not os.environ.get("TF_CONFIG"):
+        raise ValueError("strategy 'multi_worker' needs TF_CONFIG, e.g. "
+                         '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except (RuntimeError, ValueError) as e:
+        raise RuntimeError(
+            "MultiWorkerMirroredStrategy must be created before any other TensorFlow op in the process: "
+            "run `textrecipes train` (or `train(...)`) in a fresh process, one per worker, with TF_CONFIG set "
+            f"({e})") from e
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+    """True for a strategy spanning several workers (processes or machines).
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+
+    Example:
+        >>> is_multi_worker(get_strategy("cpu"))
+        False
+    """
+    return bool(getattr(getattr(strategy, "extended", None), "_in_multi_worker_mode", lambda: False)())
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run folder (the Keras multi-worker rule).
+
+    The chief is the ``chief`` task, or worker 0 when the cluster has no chief;
+    a single-process run is always its own chief.
+
+    Args:
+        strategy: a `tf.distribute.Strategy`.
+
+    Example:
+        >>> is_chief(get_strategy("cpu"))
+        True
+    """
+    if not is_multi_worker(strategy):
+        return True
+    resolver = strategy.cluster_resolver
+    task_type, task_id = resolver.task_type, resolver.task_id
+    if task_type is None or task_type == "chief":
+        return True
+    return task_type == "worker" and task_id == 0 and "chief" not in resolver.cluster_spec().as_dict()
+
+
+def worker_run_dir(run_dir: str, strategy: tf.distribute.Strategy) -> str:
+    """The folder this process writes: ``run_dir`` on the chief, a private temporary one elsewhere.
+
+    Every worker has to save (saving may involve collective ops), but only the
+    chief's files are kept. A non-chief worker's folder is the same across
+    restarts of that worker, so its ``backup/`` lets it resume with the chief;
+    the runner deletes it at the end of a finished run.
+
+    Args:
+        run_dir: the run folder of the recipe.
+        strategy: a `tf.distribute.Strategy`.
+
+    Example:
+        >>> worker_run_dir("runs/demo", get_strategy("cpu"))
+        'runs/demo'
+    """
+    if is_chief(strategy):
+        return run_dir
+    resolver = strategy.cluster_resolver
+    key = hashlib.sha1(os.path.abspath(run_dir).encode("utf-8")).hexdigest()[:12]
+    return os.path.join(tempfile.gettempdir(), "textrecipes-workers",
+                        f"{os.path.basename(os.path.normpath(run_dir))}-{key}-{resolver.task_type}{resolver.task_id}")
+
+
+def data_sharded(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """The dataset with multi-worker auto-sharding set to DATA (each worker keeps its share of batches).
+
+    Our datasets come from tensors, not files, so FILE sharding cannot apply;
+    saying DATA outright avoids TensorFlow's fallback warning.
+
+    Args:
+        dataset: a `tf.data.Dataset`.
+
+    Example:
+        >>> ds = data_sharded(tf.data.Dataset.range(4))
+    """
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+# ---------------------------------------------------------------------------
+# Mixed precision.
+
+
+def gpu_compute_capabilities() -> list[tuple[int, int]]:
+    """The compute capability ``(major, minor)`` of each visible physical GPU (empty on CPU).
+
+    Example:
+        >>> isinstance(gpu_compute_capabilities(), list)
+        True
+    """
+    out = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            capability = tf.config.experimental.get_device_details(gpu).get("compute_capability")
+        except (RuntimeError, ValueError):  # pragma: no cover - driver-dependent
+            capability = None
+        out.append(tuple(capability) if capability else (0, 0))
+    return out
+
+
+def use_mixed_precision(setting="auto", *, capabilities: list | None = None) -> bool:
+    """Resolves ``train.mixed_precision``: ``"auto"``, ``True`` or ``False``.
+
+    ``auto`` turns ``mixed_float16`` on only when every visible GPU has compute
+    capability 7.0 or more (tensor cores), never on CPU. ``True`` forces it
+    (it runs on CPU too, slowly); ``False`` keeps float32.
+
+    Args:
+        setting: "auto" (default), True or False.
+        capabilities: ``[(major, minor), ...]`` of the visible GPUs (for tests);
+            default: `gpu_compute_capabilities()`.
+
+    Example:
+        >>> use_mixed_precision("auto", capabilities=[]), use_mixed_precision("auto", capabilities=[(8, 0)])
+        (False, True)
+    """
+    if isinstance(setting, str) and setting.lower() in ("true", "false"):
+        setting = setting.lower() == "true"
+    if setting not in MIXED_PRECISION or (not isinstance(setting, bool) and setting != "auto"):
+        raise ValueError(f"mixed_precision must be 'auto', true or false, got {setting!r}")
+    if setting != "auto":
+        return setting
+    if capabilities is None:
+        capabilities = gpu_compute_capabilities()
+    return bool(capabilities) and all(tuple(c) >= MIN_MIXED_PRECISION_CAPABILITY for c in capabilities)
+
+
+@contextlib.contextmanager
+def precision_policy(mixed: bool):
+    """Sets the Keras global dtype policy for the models built inside, then restores the previous one.
+
+    Layers keep the policy they were built with, and `Model.compile` wraps the
+    optimizer in a `LossScaleOptimizer` under ``mixed_float16``, so the policy
+    only has to be in force while the model is built and compiled. The output
+    layer stays float32 (`textrecipes.models.classifiers.output_layer`).
+
+    Args:
+        mixed: True for ``mixed_float16``, False for ``float32``.
+
+    Example:
+        >>> with precision_policy(True):
+        ...     model = build_lstm_classifier(100, 2)  # doctest: +SKIP
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+# ---------------------------------------------------------------------------
+# cuDNN.
+
+
+def cudnn_eligible(model) -> tuple[bool, list[str]]:
+    """Whether every LSTM and GRU in ``model`` can run on the cuDNN kernel, with the reasons when not.
+
+    The kernel needs tanh/sigmoid activations, no recurrent dropout,
+    ``unroll=False``, ``use_bias=True``, ``use_cudnn`` not off and, for a GRU,
+    ``reset_after=True`` (Keras LSTM and GRU docs); right-padded masks without fully masked rows are the pipeline's job
+    (`TextVectorizer` guarantees both).
+
+    Args:
+        model: a Keras model (nested models and `Bidirectional` are searched).
+
+    Returns:
+        ``(eligible, reasons)``; reasons name the layer and the setting.
+
+    Example:
+        >>> cudnn_eligible(build_lstm_classifier(100, 2))  # doctest: +SKIP
+        (True, [])
+    """
+    import keras
+
+    reasons = []
+    for layer in _walk_layers(model):
+        if not isinstance(layer, (keras.layers.LSTM, keras.layers.GRU)):
+            continue
+        cell = layer.cell
+        where = f"{type(layer).__name__} {layer.name!r}"
+        if isinstance(layer, keras.layers.GRU) and not cell.reset_after:
+            reasons.append(f"{where}: reset_after=False (cuDNN needs True)")
+        activation = getattr(cell.activation, "__name__", str(cell.activation))
+        recurrent = getattr(cell.recurrent_activation, "__name__", str(cell.recurrent_activation))
+        if activation != "tanh":
+            reasons.append(f"{where}: activation={activation} (cuDNN needs tanh)")
+        if recurrent != "sigmoid":
+            reasons.append(f"{where}: recurrent_activation={recurrent} (cuDNN needs sigmoid)")
+        if getattr(cell, "recurrent_dropout", 0):
+            reasons.append(f"{where}: recurrent_dropout={cell.recurrent_dropout} (cuDNN needs 0)")
+        if layer.unroll:
+            reasons.append(f"{where}: unroll=True (cuDNN needs False)")
+        if not cell.use_bias:
+            reasons.append(f"{where}: use_bias=False (cuDNN needs True)")
+        if getattr(layer, "use_cudnn", "auto") is False:
+            reasons.append(f"{where}: use_cudnn=False")
+    return not reasons, reasons
+
+
+def _walk_layers(layer):
+    seen = set()
+    stack = [layer]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend(getattr(current, "layers", []) or [])
+        for attr in ("forward_layer", "backward_layer", "layer"):
+            child = getattr(current, attr, None)
+            if child is not None and hasattr(child, "name"):
+                stack.append(child)
+
+
+# ---------------------------------------------------------------------------
+# Resume after a fault.
+
+
+BACKUP_FILE = "epoch-{epoch:04d}.weights.h5"  # the state after that many epochs, written atomically
+_BACKUP_PATTERN = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+
+
+def backup_path(backup_dir: str, epoch: int) -> str:
+    """Where the training state after ``epoch`` epochs is kept in a ``backup/`` folder.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+        epoch: the number of epochs finished.
+
+    Example:
+        >>> backup_path("runs/demo/backup", 3)
+        'runs/demo/backup/epoch-0003.weights.h5'
+    """
+    return os.path.join(backup_dir, BACKUP_FILE.format(epoch=epoch))
+
+
+def backup_epochs(backup_dir: str) -> list[int]:
+    """The epochs whose training state is complete in a ``backup/`` folder, oldest first.
+
+    A state is written to a temporary name and renamed when complete, so a
+    process killed mid-write never leaves a half-written state under this name.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+
+    Example:
+        >>> backup_epochs("no/such/folder")
+        []
+    """
+    try:
+        names = os.listdir(backup_dir)
+    except OSError:
+        return []
+    return sorted(int(m.group(1)) for m in map(_BACKUP_PATTERN.match, names) if m)
+
+
+def resume_epoch(backup_dir: str) -> int:
+    """The number of epochs an interrupted run finished, from its ``backup/`` folder (0: none).
+
+    This is the newest state this process holds; in a multi-worker run the
+    workers resume from `agree_resume_epoch` instead.
+
+    Args:
+        backup_dir: the run's ``backup/`` folder.
+
+    Example:
+        >>> resume_epoch("no/such/folder")
+        0
+    """
+    return max(backup_epochs(backup_dir), default=0)
+
+
+def agree_resume_epoch(backup_dir: str, strategy: tf.distribute.Strategy, max_epochs: int) -> int:
+    """The newest epoch whose state every worker holds, so that all of them resume from the same one.
+
+    Workers back up one after another, so a worker killed between its peers'
+    backup of an epoch and its own is an epoch behind them; each worker keeps
+    its last two states (`textrecipes.training.callbacks.EpochBackup`), and one
+    all-reduce over "which epochs do I hold" finds the newest they share.
+    Every worker reads its own ``backup/`` folder: no shared file system is
+    needed. Every worker must call this at the same point (it is a collective
+    op); a single-process strategy just gives `resume_epoch`.
+
+    Args:
+        backup_dir: this worker's ``backup/`` folder.
+        strategy: the run's `tf.distribute.Strategy`.
+        max_epochs: the run's ``train.epochs`` (states beyond it are ignored).
+
+    Example:
+        >>> agree_resume_epoch("no/such/folder", get_strategy("cpu"), 10)
+        0
+    """
+    held = [e for e in backup_epochs(backup_dir) if 0 < e <= max_epochs]
+    if not is_multi_worker(strategy):
+        return max(held, default=0)
+    flags = [0.0] * (max_epochs + 1)
+    for e in [0, *held]:  # epoch 0 (a fresh start) is always shared
+        flags[e] = 1.0
+
+    @tf.function  # collective ops run eagerly are slow and warn about it
+    def all_reduce():
+        per_replica = strategy.run(lambda: tf.constant(flags, tf.float32))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    totals = all_reduce().numpy()
+    replicas = strategy.num_replicas_in_sync
+    return max(e for e, total in enumerate(totals) if total >= replicas - 0.5)
+
+
+def trim_history(csv_path: str, epochs: int) -> int:
+    """Keeps the header and the first ``epochs`` rows of ``history.csv``; returns the rows kept.
+
+    A run killed between the backup and the CSV line of an epoch (or after the
+    CSV line of an epoch not yet backed up) would otherwise repeat or skip a row
+    when it resumes and appends.
+
+    Args:
+        csv_path: the run's ``history.csv``.
+        epochs: rows to keep (`resume_epoch`).
+
+    Example:
+        >>> trim_history("no/such/history.csv", 2)
+        0
+    """
+    if not os.path.exists(csv_path):
+        return 0
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    if not rows:
+        return 0
+    kept = rows[: epochs + 1]
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows(kept)
+    return len(kept) - 1
+
+
+def read_history(csv_path: str) -> dict[str, list[float]]:
+    """``history.csv`` → ``{metric: [value per epoch]}`` (the ``epoch`` column left out).
+
+    Args:
+        csv_path: a `keras.callbacks.CSVLogger` file.
+
+    Example:
+        >>> read_history("no/such/history.csv")
+        {}
+    """
+    if not os.path.exists(csv_path):
+        return {}
+    with open(csv_path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    out: dict[str, list[float]] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key == "epoch" or key is None:
+                continue
+            try:
+                out.setdefault(key, []).append(float(value))
+            except (TypeError, ValueError):
+                out.setdefault(key, []).append(float("nan"))
+    return out
+
+
+def prepare_distributed_fit(model, dataset: tf.data.Dataset, strategy: tf.distribute.Strategy) -> None:
+    """Works around Keras 3's `fit` under several replicas: builds the training state locally first.
+
+    Keras 3.15's TensorFlow trainer has two faults under distribution:
+
+    1. every `fit`/`evaluate`/`predict` starts with ``_maybe_symbolic_build``,
+       which averages the first distributed batch across replicas. That raises
+       when the replicas' shares differ in shape: under `MirroredStrategy` when
+       the first batch does not split evenly (a last, partial batch; a
+       validation set of 61 texts), under `MultiWorkerMirroredStrategy` always
+       ("Attempt to convert a value (PerReplica...)", keras-team/keras#20585).
+       It only needs the batch's shapes and dtypes, so the optimizer, loss and
+       metrics are built here from one local batch under the strategy's scope
+       and that step is skipped for this model.
+    2. under `MultiWorkerMirroredStrategy` the logs of each train/test step
+       (scalars) are averaged across workers with
+       ``strategy.reduce("MEAN", v, axis=0)``, which fails on a scalar. The steps
+       here return each scalar as a 1-element vector, so that reduction gives the
+       mean over replicas, as `MirroredStrategy` does on one machine.
+
+    The model's weights, gradients and all-reductions stay TensorFlow's own.
+    Does nothing for a single replica.
+
+    Args:
+        model: a compiled Keras model built under ``strategy.scope()``.
+        dataset: the training dataset (one batch is read).
+        strategy: the strategy the model was built under.
+
+    Example:
+        >>> prepare_distributed_fit(model, train_ds, strategy)  # doctest: +SKIP
+    """
+    multi_worker = is_multi_worker(strategy)
+    if strategy.num_replicas_in_sync < 2 and not multi_worker:
+        return
+    batch = next(iter(dataset.take(1)))
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    if not multi_worker:
+        return
+
+    def as_vectors(step):
+        def wrapped(data):
+            logs = step(data)
+            return {k: tf.reshape(v, [1]) if getattr(v, "shape", None) is not None and v.shape.rank == 0 else v
+                    for k, v in logs.items()}
+        return wrapped
+
+    model.train_step = as_vectors(model.train_step)
+    model.test_step = as_vectors(model.test_step)
+
+
+# Exit statuses that a restart cannot fix: success, a user error (recipe, data, run
+# folder; the CLI exits 2) and an interrupt (Ctrl-C; 130 or SIGINT).
+FINAL_EXIT_CODES = (0, 2, 130, -signal.SIGINT)
+
+
+def supervise(command: list[str], restarts: int, *, delay: float = 2.0, env: dict | None = None,
+              log=None) -> int:
+    """Runs a training command, restarting it when it crashes, until it succeeds or restarts run out.
+
+    This is what a cluster manager (Kubernetes' ``restartPolicy: OnFailure``, a
+    Slurm requeue) does for each worker; ``textrecipes train --restarts N``
+    provides it on bare machines. It is how a multi-worker run survives losing
+    a worker: when one worker dies, TensorFlow's `MultiWorkerMirroredStrategy`
+    holds the others in their collective ops, and when the worker comes back
+    they abort ("... has likely restarted. Restart your program"), so every
+    worker's process restarts and `textrecipes.training.callbacks.EpochBackup` resumes
+    all of them from the newest epoch every one of them backed up
+    (`agree_resume_epoch`). A single-process run resumes the
+    same way after any crash.
+
+    Args:
+        command: the program and its arguments, e.g.
+            ``[sys.executable, "-m", "textrecipes.cli", "train", "recipe.toml"]``.
+        restarts: how many times a crashed command is started again (0: run once).
+        delay: seconds to wait before a restart. Default 2.
+        env: environment of the command. Default None (this process's).
+        log: called with one line per start and exit. Default None (stderr).
+
+    Returns:
+        The command's last exit status: 0 on success; a crash status once
+        ``restarts`` are spent; 2 (a user error) or 130 (interrupted) at once,
+        since a restart cannot fix those.
+
+    Example:
+        >>> import sys
+        >>> supervise([sys.executable, "-c", "print('trained')"], restarts=1, log=lambda line: None)
+        0
+    """
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    for attempt in range(restarts + 1):
+        proc = subprocess.Popen(command, env=env)
+        log(f"textrecipes: training in process {proc.pid} (start {attempt + 1} of {restarts + 1})")
+        try:
+            code = proc.wait()
+        except KeyboardInterrupt:
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            return 130
+        if code in FINAL_EXIT_CODES:
+            return 130 if code == -signal.SIGINT else code
+        if attempt < restarts:
+            log(f"textrecipes: process {proc.pid} exited with status {code}; restarting in {delay:g} s, "
+                "resuming from the run folder's backup")
+            time.sleep(delay)
+    log(f"textrecipes: gave up after {restarts + 1} start(s); last exit status {code}")
+    return code
