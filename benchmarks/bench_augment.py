@@ -276,7 +276,7 @@ def fresh_nltk_reader():
     from nltk.corpus.reader import CorpusReader, WordNetCorpusReader
     from nltk.corpus.util import LazyCorpusLoader
 
-    from textrecipes.augment.synonyms import _find_wordnet, wordnet_search_dirs
+    from textrecipes.augment.wordnet import _find_wordnet, wordnet_search_dirs
 
     root, data_dir = _find_wordnet(wordnet_search_dirs())
     import nltk
@@ -290,7 +290,7 @@ def fresh_nltk_reader():
 
 
 def warm_page_cache():
-    from textrecipes.augment.synonyms import _find_wordnet, wordnet_search_dirs
+    from textrecipes.augment.wordnet import _find_wordnet, wordnet_search_dirs
 
     root, _ = _find_wordnet(wordnet_search_dirs())
     for path in glob.glob(os.path.join(root, "*")):
@@ -300,7 +300,7 @@ def warm_page_cache():
 
 
 def bench_throughput(n_sentences, log):
-    from textrecipes.augment import synonyms as synonyms_lib
+    from textrecipes.augment import wordnet as wordnet_lib
     from textrecipes.augment.eda import Augmenter
 
     sentences = read_sentences(n_sentences)
@@ -318,8 +318,8 @@ def bench_throughput(n_sentences, log):
 
     # --- textrecipes ------------------------------------------------------
     # A new reader (drop any the process already built), loaded outside timing.
-    synonyms_lib._WORDNET_READERS.clear()
-    w, c, _ = timed(lambda: synonyms_lib.WordNetSynonyms().load())
+    wordnet_lib._WORDNET_READERS.clear()
+    w, c, _ = timed(lambda: wordnet_lib.WordNetSynonyms().load())
     loads["textrecipes WordNet load"] = (w, c)
     augmenter = Augmenter("wordnet", seed=0, **EDA_PARAMS)
     augmenter._source.load()
@@ -414,7 +414,7 @@ ARM_TEXT = {
 def bench_accuracy(arms, seeds, n, epochs, patience, monitor, log, progress_path=None):
     import keras
 
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     runs = []
     tmp = tempfile.mkdtemp(prefix="bench_augment_")

@@ -55,8 +55,8 @@ def main() -> None:
 
     import keras
 
-    from textrecipes.export.saved_model import Predictor
-    from textrecipes.run.harness import train
+    from textrecipes.export.predictors import Predictor
+    from textrecipes.workflows.train import train
     from textrecipes.export.tflite import export_tflite
 
     tmp = tempfile.mkdtemp(prefix="bench_exports_")

@@ -107,7 +107,7 @@ def run_textrecipes(texts, y, epochs, seed, **model_options):
 
 def run_default_recipe(seed):
     """The default recipe exactly as `make demo` trains it (early stopping included)."""
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     result = train(os.path.join(ROOT, "recipes", "sentiment_lstm.toml"), overrides=[f"seed={seed}"],
                    run_dir=os.path.join(ROOT, "runs", f"bench_default_{seed}"), overwrite=True, verbose=0)

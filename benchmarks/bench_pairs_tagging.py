@@ -40,8 +40,8 @@ import numpy as np  # noqa: E402
 
 from textrecipes.data.readers import read_conll, read_pairs  # noqa: E402
 from textrecipes.data.derived import derive  # noqa: E402
-from textrecipes.run.harness import train  # noqa: E402
-from textrecipes.tasks.tagging import evaluate_tagging  # noqa: E402
+from textrecipes.workflows.train import train  # noqa: E402
+from textrecipes.evaluation.tagging import evaluate_tagging  # noqa: E402
 
 
 def tfidf_pairs_reference(folder: str) -> dict:

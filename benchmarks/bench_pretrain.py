@@ -79,7 +79,7 @@ def main(argv=None) -> int:
     out_path = args.out or (os.path.join(tempfile.gettempdir(), "pretrain_quick.md") if args.quick else DEFAULT_OUT)
 
     from textrecipes.tasks.language_model import pretrain
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     started = datetime.datetime.now(datetime.timezone.utc)
     tmp = tempfile.mkdtemp(prefix="bench_pretrain_")

@@ -89,7 +89,7 @@ def tfidf_lr(path: str, C: float = 10.0) -> dict:
 
 
 def textrecipes_run(name: str, path: str, config: dict, seed: int) -> dict:
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     recipe = merge({
         "name": f"q_{name}",

@@ -164,7 +164,8 @@ def train_recipe(data: dict, builder: str, options: dict, epochs: int, seed: int
     """
     import keras
 
-    from textrecipes.models.classifiers import BUILDERS, loss_for
+    from textrecipes.models.classifiers import BUILDERS
+    from textrecipes.models.losses import loss_for
 
     keras.utils.set_random_seed(seed)
     num_labels = len(data["labels"])

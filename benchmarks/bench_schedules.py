@@ -91,22 +91,25 @@ def describe(name: str, table: dict | None, epochs: int) -> str:
 
 
 def build_model_and_dataset(cfg: dict):
-    """Stages 1-4 of `textrecipes.run.harness.train` for a resolved recipe: the compiled
+    """Stages 1-4 of `textrecipes.workflows.train.train` for a resolved recipe: the compiled
     model (its optimizer holding the recipe's schedule) and the training dataset."""
     import keras
 
     from textrecipes.training import schedules
     from textrecipes.training.distribute import get_strategy
-    from textrecipes.models.classifiers import BUILDERS, loss_for
+    from textrecipes.models.classifiers import BUILDERS
+    from textrecipes.models.losses import loss_for
     from textrecipes.text.pipeline import encode_labels, make_dataset
     from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
-    from textrecipes.run.harness import build_augmenter, build_optimizer, infer_task, load_splits
+    from textrecipes.augment.on_the_fly import build_augmenter
+    from textrecipes.tasks.classification import ClassificationTask
+    from textrecipes.training.optimizers import build_optimizer
 
     seed = cfg["seed"]
     keras.utils.set_random_seed(seed)
     data_cfg, tok_cfg, model_cfg, train_cfg = cfg["data"], cfg["tokenize"], cfg["model"], cfg["train"]
-    splits, labels = load_splits(data_cfg, seed)
-    task = infer_task(model_cfg["task"], labels, data_cfg["multi_label"], data_cfg["train"])
+    reader = ClassificationTask(cfg)
+    splits, labels, task = reader.read(cfg), reader.labels, reader.kind
     texts = presegment([r.text for r in splits.train], tok_cfg["split"])
     tokens = tokenize(texts, split="word" if tok_cfg["split"] == "jieba" else tok_cfg["split"],
                       lowercase=tok_cfg["lowercase"])
@@ -270,7 +273,7 @@ def main(argv=None) -> int:
     import numpy as np
     import tensorflow as tf
 
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     info = machine()
     versions = f"Python {platform.python_version()}, TensorFlow {tf.__version__}, Keras {keras.__version__}"

@@ -54,7 +54,9 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
-from textrecipes.data.readers import LabeledText, split_records, write_classification  # noqa: E402
+from textrecipes.data.readers import write_classification  # noqa: E402
+from textrecipes.data.records import LabeledText
+from textrecipes.data.splits import split_records
 
 DOWNLOADS = os.path.join(_REPO, "data", "bench", "_downloads")
 

@@ -32,7 +32,7 @@ SMALL_MODEL = {"embedding_dim": 32, "units": 32, "ngram_buckets": 4096, "ngram_d
 @pytest.fixture(scope="session")
 def small_run(tmp_path_factory):
     """Trains the default recipe, shrunk, on 4,000 Rotten Tomatoes reviews (about 20 s)."""
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     tmp = tmp_path_factory.mktemp("rt_small")
     recipe = {

@@ -8,14 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from textrecipes.augment.eda import (
-    ENGLISH_STOP_WORDS,
-    AugmentEpochCallback,
-    Augmenter,
-    add_cli,
-    augment_dataset,
-    expand_tsv,
-)
+from textrecipes.augment.eda import ENGLISH_STOP_WORDS, Augmenter
+from textrecipes.augment.on_the_fly import AugmentEpochCallback, augment_dataset
+from textrecipes.augment.offline import add_cli, expand_tsv
 from textrecipes.augment.synonyms import FileSynonyms, MappingSynonyms
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"

@@ -6,9 +6,9 @@ import os
 import pytest
 
 from conftest import SAMPLES
-from textrecipes.data.readers import (
-    DataError, LabeledText, label_counts, read_classification, read_conll, read_corpus, read_pairs, split_records,
-)
+from textrecipes.data.readers import read_classification, read_conll, read_corpus, read_pairs
+from textrecipes.data.records import DataError, LabeledText
+from textrecipes.data.splits import label_counts, split_records
 
 
 def write(tmp_path, name, data: bytes):

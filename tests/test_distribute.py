@@ -110,7 +110,7 @@ def test_precision_policy_is_restored_even_after_an_error():
 
 
 def test_runner_trains_under_mixed_precision_and_restores_the_policy(tmp_path):
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)
     result = train({"data": {"train": data}, "model": TINY, "train": {"epochs": 1, "mixed_precision": True},
@@ -155,7 +155,7 @@ MIRRORED = textwrap.dedent("""
     import tensorflow as tf
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
     r = train({"data": {"train": sys.argv[1]}, "model": {"embedding_dim": 8, "units": 8},
                "train": {"epochs": 1, "batch_size": 16, "strategy": "mirrored"}},
               run_dir=sys.argv[2], verbose=1)
@@ -179,7 +179,7 @@ def test_mirrored_strategy_over_two_logical_cpus_trains_and_exports(tmp_path):
 WORKER = textwrap.dedent("""
     import sys
     import numpy as np
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
     data, run_dir, out = sys.argv[1:4]
     r = train({"data": {"train": data}, "model": {"embedding_dim": 8, "units": 8, "bidirectional": False},
                "train": {"epochs": 2, "batch_size": 16, "strategy": "multi_worker"},

@@ -27,7 +27,7 @@ def ensemble(tmp_path_factory):
 
 
 def test_exported_probabilities_are_the_mean_of_the_members(ensemble):
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
 
     members = [Predictor(m["run_dir"]).predict_proba(TEXTS) for m in ensemble["members"]]
     exported = Predictor(ensemble["run_dir"])  # the run-folder layout: saved_model/ + labels.json
@@ -71,7 +71,7 @@ def test_vote_ensemble_reloads_from_keras_file_with_safe_mode(ensemble, tmp_path
 
 def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
     from textrecipes.workflows.ensemble import distill
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
 
     out = distill(ensemble["run_dir"], temperature=2.0, alpha=0.5, verbose=0)
     acc = out["accuracy"]

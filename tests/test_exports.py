@@ -21,7 +21,7 @@ TOLERANCE = {"none": 1e-5, "float16": 1e-3, "int8": 0.05}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     tmp = tmp_path_factory.mktemp("exports")
     recipe = {
@@ -69,7 +69,7 @@ def tflite_copy(result, tmp_path, quantize):
 
 
 def test_every_export_agrees_with_keras(run, tmp_path):
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
 
     assert run.metrics["accuracy"] > 0.55  # learned something: chance is 0.5
     expected = keras_probs(run)
@@ -110,7 +110,7 @@ def test_metrics_and_model_card(run):
 
 def test_model_card_is_written_once(run, tmp_path):
     """With export.tflite on, the runner once wrote a provisional card for its TFLite check, then the full one."""
-    from textrecipes.run.harness import check_export
+    from textrecipes.export.saved_model import check_export
 
     assert sorted(run.card_writes) == ["model_card.json", os.path.join("saved_model", "assets.extra", "model_card.json")]
     # The TFLite check needs no card: it is given the labels and tokenizer settings.
@@ -165,7 +165,8 @@ def test_export_to_existing_path_is_refused(run, tmp_path):
 
 
 def test_corrupted_exports_give_clear_errors(run, tmp_path):
-    from textrecipes.export.saved_model import Predictor, RunFolderError
+    from textrecipes.export.metadata import RunFolderError
+    from textrecipes.export.predictors import Predictor
 
     broken = tmp_path / "broken"
     shutil.copytree(run.run_dir, broken, ignore=shutil.ignore_patterns("checkpoints", "backup", "*.png"))

@@ -35,7 +35,7 @@ def _fortunes(split, n):  # a third label from another domain: "fortune"
 @pytest.fixture(scope="module")
 def base(tmp_path_factory):
     """A fresh/rotten classifier on 400 Rotten Tomatoes lines, and the files to fine-tune it on."""
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     tmp = tmp_path_factory.mktemp("finetune")
     recipe = {
@@ -56,7 +56,7 @@ def base(tmp_path_factory):
 
 
 def test_finetune_adds_a_label_and_keeps_the_old_ones(base):
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
     from textrecipes.workflows.finetune import finetune
 
     result, files, tmp = base
@@ -130,7 +130,8 @@ def test_frozen_embedding_and_gradual_unfreezing(base):
 
 def test_layer_rates_scale_each_layer_and_reload():
     from textrecipes.models.classifiers import build_lstm_classifier
-    from textrecipes.training.transfer import LayerRateAdam, group_rates, with_layer_rates
+    from textrecipes.training.transfer import group_rates
+    from textrecipes.training.optimizers import LayerRateAdam, with_layer_rates
 
     model = build_lstm_classifier(60, 2, embedding_dim=8, units=4, ngram_buckets=0, bidirectional=False)
     assert group_rates(model, 2.6) == {"probabilities": 1.0, "lstm": 1 / 2.6, "embedding": 1 / 2.6**2}
@@ -149,7 +150,7 @@ def test_layer_rates_scale_each_layer_and_reload():
 
 def test_unknown_labels_without_permission_name_file_line_and_flag(base):
     from textrecipes.cli import main
-    from textrecipes.data.readers import DataError
+    from textrecipes.data.records import DataError
     from textrecipes.workflows.finetune import finetune
 
     result, files, tmp = base
@@ -164,7 +165,7 @@ def test_unknown_labels_without_permission_name_file_line_and_flag(base):
 
 @pytest.mark.parametrize("damage", ["no_labels", "garbled_labels", "no_model", "garbled_model", "no_vocabulary"])
 def test_corrupted_run_folder_is_a_clear_error(base, damage, tmp_path):
-    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.export.metadata import RunFolderError
     from textrecipes.workflows.finetune import finetune
 
     result, files, _ = base
@@ -184,9 +185,9 @@ def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_pat
     """A run folder from before model.rnn_length, ngram_words and ngram_pooling existed has none of them in its
     recipe.toml, and its model differs from today's defaults in all three; fine-tuning must rebuild that model
     (at a rate of 1e-12 the fine-tuned model predicts what the old one did)."""
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
     from textrecipes.workflows.finetune import finetune
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     old_defaults = {"rnn_length": 0, "ngram_words": False, "ngram_pooling": "mean"}
     recipe = {"name": "old", "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)},

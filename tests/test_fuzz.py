@@ -26,7 +26,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from textrecipes.augment.eda import Augmenter
-from textrecipes.data.readers import DataError, read_classification, read_conll, read_corpus, read_pairs
+from textrecipes.data.readers import read_classification, read_conll, read_corpus, read_pairs
+from textrecipes.data.records import DataError
 from textrecipes.augment.synonyms import MappingSynonyms
 from textrecipes.text.tokenization import OOV_ID, OOV_TOKEN, PAD_ID, TextVectorizer, Vocabulary, tokenize, tokenize_tf
 

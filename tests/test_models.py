@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import keras
-from textrecipes.models.classifiers import HashedBigrams, MaskedPooling, build_lstm_classifier
+from textrecipes.models.classifiers import build_lstm_classifier
+from textrecipes.models.layers import HashedBigrams, MaskedPooling
 
 
 @pytest.mark.parametrize("task,labels,shape,activation", [

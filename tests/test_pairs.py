@@ -11,7 +11,8 @@ import pytest
 
 from conftest import ROOT, SMALL_MODEL
 from textrecipes.cli import main
-from textrecipes.data.readers import DataError, read_pairs
+from textrecipes.data.readers import read_pairs
+from textrecipes.data.records import DataError
 from textrecipes.data.derived import title_content_pairs
 
 BENCH = os.path.join(ROOT, "data", "bench", "news_outlets")
@@ -77,7 +78,7 @@ def test_training_learns_and_loss_falls(pair_run):
 
 
 def test_export_keras_and_padding_agree(pair_run):
-    from textrecipes.tasks.pairs import PairPredictor
+    from textrecipes.export.predictors import PairPredictor
 
     saved = PairPredictor(pair_run)  # the SavedModel: two raw-string inputs
     keras_file = PairPredictor(pair_run / "model.keras")  # reloaded with safe_mode=True
@@ -90,7 +91,7 @@ def test_export_keras_and_padding_agree(pair_run):
 
 
 def test_shared_encoder_is_one_set_of_weights():
-    from textrecipes.tasks.pairs import PairFeatures, build_pair_classifier
+    from textrecipes.models.pairs import PairFeatures, build_pair_classifier
 
     model = build_pair_classifier(50, 3, task="multiclass", embedding_dim=8, units=4, seed=1, match_features="none")
     assert model.output_shape == (None, 3)
@@ -108,7 +109,7 @@ def test_shared_encoder_is_one_set_of_weights():
 def test_token_keys_and_exact_match_respect_padding_and_unknown_words():
     import tensorflow as tf
 
-    from textrecipes.tasks.pairs import ExactMatch, MatchSummary, TokenKeys
+    from textrecipes.models.pairs import ExactMatch, MatchSummary, TokenKeys
     from textrecipes.text.tokenization import TextVectorizer
 
     vectorizer = TextVectorizer(["paris", "is", "big"], max_length=5)
@@ -126,7 +127,7 @@ def test_token_keys_and_exact_match_respect_padding_and_unknown_words():
 
 
 def test_match_features_models_ignore_padding_and_see_overlap():
-    from textrecipes.tasks.pairs import build_pair_classifier
+    from textrecipes.models.pairs import build_pair_classifier
 
     x = {"ids_a": np.array([[2, 3, 4, 0], [5, 6, 0, 0]], "int32"), "ids_b": np.array([[3, 9, 0], [7, 8, 1]], "int32")}
     x.update(keys_a=x["ids_a"] * 11, keys_b=x["ids_b"] * 11)
@@ -203,7 +204,7 @@ def test_cli_predict_reads_two_columns(pair_run, tmp_path, capsys):
 
 def test_keys_that_do_not_apply_to_pairs_are_recipe_errors(tmp_path):
     from textrecipes.recipe.loading import RecipeError
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     recipe = {"data": {"format": "pairs", "train": os.path.join(ROOT, "data", "samples", "question_answer.tsv"),
                        "text_first": True}}

@@ -61,7 +61,7 @@ def test_classifier_starts_from_the_lm_weights(lm_dir):
 
 def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_path):
     from textrecipes.tasks.language_model import load_language_model
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     recipe = {
         "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400),
@@ -90,9 +90,9 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
 
 
 def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
-    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.export.metadata import RunFolderError
     from textrecipes.recipe.loading import RecipeError
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     recipe = {"data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 100)},
               "model": {"embedding_dim": 16, "units": 32, "init_from": lm_dir}}

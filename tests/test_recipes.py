@@ -10,14 +10,21 @@ import pytest
 
 import keras
 from conftest import SAMPLES, SMALL_MODEL, rt_path, write_slice
-from textrecipes.data.readers import DataError
-from textrecipes.export.saved_model import Predictor
+from textrecipes.data.records import DataError
+from textrecipes.export.predictors import Predictor
 from textrecipes.models.classifiers import (
-    BUILDERS, INITIALIZERS, AttentionPooling, SparseCategoricalCrossentropyWithSmoothing, build_cnn_classifier,
-    build_fasttext_classifier, build_gru_classifier, build_lstm_classifier, loss_for,
+    BUILDERS,
+    INITIALIZERS,
+    build_cnn_classifier,
+    build_fasttext_classifier,
+    build_gru_classifier,
+    build_lstm_classifier,
 )
+from textrecipes.models.layers import AttentionPooling
+from textrecipes.models.losses import SparseCategoricalCrossentropyWithSmoothing, loss_for
 from textrecipes.recipe.loading import CHOICES, RecipeError, load_recipe
-from textrecipes.run.harness import balanced_class_weights, train
+from textrecipes.tasks.classification import balanced_class_weights
+from textrecipes.workflows.train import train
 from textrecipes.text.vectors import apply_vectors, load_vectors
 
 VECTORS = os.path.join(SAMPLES, "rt_vectors.txt")  # 500 RT words, dim 32 (benchmarks/make_rt_vectors.py)
@@ -191,12 +198,12 @@ def test_word2vec_header_is_accepted(tmp_path):
 
 
 @pytest.mark.parametrize("content,dim,message", [
-    ("good 1 2 3\nbad 1 2\n", None, r"w\.txt:2: word 'bad' has 2 numbers, expected 3"),
+    ("good 1 2 3\nbad 1 2\n", None, r"w\.txt:2: expected a word and 3 numbers \(from line 1\), but word 'bad' has 2"),
     ("good 1 2 3\nbad 1 x 3\n", None, r"w\.txt:2: 'x' is not a number \(word 'bad'\)"),
-    ("good 1 2 3\n", 4, r"w\.txt:1: .*expected 4 .*model\.embedding_dim"),
+    ("good 1 2 3\n", 4, r"w\.txt:1: expected a word and 4 numbers \(from model\.embedding_dim\).*set model\.embedding_dim"),
     ("2 4\ngood 1 2 3 4\n", 3, r"w\.txt:1: .*dimension 4 but model\.embedding_dim = 3"),
     ("", None, r"w\.txt: no vectors"),
-    ("3 2\ngood 1 2\n", None, r"w\.txt: the word2vec header says 3 vectors"),
+    ("3 2\ngood 1 2\n", None, r"w\.txt:3: file ends after 1 vectors but the header says 3"),
     ("good 1 nan 3\n", None, r"w\.txt:1: .*not finite"),
 ])
 def test_bad_vector_files_name_file_and_line(tmp_path, content, dim, message):

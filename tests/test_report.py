@@ -13,7 +13,7 @@ TINY = {**SMALL_MODEL, "embedding_dim": 16, "units": 16, "ngram_buckets": 0}
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     tmp = tmp_path_factory.mktemp("report")
     recipe = {"name": "report", "data": {"train": write_slice(rt_path("train"), str(tmp / "train.tsv"), 300),
@@ -37,8 +37,8 @@ def test_the_runner_writes_the_report(run):
 
 
 def test_top_losses_are_misclassified_and_sorted_by_confidence(run):
-    from textrecipes.export.saved_model import Predictor
-    from textrecipes.evaluation.report import write_report
+    from textrecipes.export.predictors import Predictor
+    from textrecipes.workflows.report import report_run
 
     worst = json.load(open(os.path.join(run.run_dir, "top_losses.json"), encoding="utf-8"))
     assert worst, "a 1-epoch model on 300 reviews gets some validation examples wrong"
@@ -53,7 +53,7 @@ def test_top_losses_are_misclassified_and_sorted_by_confidence(run):
     assert losses == sorted(losses, reverse=True)
     confidences = [r["probability"] for r in worst]
     assert confidences == sorted(confidences, reverse=True)  # binary: loss order is confidence order
-    again = write_report(run.run_dir)  # from the folder alone: the same rows
+    again = report_run(run.run_dir)  # from the folder alone: the same rows
     assert [r["index"] for r in again["top_losses"]] == [r["index"] for r in worst]
     np.testing.assert_allclose([r["loss"] for r in again["top_losses"]], losses, atol=1e-4)
 

@@ -15,13 +15,14 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, rt_path, write_slice
-from textrecipes.training.distribute import agree_resume_epoch, backup_epochs, get_strategy, read_history, resume_epoch, trim_history
+from textrecipes.training.distribute import get_strategy
+from textrecipes.training.resume import agree_resume_epoch, backup_epochs, read_history, resume_epoch, trim_history
 
 EPOCHS = 8
 
 SCRIPT = textwrap.dedent(f"""
     import sys
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
     train({{"data": {{"train": sys.argv[1]}},
             "model": {{"embedding_dim": 8, "units": 8, "bidirectional": False}},
             "schedule": {{"name": "exponential", "learning_rate": 0.01, "decay_epochs": 1, "decay_rate": 0.5,

@@ -9,7 +9,9 @@ import pytest
 
 from conftest import ROOT, SAMPLES
 from textrecipes.recipe.loading import RecipeError, load_recipe
-from textrecipes.run.folder import MARKER, RunFolderError, atomic_write, is_run_folder, prepare_run_dir
+from textrecipes.run.folder import MARKER, is_run_folder, prepare_run_dir
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.data.atomic import atomic_write
 
 TRAIN = os.path.join(SAMPLES, "label_text.tsv")
 

@@ -9,9 +9,10 @@ import pytest
 import tensorflow as tf
 
 from conftest import SAMPLES
-from textrecipes.data.readers import DataError
-from textrecipes.export.saved_model import Predictor, RunFolderError
-from textrecipes.run.harness import train
+from textrecipes.data.records import DataError
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.export.predictors import Predictor
+from textrecipes.workflows.train import train
 
 
 def test_small_run_learns_well_above_chance(small_run):

@@ -14,8 +14,9 @@ import shutil
 import pytest
 
 from conftest import ROOT, SAMPLES
-from textrecipes.export.saved_model import Predictor, RunFolderError
-from textrecipes.run.harness import train
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.export.predictors import Predictor
+from textrecipes.workflows.train import train
 
 TINY = {"model": {"embedding_dim": 8, "units": 8}, "train": {"epochs": 1}}
 

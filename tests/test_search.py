@@ -27,7 +27,7 @@ def _recipe(tmp_path, space, **search):
 
 
 def test_grid_2x2_runs_four_trials_and_the_best_recipe_trains(tmp_path, capsys):
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
     from textrecipes.workflows.search import run_search
 
     space = {"schedule": {"learning_rate": [1e-3, 3e-3]}, "train.batch_size": [32, 64]}

@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 
 from textrecipes.augment import wordnet_data
-from textrecipes.augment.synonyms import (
-    EmbeddingNeighbours,
-    FileSynonyms,
-    MappingSynonyms,
-    SynonymSource,
-    WordNetNotFoundError,
-    WordNetSynonyms,
-    source_from_spec,
-    wordnet_search_dirs,
-)
+from textrecipes.augment.synonyms import FileSynonyms, MappingSynonyms, SynonymSource
+from textrecipes.augment.sources import source_from_spec
+from textrecipes.augment.neighbours import EmbeddingNeighbours
+from textrecipes.augment.wordnet import WordNetNotFoundError, WordNetSynonyms, wordnet_search_dirs
 
 SAMPLES = Path(__file__).resolve().parents[1] / "data" / "samples"
 ZH_FILE = SAMPLES / "synonyms_zh.tsv"

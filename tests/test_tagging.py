@@ -11,9 +11,10 @@ import pytest
 
 from conftest import ROOT, SAMPLES, SMALL_MODEL
 from textrecipes.cli import main
-from textrecipes.data.readers import DataError, read_conll
+from textrecipes.data.readers import read_conll
+from textrecipes.data.records import DataError
 from textrecipes.data.derived import fortune_entities, tag_tokens
-from textrecipes.tasks.tagging import entity_scores, entity_spans, evaluate_tagging
+from textrecipes.evaluation.tagging import entity_scores, entity_spans, evaluate_tagging
 
 BENCH = os.path.join(ROOT, "data", "bench", "fortunes_topics")
 FIXED = ["Computers are useless . -- Pablo Picasso",
@@ -51,6 +52,21 @@ def test_entity_scores_by_hand():
     assert m["tokens"] == 7 and m["accuracy"] == pytest.approx(5 / 7)
     with pytest.raises(ValueError, match="sentence 0"):
         entity_scores([["O", "O"]], [["O"]])
+
+
+# Pinned before entity scoring moved to seqeval (it agreed with the hand-written conlleval rules on
+# 3,000 random sequences); tags without a B-/I- prefix are read as I-X, as before.
+@pytest.mark.parametrize("gold, pred, expected", [
+    ([["PER", "PER", "O", "LOC"]], [["B-PER", "I-PER", "O", "I-LOC"]], (1.0, 1.0, 2, 2)),
+    ([["B-PER", "I-LOC", "I-LOC"]], [["B-PER", "B-LOC", "I-LOC"]], (1.0, 1.0, 2, 2)),
+    ([["I-ORG", "B-ORG", "O"]], [["B-ORG", "I-ORG", "O"]], (0.0, 0.0, 2, 1)),
+    ([["B-MISC-X", "I-MISC-X"]], [["B-MISC-X", "O"]], (0.0, 0.0, 1, 1)),
+    ([["O", "O"], []], [["O", "O"], []], (0.0, 0.0, 0, 0)),
+    ([["B-PER", "O", "B-PER"]], [["B-PER", "O", "O"]], (1.0, 0.5, 2, 1)),
+])
+def test_entity_scores_pinned_on_tricky_sequences(gold, pred, expected):
+    s = entity_scores(gold, pred)
+    assert (s["precision"], s["recall"], s["true_entities"], s["predicted_entities"]) == pytest.approx(expected)
 
 
 def test_derived_tags_rule():
@@ -119,7 +135,7 @@ def test_tagger_learns(tag_run):
 
 
 def test_export_keras_and_padding_agree(tag_run):
-    from textrecipes.tasks.tagging import Tagger
+    from textrecipes.export.predictors import Tagger
 
     saved = Tagger(tag_run)
     keras_file = Tagger(tag_run / "model.keras")
@@ -170,18 +186,19 @@ def test_cli_predict_prints_token_tag_pairs(tag_run):
 
 
 def test_sample_conll_runs_with_declared_tags(tmp_path):
-    from textrecipes.run.harness import load_splits
-    from textrecipes.recipe.loading import default_recipe
+    from textrecipes.recipe.loading import load_recipe
+    from textrecipes.tasks.tagging import TaggingTask
 
-    data = {**default_recipe()["data"], "format": "conll", "train": os.path.join(SAMPLES, "conll.txt"),
-            "validation_split": 0.0, "test_split": 0.0}
-    splits, tags = load_splits(data, seed=0)
+    cfg = load_recipe({"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt"),
+                                "validation_split": 0.0, "test_split": 0.0}})
+    task = TaggingTask(cfg)
+    splits, tags = task.read(cfg), task.labels
     assert len(splits.train) == 2 and "B-PER" in tags and "O" in tags
 
 
 def test_keys_that_do_not_apply_to_conll_are_recipe_errors(tmp_path):
     from textrecipes.recipe.loading import RecipeError
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     recipe = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt"), "header": True}}
     with pytest.raises(RecipeError, match="'data.header' does not apply"):

@@ -17,9 +17,9 @@ def _cmd_train(args) -> int:
         command += [f"--run-dir={args.run_dir}"] if args.run_dir else []
         command += [flag for flag, on in (("--overwrite", args.overwrite), ("--quiet", args.quiet)) if on]
         return supervise(command, args.restarts)
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
-    train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+    train(args.recipe, overrides=args.set, run_dir=args.run_dir, overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
     return 0
 
 
@@ -67,9 +67,9 @@ def _cmd_distill(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from textrecipes.evaluation.report import write_report
+    from textrecipes.workflows.report import report_run
 
-    paths = write_report(args.run_dir, k=args.top)
+    paths = report_run(args.run_dir, k=args.top)
     print(f"{paths['markdown']}\n{paths['html']}")
     return 0
 
@@ -80,7 +80,7 @@ def _cmd_finetune(args) -> int:
     finetune(args.run_dir, args.train, out_dir=args.out, validation=args.validation, test=args.test, overrides=args.set,
              extend_labels=args.extend_labels, extend_vocabulary=args.extend_vocabulary, freeze=args.freeze,
              learning_rate=args.learning_rate, layer_lr_decay=args.layer_lr_decay, epochs=args.epochs, seed=args.seed,
-             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+             overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
     return 0
 
 
@@ -92,20 +92,20 @@ def _cmd_pretrain(args) -> int:
              epochs=args.epochs, batch_size=args.batch_size, seq_len=args.seq_len, learning_rate=args.learning_rate,
              validation_fraction=args.validation_fraction, tie_weights=not args.untied,
              input_dropout=args.input_dropout, output_dropout=args.output_dropout, seed=args.seed,
-             overwrite=args.overwrite, verbose=0 if args.quiet else 1)
+             overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
     return 0
 
 
 def _cmd_predict(args) -> int:
-    from textrecipes.export.saved_model import Predictor
+    from textrecipes.export.predictors import Predictor
 
     fmt = _run_format(args.model)
     if fmt == "conll":
-        from textrecipes.tasks.tagging import Tagger
+        from textrecipes.export.predictors import Tagger
 
         predictor = Tagger(args.model)
     elif fmt == "pairs":
-        from textrecipes.tasks.pairs import PairPredictor
+        from textrecipes.export.predictors import PairPredictor
 
         predictor = PairPredictor(args.model)
     else:
@@ -123,7 +123,7 @@ def _cmd_predict(args) -> int:
             print(" ".join(f"{token}/{tag}" for token, tag in tagged))
         texts = []
     elif fmt == "pairs":  # text_a<TAB>text_b a line
-        from textrecipes.data.readers import DataError
+        from textrecipes.data.records import DataError
 
         numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
         for n, line in numbered:
@@ -155,7 +155,8 @@ def _cmd_fetch(args) -> int:
 
 
 def _cmd_summary(args) -> int:
-    from textrecipes.data.readers import format_label_counts, label_counts, read_classification
+    from textrecipes.data.readers import read_classification
+    from textrecipes.data.splits import format_label_counts, label_counts
 
     ds = read_classification(args.file, text_first=args.text_first, header=args.header, on_bad_lines=args.on_bad_lines)
     print(ds.report.summary())
@@ -306,12 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed of the mismatched pairs (default 0)")
     d.set_defaults(func=_cmd_derive)
 
-    try:
-        from textrecipes.augment import eda as augment
-    except ImportError:  # pragma: no cover - augment needs nltk, installed with the package
-        augment = None
-    if augment is not None and hasattr(augment, "add_cli"):
-        augment.add_cli(sub)
+    from textrecipes.augment.offline import add_cli as add_augment  # light: no TensorFlow
+
+    add_augment(sub)
     return parser
 
 
@@ -334,9 +332,9 @@ def main(argv=None) -> int:
     """
     args = build_parser().parse_args(argv)  # before the imports below, so --help is instant
 
-    from textrecipes.data.readers import DataError
+    from textrecipes.data.records import DataError
     from textrecipes.data.download import FetchError
-    from textrecipes.export.saved_model import RunFolderError
+    from textrecipes.export.metadata import RunFolderError
     from textrecipes.recipe.loading import RecipeError
 
     try:

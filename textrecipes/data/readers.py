@@ -1,4 +1,4 @@
-"""Dataset files → records: readers for the five formats, validation, splits.
+"""Dataset files → records: readers for the five formats, with every bad line named or counted.
 
 Every reader works line by line on bytes, so that a problem is reported as
 ``file:line: what is wrong`` and never silently dropped. With
@@ -28,166 +28,14 @@ Every kept field is exactly the line's column with surrounding whitespace
 
 from __future__ import annotations
 
-import collections
-import dataclasses
-import math
 import os
-from typing import Iterable, Iterator, NamedTuple, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
+
+from textrecipes.data.records import DataError, Dataset, LabeledText, ReadReport, TaggedSentence, Text, TextPair
 
 BAD_LINE_MODES = ("error", "skip")
 FORMATS = ("label_text", "title_content", "question_answer", "pairs", "corpus", "conll")
 MAX_LINE_BYTES = 1_000_000  # default limit on one line's bytes; longer lines are bad lines
-
-
-class DataError(ValueError):
-    """A dataset file holds a line that cannot be used; the message is ``file:line: what``.
-
-    Example:
-        >>> try:
-        ...     raise DataError("train.tsv:3: no tab between label and text")
-        ... except ValueError as e:
-        ...     print(e)
-        train.tsv:3: no tab between label and text
-    """
-
-
-class LabeledText(NamedTuple):
-    """One classification example. ``label`` is a tuple for multi-label data.
-
-    Args:
-        text: the text.
-        label: the label, or a tuple of labels for multi-label data.
-        line: the line number (1-based) of the example in its file.
-
-    Example:
-        >>> r = LabeledText("a moving film", "pos", 1)
-        >>> r.label, r.line
-        ('pos', 1)
-    """
-
-    text: str
-    label: str | tuple[str, ...]
-    line: int
-
-
-class TextPair(NamedTuple):
-    """One ``title<TAB>content`` or ``question<TAB>answer`` example, label optional.
-
-    Args:
-        first: the first column (title or question).
-        second: the second column (content or answer).
-        label: the third column, or None for unlabeled pairs.
-        line: the line number (1-based) of the pair in its file.
-
-    Example:
-        >>> read_pairs("data/samples/question_answer.tsv").records[0].first
-        'What is the capital of France?'
-    """
-
-    first: str
-    second: str
-    label: str | None
-    line: int
-
-
-class Text(NamedTuple):
-    """One line of a plain corpus.
-
-    Args:
-        text: the line's text.
-        line: the line number (1-based) in the file.
-
-    Example:
-        >>> Text("a plain sentence", 1).text
-        'a plain sentence'
-    """
-
-    text: str
-    line: int
-
-
-class TaggedSentence(NamedTuple):
-    """One CoNLL-style sentence; ``line`` is the line of its first token.
-
-    Args:
-        tokens: the sentence's tokens.
-        tags: one tag per token.
-        line: the line number (1-based) of the first token in the file.
-
-    Example:
-        >>> read_conll("data/samples/conll.txt").records[0].tags[0]
-        'B-LOC'
-    """
-
-    tokens: tuple[str, ...]
-    tags: tuple[str, ...]
-    line: int
-
-
-@dataclasses.dataclass
-class ReadReport:
-    """What a reader saw: ``lines_read == kept + sum(skipped.values())``.
-
-    ``skipped`` counts lines per reason (``"blank line"`` included: blank lines
-    carry no example in any format but CoNLL, where they separate sentences and
-    count as ``"sentence break"``). ``problems`` keeps the first messages.
-
-    Args:
-        path: the file read.
-        lines_read: every line read, headers and bad lines included. Default 0.
-        kept: lines that went into records. Default 0.
-        skipped: a `collections.Counter` of skipped lines per reason. Default empty.
-        problems: the first bad-line messages, ``file:line: what``. Default empty.
-
-    Example:
-        >>> report = ReadReport("train.tsv", lines_read=3, kept=2)
-        >>> report.skipped["blank line"] += 1
-        >>> report.summary()
-        'train.tsv: 3 lines read, 2 kept, 1 skipped (blank line)'
-    """
-
-    path: str
-    lines_read: int = 0
-    kept: int = 0
-    skipped: collections.Counter = dataclasses.field(default_factory=collections.Counter)
-    problems: list = dataclasses.field(default_factory=list)
-
-    def check(self) -> None:
-        accounted = self.kept + sum(self.skipped.values())
-        if accounted != self.lines_read:  # pragma: no cover - an internal bug guard
-            raise AssertionError(f"{self.path}: {self.lines_read} lines read but {accounted} accounted for")
-
-    def summary(self) -> str:
-        parts = [f"{self.path}: {self.lines_read} lines read, {self.kept} kept"]
-        for reason, count in sorted(self.skipped.items()):
-            parts.append(f"{count} skipped ({reason})")
-        return ", ".join(parts)
-
-    def to_dict(self) -> dict:
-        return {
-            "path": self.path,
-            "lines_read": self.lines_read,
-            "kept": self.kept,
-            "skipped": dict(self.skipped),
-            "problems": self.problems[:20],
-        }
-
-
-class Dataset(NamedTuple):
-    """Records read from one file plus the accounting of every line.
-
-    Args:
-        records: the records: `LabeledText`, `TextPair`, `Text` or `TaggedSentence`.
-        report: the file's `ReadReport`.
-
-    Example:
-        >>> ds = read_classification("data/samples/label_text.tsv")
-        >>> len(ds.records) == ds.report.kept
-        True
-    """
-
-    records: list
-    report: ReadReport
 
 
 # ---------------------------------------------------------------------------
@@ -525,98 +373,6 @@ READERS = {
 }
 
 
-# ---------------------------------------------------------------------------
-# Labels and splits.
-
-
-def label_counts(records: Iterable[LabeledText]) -> collections.Counter:
-    """Counts examples per class (a multi-label example counts once per label).
-
-    Args:
-        records: records with a ``label`` (a string, or a tuple for multi-label).
-
-    Returns:
-        A `collections.Counter` of label → examples.
-
-    Example:
-        >>> label_counts([LabeledText("a", "x", 1), LabeledText("b", "x", 2)])
-        Counter({'x': 2})
-    """
-    counts: collections.Counter = collections.Counter()
-    for r in records:
-        counts.update(r.label if isinstance(r.label, tuple) else (r.label,))
-    return counts
-
-
-def format_label_counts(counts: collections.Counter) -> str:
-    """A small table of the label-set summary, largest class first.
-
-    Args:
-        counts: label → number of examples, as from `label_counts`.
-
-    Returns:
-        The table as text: a header, then label, count and share per row.
-
-    Example:
-        >>> print(format_label_counts(collections.Counter({"pos": 3, "neg": 1})))
-        label    count  share
-        pos          3   75.0%
-        neg          1   25.0%
-    """
-    total = sum(counts.values()) or 1
-    width = max([len(str(k)) for k in counts] + [5])
-    rows = [f"{'label':<{width}}  {'count':>7}  share"]
-    for label, n in counts.most_common():
-        rows.append(f"{label:<{width}}  {n:>7}  {n / total:6.1%}")
-    return "\n".join(rows)
-
-
-def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0.1, seed: int = 0):
-    """Stratified train/validation/test split with scikit-learn.
-
-    Multi-label records are stratified on their first label. Classes with too few
-    examples to stratify fall back to a plain seeded split.
-
-    Args:
-        records: the records to split (``LabeledText`` or anything with ``.label``;
-            records without one, such as `TaggedSentence`, are split unstratified).
-        validation: fraction for validation. Default 0.1.
-        test: fraction for test. Default 0.1.
-        seed: the random seed. Default 0.
-
-    Returns:
-        ``(train, validation, test)`` lists.
-
-    Example:
-        >>> recs = [LabeledText(str(i), "ab"[i % 2], i) for i in range(100)]
-        >>> [len(p) for p in split_records(recs)]
-        [80, 10, 10]
-    """
-    from sklearn.model_selection import train_test_split
-
-    if not 0 <= validation < 1 or not 0 <= test < 1 or validation + test >= 1:
-        raise ValueError(f"validation={validation} and test={test} must be fractions in [0, 1) summing below 1")
-    records = list(records)
-
-    def strat(rs, fraction):
-        if not rs or not hasattr(rs[0], "label"):  # e.g. tagged sentences: a plain seeded split
-            return None
-        keys = [r.label[0] if isinstance(r.label, tuple) else r.label for r in rs]
-        counts = collections.Counter(keys)
-        held_out = math.ceil(fraction * len(rs))
-        enough = min(counts.values()) >= 2 and min(held_out, len(rs) - held_out) >= len(counts)
-        return keys if enough else None
-
-    rest, test_part = (records, []) if test == 0 else train_test_split(
-        records, test_size=test, random_state=seed, stratify=strat(records, test)
-    )
-    if validation == 0:
-        return list(rest), [], list(test_part)
-    fraction = validation / (1 - test)
-    train_part, val_part = train_test_split(rest, test_size=fraction, random_state=seed, stratify=strat(rest, fraction))
-    return list(train_part), list(val_part), list(test_part)
-
-
 def write_classification(path, records: Iterable[LabeledText]) -> int:
     """Writes records as ``label<TAB>text`` lines; returns the number written.
 
@@ -645,3 +401,21 @@ def write_classification(path, records: Iterable[LabeledText]) -> int:
             f.write(f"{label}\t{' '.join(r.text.split())}\n")
             n += 1
     return n
+
+
+def read_options(data: Mapping) -> dict:
+    """The `read_classification` keyword arguments of a recipe's ``[data]`` table.
+
+    Args:
+        data: the recipe's ``[data]`` table.
+
+    Returns:
+        ``text_first``, ``header``, ``multi_label``, ``label_sep`` and ``on_bad_lines``.
+
+    Example:
+        >>> from textrecipes.recipe.loading import default_recipe
+        >>> read_options(default_recipe()["data"])["on_bad_lines"]
+        'error'
+    """
+    return dict(text_first=data["text_first"], header=data["header"], multi_label=data["multi_label"],
+                label_sep=data["label_sep"], on_bad_lines=data["on_bad_lines"])

@@ -98,33 +98,6 @@ def plot_confusion_matrix(matrix, labels, path: str) -> str:
     return save_figure(fig, path)
 
 
-def _validation_predictions(run_dir: str):
-    """Re-reads the run's validation split and predicts it with the run's exported model."""
-    import tomllib
-
-    from textrecipes.export.saved_model import Predictor
-    from textrecipes.text.pipeline import encode_labels
-    from textrecipes.recipe.loading import load_recipe
-    from textrecipes.run.harness import load_splits
-
-    with open(os.path.join(run_dir, "recipe.toml"), "rb") as f:
-        cfg = load_recipe(tomllib.load(f))
-    if cfg["data"]["format"] == "pairs":
-        from textrecipes.tasks.pairs import PairPredictor
-
-        predictor = PairPredictor(run_dir)
-    else:
-        predictor = Predictor(run_dir)
-    splits, _ = load_splits({**cfg["data"], "labels": predictor.labels}, cfg["seed"])
-    records = splits.validation
-    targets = encode_labels([r.label for r in records], predictor.labels, predictor.task)
-    if cfg["data"]["format"] == "pairs":
-        pairs = [(r.first, r.second) for r in records]
-        return pair_texts(pairs), targets, predictor.predict_proba(pairs)
-    texts = [r.text for r in records]
-    return texts, targets, predictor.predict_proba(texts)
-
-
 def pair_texts(pairs) -> list:
     """How the report shows text pairs: ``text_a ‖ text_b``.
 
@@ -149,16 +122,19 @@ def _short(text: str) -> str:
     return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "…"
 
 
-def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
+def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -> dict:
     """Writes ``report.md`` and ``report.html`` (and ``confusion_matrix.png``, ``top_losses.json``) for a run.
 
     Args:
         run_dir: a finished run folder (``metrics.json``, ``labels.json``).
         k: how many confidently wrong validation examples to list. Default 10.
-        predictions: ``(texts, targets, probabilities)`` of the validation split
-            when the caller has them (the runner does); None re-reads the
-            split from ``recipe.toml`` and predicts it with the exported model.
-            Not used for sequence labelling (no top losses there).
+        predictions: ``(texts, targets, probabilities)`` of the validation split,
+            for the most confidently wrong examples; None: the report has none
+            (`textrecipes.workflows.report.report_run` predicts them again from
+            a finished run). Not used for sequence labelling (no top losses there).
+        metrics: the run's ``metrics.json`` content when the caller has it (a
+            run writes its report before ``metrics.json``, its last file); None
+            reads ``metrics.json``.
 
     Returns:
         ``{"markdown": path, "html": path, "confusion_matrix": path or None,
@@ -168,10 +144,11 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
         >>> paths = write_report("runs/demo")  # doctest: +SKIP
         >>> from IPython.display import HTML; HTML(open(paths["html"]).read())  # doctest: +SKIP
     """
-    from textrecipes.export.saved_model import RunFolderError, _read_json
+    from textrecipes.export.metadata import RunFolderError
+    from textrecipes.export.metadata import read_json
 
-    metrics = _read_json(os.path.join(run_dir, "metrics.json"))
-    meta = _read_json(os.path.join(run_dir, "labels.json"))
+    metrics = read_json(os.path.join(run_dir, "metrics.json")) if metrics is None else metrics
+    meta = read_json(os.path.join(run_dir, "labels.json"))
     labels, task = meta["labels"], meta["task"]
     split_name = "test" if metrics.get("test") else "validation"
     final = metrics.get(split_name)
@@ -182,8 +159,6 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None) -> dict:
     cm_path = None
     if "confusion_matrix" in final:
         cm_path = plot_confusion_matrix(final["confusion_matrix"], labels, os.path.join(run_dir, "confusion_matrix.png"))
-    if predictions is None and metrics.get("validation"):
-        predictions = _validation_predictions(run_dir)
     worst = top_losses(*predictions, labels, task, k=k) if predictions is not None and len(predictions[0]) else []
     with open(os.path.join(run_dir, "top_losses.json"), "w", encoding="utf-8") as f:
         json.dump(worst, f, indent=2, ensure_ascii=False)

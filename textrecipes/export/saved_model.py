@@ -1,33 +1,33 @@
-"""Export over raw strings, and prediction from a run folder or a SavedModel.
+"""Export over raw strings: the vectorizer in front of the model, a SavedModel, and its round-trip check.
 
 The exported SavedModel holds the `TextVectorizer` in front of the trained
 model, so serving needs nothing but raw strings. Its ``serving_default``
 signature takes a 1-D string tensor ``texts`` and returns ``probabilities``
 (one column per label), ``label`` (the most probable label's name) and
 ``score`` (its probability). Metadata travels as JSON (``textrecipes.json`` in
-the SavedModel's ``assets.extra``), never as pickle.
+the SavedModel's ``assets.extra``), never as pickle. `check_export` reloads an
+export and compares it with the Keras model before a run calls it done.
 """
 
 from __future__ import annotations
 
-import datetime
-import hashlib
-import json
-import os
-import platform
-import shutil
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.run.folder import RunFolderError  # noqa: F401  (raised here, defined with the run folder)
-from textrecipes.text.tokenization import SPLITS, TextVectorizer, Vocabulary, _encode, presegment
+from textrecipes.evaluation.metrics import probabilities_per_label
+from textrecipes.export.metadata import write_export_meta
+from textrecipes.models.pairs import PAIR_INPUTS
+from textrecipes.data.atomic import atomic_folder
+from textrecipes.text.pipeline import sentence_ids, token_lookup
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
 
-META_FILE = "textrecipes.json"
-MODEL_CARD = "model_card.json"
-TASKS = ("binary", "multiclass", "multilabel")
+EXPORT_TOLERANCE = 1e-5
+# TFLite: on the default model (benchmarks/results/exports.md) float16 weights moved test
+# probabilities by at most 1.2e-4 and dynamic-range int8 by 2.4e-3; the limits leave ~8-20x room.
+TFLITE_TOLERANCE = {"none": 1e-5, "float16": 1e-3, "int8": 0.05}
 
 
 def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Model:
@@ -51,13 +51,44 @@ def end_to_end_model(vectorizer: TextVectorizer, model: keras.Model) -> keras.Mo
     return keras.Model(texts, model(vectorizer(texts)), name="text_classifier")
 
 
+def write_saved_model(path: str, model: keras.Model, serve, input_signature: list, meta: dict,
+                      overwrite: bool = False, track: Sequence = ()) -> None:
+    """Writes ``model`` as a SavedModel whose ``serving_default`` is ``serve``, with its JSON metadata, atomically.
+
+    The folder is written beside ``path`` and renamed into place when complete,
+    so a kill mid-export never leaves a half-written SavedModel under ``path``.
+
+    Args:
+        path: the SavedModel folder.
+        model: the Keras model the endpoint calls (tracked, so its variables are saved).
+        serve: the endpoint: tensors in (as ``input_signature``), a dict of output tensors out.
+        input_signature: `tf.TensorSpec` of each input, named.
+        meta: JSON metadata written to ``assets.extra/textrecipes.json``.
+        overwrite: replace an existing folder. Default False.
+        track: more layers the endpoint uses (a lookup table, say). Default none.
+
+    Raises:
+        FileExistsError: when ``path`` already exists and ``overwrite`` is False.
+
+    Example:
+        >>> write_saved_model("exports/x", e2e, lambda t: {"p": e2e(t)}, [tf.TensorSpec([None], tf.string)], {})  # doctest: +SKIP
+    """
+    archive = keras.export.ExportArchive()
+    for tracked in (model, *track):
+        archive.track(tracked)
+    archive.add_endpoint("serving_default", tf.function(serve, input_signature=input_signature))
+    with atomic_folder(path, overwrite=overwrite) as folder:
+        archive.write_out(folder, verbose=False)
+        write_export_meta(folder, meta)
+
+
 def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], task: str, meta: dict,
                        overwrite: bool = False) -> None:
     """Writes a SavedModel whose ``serving_default`` maps raw strings to labels.
 
     Args:
         e2e: the end-to-end model (`end_to_end_model`).
-        path: the SavedModel folder; must not exist yet.
+        path: the SavedModel folder.
         labels: label names in output order.
         task: "binary", "multiclass" or "multilabel".
         meta: JSON metadata written to ``assets.extra/textrecipes.json``.
@@ -71,21 +102,13 @@ def export_saved_model(e2e: keras.Model, path: str, *, labels: Sequence[str], ta
         >>> Predictor("exports/demo").predict(["a fine film"])  # doctest: +SKIP
         [('pos', 0.91)]
     """
-    if os.path.exists(path):
-        if not overwrite:
-            raise FileExistsError(f"export path {path} already exists; choose another path or pass overwrite=True")
-        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     label_table = tf.constant(list(labels))
-    archive = keras.export.ExportArchive()
-    archive.track(e2e)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="texts")])
     def serve(texts):
         return label_outputs(e2e(texts, training=False), task, label_table)
 
-    archive.add_endpoint("serving_default", serve)
-    archive.write_out(path, verbose=False)
-    write_export_meta(path, {**meta, "labels": list(labels), "task": task})
+    write_saved_model(path, e2e, serve, [tf.TensorSpec([None], tf.string, name="texts")],
+                      {**meta, "labels": list(labels), "task": task}, overwrite=overwrite)
 
 
 def label_outputs(raw, task: str, label_table) -> dict:
@@ -110,288 +133,225 @@ def label_outputs(raw, task: str, label_table) -> dict:
     return {"probabilities": probs, "label": tf.gather(label_table, best), "score": tf.reduce_max(probs, axis=1)}
 
 
-def write_export_meta(path: str, meta: dict) -> None:
-    """Writes the JSON metadata of a SavedModel to ``assets.extra/textrecipes.json``.
+def compare_outputs(expected, got, export_path: str, tolerance: float = EXPORT_TOLERANCE) -> float:
+    """The largest difference between the Keras model's outputs and the reloaded export's; raises beyond ``tolerance``.
+
+    A non-finite value on either side fails the check: a NaN model is never called agreeing.
 
     Args:
-        path: the SavedModel folder.
-        meta: JSON-ready metadata.
-
-    Example:
-        >>> write_export_meta("exports/demo", {"labels": ["neg", "pos"]})  # doctest: +SKIP
-    """
-    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-    with open(os.path.join(path, "assets.extra", META_FILE), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2, ensure_ascii=False)
-
-
-class Predictor:
-    """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
-
-    Args:
-        path: a run folder (uses its ``saved_model/``, else ``model.keras``, else
-            ``model.tflite``), a
-            SavedModel folder, a ``.keras`` file inside a run folder, or a
-            ``.tflite`` file with ``model_card.json`` (labels, task, tokenizer
-            settings) and ``vocabulary.json`` beside it, as the runner writes them.
-        meta: for a ``.tflite`` file only: its labels, task and tokenizer settings
-            given directly instead of read from ``model_card.json`` (the runner's
-            export check, before the card exists). Default None.
-
-    Example:
-        >>> p = Predictor("runs/demo")  # doctest: +SKIP
-        >>> p.predict(["a moving, beautifully acted film"])  # doctest: +SKIP
-        [('fresh', 0.93)]
-    """
-
-    def __init__(self, path: str, meta: dict | None = None):
-        path = os.fspath(path)
-        if not os.path.exists(path):
-            raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
-        self._tflite = None
-        if meta is not None and not path.endswith(".tflite"):
-            raise ValueError(f"{path}: meta is for a .tflite file only; other exports carry their own metadata")
-        if path.endswith(".tflite"):
-            self._load_tflite(path, meta)
-            return
-        if (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.tflite"))
-                and not os.path.exists(os.path.join(path, "saved_model.pb"))
-                and not os.path.isdir(os.path.join(path, "saved_model"))
-                and not os.path.exists(os.path.join(path, "model.keras"))):
-            self._load_tflite(os.path.join(path, "model.tflite"))  # a run folder that kept only its TFLite export
-            return
-        run_meta = None
-        if os.path.isdir(path) and (os.path.isdir(os.path.join(path, "saved_model"))
-                                    or os.path.exists(os.path.join(path, "model.keras"))):
-            # A run folder: labels.json must be there and agree with what is loaded.
-            run_meta = _check_meta(_read_json(os.path.join(path, "labels.json")), os.path.join(path, "labels.json"))
-            if os.path.isdir(os.path.join(path, "saved_model")):
-                if not os.path.exists(os.path.join(path, "saved_model", "saved_model.pb")):
-                    raise RunFolderError(f"{os.path.join(path, 'saved_model')}: saved_model.pb is missing; "
-                                         "the export is incomplete")
-                path = os.path.join(path, "saved_model")
-        self.path = path
-        if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
-            self.meta = _read_json(os.path.join(path, "assets.extra", META_FILE))
-            try:
-                self._serve = tf.saved_model.load(path).signatures["serving_default"]
-            except Exception as e:  # TensorFlow raises many kinds here; say which file is broken
-                raise RunFolderError(f"{path}: the SavedModel could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
-            self._model = None
-        else:
-            keras_file = path if path.endswith(".keras") else os.path.join(path, "model.keras")
-            if not os.path.exists(keras_file):
-                raise RunFolderError(f"{path}: neither saved_model/ nor model.keras found; is this a textrecipes run folder?")
-            self.meta = _read_json(os.path.join(os.path.dirname(keras_file), "labels.json"))
-            from textrecipes.models import classifiers as models  # noqa: F401  registers the custom layers
-
-            try:
-                self._model = keras.saving.load_model(keras_file, safe_mode=True)
-            except Exception as e:
-                raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
-            self._serve = None
-            # Traced once: eager calls run the LSTM step by step (measured 143 ms for one text
-            # against 1.7 ms through the SavedModel; benchmarks/results/exports.md).
-            model = self._model
-            self._keras_call = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
-                                           input_signature=[tf.TensorSpec([None], tf.string)])
-        source = os.path.join(path, "assets.extra", META_FILE) if self._serve is not None else \
-            os.path.join(os.path.dirname(keras_file), "labels.json")
-        self.meta = _check_meta(self.meta, source)
-        if run_meta is not None and run_meta["labels"] != self.meta["labels"]:
-            raise RunFolderError(f"{self.path}: labels.json lists {run_meta['labels']} but the model was exported "
-                                 f"with {self.meta['labels']}")
-        self.labels = list(self.meta["labels"])
-        self.task = self.meta["task"]
-        outputs = self._output_width()
-        if outputs is not None and outputs != len(self.labels):
-            raise RunFolderError(f"{source}: {len(self.labels)} labels but the model has {outputs} "
-                                 f"output{'s' if outputs != 1 else ''} (task {self.task!r})")
-
-    def _load_tflite(self, path: str, meta: dict | None = None) -> None:
-        """The .tflite route: labels and tokenizer from model_card.json (or ``meta``), ids from vocabulary.json beside it."""
-        from textrecipes.export.tflite import TFLiteClassifier
-
-        folder = os.path.dirname(os.path.abspath(path))
-        card_path = os.path.join(folder, MODEL_CARD) if meta is None else f"the metadata given for {path}"
-        self.meta = _check_meta(dict(meta) if meta is not None else _read_json(card_path), card_path)
-        for key, kind in (("lowercase", bool), ("max_length", int)):
-            if not isinstance(self.meta.get(key), kind):
-                raise RunFolderError(f"{card_path}: {key!r} must be {kind.__name__}, got {self.meta.get(key)!r:.100}")
-        vocab_path = os.path.join(folder, "vocabulary.json")
-        if not os.path.exists(vocab_path):
-            raise RunFolderError(f"{vocab_path} is missing; a .tflite export needs the run's vocabulary.json beside it")
-        try:
-            vocab = Vocabulary.load(vocab_path)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise RunFolderError(f"{vocab_path}: {e}") from None
-        if self.meta.get("vocabulary_size") not in (None, len(vocab)):
-            raise RunFolderError(f"{vocab_path}: {len(vocab)} ids but {card_path} says vocabulary_size "
-                                 f"{self.meta['vocabulary_size']}")
-        vectorizer = TextVectorizer(vocab.tokens, split=self.meta["split"], lowercase=self.meta["lowercase"],
-                                    max_length=self.meta["max_length"])
-        try:
-            self._tflite = TFLiteClassifier(path, vectorizer, self.meta["task"])
-        except (ValueError, RuntimeError) as e:
-            raise RunFolderError(f"{path}: not a loadable TFLite model ({type(e).__name__}: {str(e)[:300]})") from None
-        self.path, self._serve, self._model = path, None, None
-        self.labels = list(self.meta["labels"])
-        self.task = self.meta["task"]
-        width = int(self._tflite._runner.get_output_details()["probabilities"]["shape"][-1])
-        width = 2 if self.task == "binary" and width == 1 else width
-        if width != len(self.labels):
-            raise RunFolderError(f"{card_path}: {len(self.labels)} labels but {path} has {width} outputs")
-
-    def _output_width(self):
-        """Number of probability columns the loaded model gives, None if not known statically."""
-        if self._serve is not None:
-            spec = self._serve.structured_outputs.get("probabilities")
-            width = spec.shape[-1] if spec is not None and spec.shape.rank == 2 else None
-            return int(width) if width is not None else None
-        width = self._model.output_shape[-1]
-        return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
-
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
-        """Probabilities, one column per label in ``self.labels`` order.
-
-        Args:
-            texts: raw texts.
-            batch_size: texts per call (a .tflite export runs one at a time). Default 256.
-
-        Example:
-            >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
-            array([[0.93, 0.07]], dtype=float32)
-        """
-        texts = presegment(texts, self.meta["split"])
-        if self._tflite is not None:
-            return self._tflite.predict_proba(_encode(texts))
-        out = []
-        for start in range(0, len(texts), batch_size):
-            batch = tf.constant(_encode(texts[start:start + batch_size]), dtype=tf.string)
-            if self._serve is not None:
-                out.append(self._serve(texts=batch)["probabilities"].numpy())
-            else:
-                raw = self._keras_call(batch)
-                raw = np.asarray(raw)
-                out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
-        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
-
-    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list:
-        """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``.
-
-        Args:
-            texts: raw texts.
-            threshold: multi-label decision threshold. Default 0.5.
-
-        Example:
-            >>> Predictor("runs/demo").predict(["a fine film"])  # doctest: +SKIP
-            [('fresh', 0.93)]
-        """
-        probs = self.predict_proba(texts)
-        if self.task == "multilabel":
-            return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
-        return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
-
-
-def data_fingerprint(paths: Sequence[str]) -> list:
-    """SHA-256 and line count of each data file, to tell later which data a model saw.
-
-    Args:
-        paths: data files; empty or None entries are skipped.
+        expected: the Keras model's outputs (an array, or a list of arrays of any shapes).
+        got: the export's, alike.
+        export_path: the export, named in the error.
+        tolerance: the largest difference allowed. Default 1e-5.
 
     Returns:
-        ``[{"path", "sha256", "lines", "bytes"}, ...]``.
+        The largest absolute difference.
+
+    Raises:
+        AssertionError: for a difference above ``tolerance`` or a non-finite output.
 
     Example:
-        >>> data_fingerprint(["data/samples/label_text.tsv"])[0]["lines"] > 0
-        True
+        >>> compare_outputs(np.array([[0.2, 0.8]]), np.array([[0.2, 0.8]]), "x")
+        0.0
     """
-    out = []
-    for path in paths:
-        if not isinstance(path, (str, os.PathLike)) or not os.path.isfile(path):
-            continue
-        digest, lines, size = hashlib.sha256(), 0, 0
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-                lines += block.count(b"\n")
-                size += len(block)
-        out.append({"path": path, "sha256": digest.hexdigest(), "lines": lines, "bytes": size})
-    return out
+    pairs = list(zip(expected, got)) if isinstance(expected, list) else [(expected, got)]
+    diff = 0.0
+    for a, b in pairs:
+        a, b = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
+        if a.shape != b.shape:
+            raise AssertionError(f"{export_path}: the reloaded export gives outputs of shape {b.shape}, "
+                                 f"the Keras model {a.shape}")
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise AssertionError(f"{export_path}: the model gives non-finite outputs (NaN or inf); "
+                                 "nothing trustworthy can be exported")
+        if a.size:
+            diff = max(diff, float(np.max(np.abs(a - b))))
+    if diff > tolerance:
+        raise AssertionError(f"{export_path}: the reloaded export differs from the Keras model by {diff:.2e} "
+                             f"(> {tolerance})")
+    return diff
 
 
-def package_versions() -> dict:
-    """Versions of textrecipes, TensorFlow, Keras, NumPy and Python.
-
-    Example:
-        >>> sorted(package_versions())
-        ['keras', 'numpy', 'python', 'tensorflow', 'textrecipes']
-    """
-    import textrecipes
-
-    return {"textrecipes": textrecipes.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "numpy": np.__version__, "python": platform.python_version()}
-
-
-def model_card(meta: dict, *, recipe: dict, metrics: dict, data_files: Sequence[str], exports: dict) -> dict:
-    """The ``model_card.json`` content: what a model is, what it saw, how it scored.
+def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, split: str = "word", limit: int = 512,
+                 tolerance: float = EXPORT_TOLERANCE, meta: Mapping | None = None) -> dict:
+    """Reloads an export (SavedModel or .tflite) and compares it with the Keras model on raw texts.
 
     Args:
-        meta: the label and tokenizer metadata (``labels``, ``task``, ``split``,
-            ``lowercase``, ``max_length``, ``vocabulary_size``; a tagger's
-            ``tokens``), kept at the top level; the tokenizer keys it has are
-            gathered again under ``tokenizer``.
-        recipe: the resolved recipe, as a dict.
-        metrics: evaluation reports by split name, e.g. ``{"test": {...}}``.
-        data_files: the data files read (fingerprinted by `data_fingerprint`).
-        exports: export file name → its check against the Keras model.
+        e2e: the end-to-end Keras model (`end_to_end_model`).
+        export_path: the SavedModel folder written by `export_saved_model`.
+        texts: sample texts; the first ``limit`` are used, plus an empty text
+            and one of unknown words.
+        task: "binary", "multiclass" or "multilabel".
+        split: the tokenizer's split mode; with "jieba" the texts are segmented
+            before the Keras model sees them. Default "word".
+        limit: the most texts taken from ``texts``. Default 512.
+        tolerance: the largest probability difference allowed. Default 1e-5.
+        meta: for a ``.tflite`` export: its labels, task and tokenizer settings
+            (`export_meta`), so that no ``model_card.json`` need exist yet. Default None.
 
     Returns:
-        A JSON-serialisable dict.
+        ``{"texts": number of texts compared, "max_abs_diff": largest difference,
+        "label_agreement": fraction of texts given the same label}``.
+
+    Raises:
+        AssertionError: when any probability differs by more than ``tolerance``.
 
     Example:
-        >>> card = model_card({"labels": ["a", "b"], "task": "binary"}, recipe={}, metrics={}, data_files=[], exports={})
-        >>> card["labels"], "tensorflow" in card["versions"]
-        (['a', 'b'], True)
+        >>> check_export(result.model, "runs/demo/saved_model", ["a fine film"], "binary")  # doctest: +SKIP
+        {'texts': 3, 'max_abs_diff': 0.0, 'label_agreement': 1.0}
     """
-    return {
-        **meta,
-        "tokenizer": {k: meta[k] for k in ("split", "lowercase", "max_length", "tokens") if k in meta},
-        "recipe": recipe,
-        "metrics": metrics,
-        "data": data_fingerprint(data_files),
-        "versions": package_versions(),
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "exports": exports,
-    }
+    sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
+    segmented = np.array(presegment(sample, split), dtype=object)
+    expected = probabilities_per_label(np.asarray(e2e.predict(segmented, verbose=0, batch_size=256)), task)
+    from textrecipes.export.predictors import Predictor  # the reader the users have, not a second one
+
+    got = Predictor(export_path, meta=None if meta is None else dict(meta)).predict_proba(sample)
+    diff = compare_outputs(expected, got, export_path, tolerance)
+    # Labels are compared and recorded; with every probability within ``tolerance`` a label can
+    # only change on a near tie (top-two margin below 2 x tolerance; int8 flipped 1 of 1,276
+    # test texts in benchmarks/results/exports.md).
+    if task == "multilabel":
+        same = ((expected >= 0.5) == (got >= 0.5)).all(axis=1)
+    else:
+        same = expected.argmax(axis=1) == got.argmax(axis=1)
+    return {"texts": len(sample), "max_abs_diff": diff, "label_agreement": float(same.mean())}
 
 
-def _check_meta(meta: dict, path: str) -> dict:
-    """The label metadata with its types checked: a clear error, never a surprise later."""
-    for key in ("labels", "task", "split"):
-        if key not in meta:
-            raise RunFolderError(f"{path}: metadata lacks {key!r}")
-    labels = meta["labels"]
-    if (not isinstance(labels, list) or not labels or not all(isinstance(x, str) and x for x in labels)
-            or len(set(labels)) != len(labels)):
-        raise RunFolderError(f"{path}: 'labels' must be a list of distinct non-empty strings, got {labels!r:.200}")
-    if meta["task"] not in TASKS:
-        raise RunFolderError(f"{path}: 'task' must be one of {TASKS}, got {meta['task']!r:.100}")
-    if meta["split"] not in SPLITS:
-        raise RunFolderError(f"{path}: 'split' must be one of {SPLITS}, got {meta['split']!r:.100}")
-    if meta["task"] == "binary" and len(labels) != 2:
-        raise RunFolderError(f"{path}: a binary model needs 2 labels, got {len(labels)}")
-    return meta
+def export_pair_model(e2e: keras.Model, path: str, *, labels: Sequence[str], task: str, meta: dict,
+                      overwrite: bool = False) -> None:
+    """Writes a SavedModel whose ``serving_default`` takes ``text_a`` and ``text_b`` (1-D strings).
+
+    Outputs ``probabilities`` (one column per label), ``label`` and ``score``.
+
+    Args:
+        e2e: the end-to-end pair model (`end_to_end_pair_model`).
+        path: the SavedModel folder; must not exist.
+        labels: label names in output order.
+        task: "binary" or "multiclass".
+        meta: JSON metadata for ``assets.extra/textrecipes.json``.
+        overwrite: replace an existing folder. Default False.
+
+    Raises:
+        FileExistsError: when ``path`` exists and ``overwrite`` is False.
+
+    Example:
+        >>> export_pair_model(e2e, "exports/pairs", labels=["no", "yes"], task="binary", meta={})  # doctest: +SKIP
+    """
+    label_table = tf.constant(list(labels))
+
+    def serve(text_a, text_b):
+        return label_outputs(e2e({"text_a": text_a, "text_b": text_b}, training=False), task, label_table)
+
+    write_saved_model(path, e2e, serve, [tf.TensorSpec([None], tf.string, name=name) for name in PAIR_INPUTS],
+                      {**meta, "labels": list(labels), "task": task}, overwrite=overwrite)
 
 
-def _read_json(path: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except FileNotFoundError:
-        raise RunFolderError(f"{path} is missing; the run folder or export is incomplete") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise RunFolderError(f"{path}: not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise RunFolderError(f"{path}: expected a JSON object")
-    return data
+def check_pair_export(e2e: keras.Model, export_path: str, pairs: Sequence[tuple[str, str]], task: str,
+                      limit: int = 512) -> dict:
+    """Reloads the pair SavedModel and compares it with the Keras model on raw pairs (≤ 1e-5).
+
+    Args:
+        e2e: the end-to-end pair model.
+        export_path: the SavedModel folder.
+        pairs: sample pairs; the first ``limit`` are used, plus an empty and an unknown-word pair.
+        task: "binary" or "multiclass".
+        limit: Default 512.
+
+    Returns:
+        ``{"pairs": number compared, "max_abs_diff": largest difference}``.
+
+    Raises:
+        AssertionError: when a probability differs by more than 1e-5.
+
+    Example:
+        >>> check_pair_export(e2e, "runs/pairs/saved_model", [("a", "b")], "binary")  # doctest: +SKIP
+        {'pairs': 3, 'max_abs_diff': 0.0}
+    """
+    sample = [tuple(p) for p in pairs[:limit]] + [("", ""), ("zzzz qqqq", "unknown words")]
+    inputs = {name: np.array([p[k] for p in sample], dtype=object) for k, name in enumerate(PAIR_INPUTS)}
+    from textrecipes.export.predictors import PairPredictor  # the reader the users have, not a second one
+
+    expected = probabilities_per_label(np.asarray(e2e.predict(inputs, verbose=0, batch_size=256)), task)
+    diff = compare_outputs(expected, PairPredictor(export_path).predict_proba(sample), export_path)
+    return {"pairs": len(sample), "max_abs_diff": diff}
+
+
+def export_tagger(model: keras.Model, path: str, *, vocabulary: Sequence[str], tags: Sequence[str], lowercase: bool,
+                  meta: dict, overwrite: bool = False) -> None:
+    """Writes a SavedModel whose ``serving_default`` tags raw whitespace-tokenized sentences.
+
+    Input ``sentences`` (1-D strings); outputs ``tags`` (padded with ``""``),
+    ``lengths`` and ``probabilities`` (see the module docstring).
+
+    Args:
+        model: the tagger on ids (`build_tagger`).
+        path: the SavedModel folder; must not exist.
+        vocabulary: the `Vocabulary` tokens.
+        tags: tag names in output order.
+        lowercase: lowercase tokens before the lookup (as in training).
+        meta: JSON metadata for ``assets.extra/textrecipes.json``.
+        overwrite: replace an existing folder. Default False.
+
+    Raises:
+        FileExistsError: when ``path`` exists and ``overwrite`` is False.
+
+    Example:
+        >>> export_tagger(model, "exports/tagger", vocabulary=vocab.tokens, tags=["O", "B-PER"],
+        ...               lowercase=False, meta={})  # doctest: +SKIP
+    """
+    lookup = token_lookup(vocabulary)
+    lookup(tf.constant([""]))  # builds the table; ExportArchive tracks built layers only
+    tag_table = tf.constant(list(tags))
+
+    def serve(sentences):
+        tokens = tf.strings.split(sentences)  # whitespace, as in the CoNLL file
+        lengths = tf.cast(tokens.row_lengths(), tf.int32)
+        probs = model(sentence_ids(tokens, lookup, lowercase), training=False)
+        valid = tf.sequence_mask(lengths, tf.shape(probs)[1])
+        names = tf.where(valid, tf.gather(tag_table, tf.argmax(probs, axis=-1)), "")
+        probs = probs * tf.cast(valid, probs.dtype)[:, :, None]
+        return {"tags": names, "lengths": lengths, "probabilities": probs}
+
+    write_saved_model(path, model, serve, [tf.TensorSpec([None], tf.string, name="sentences")],
+                      {**meta, "labels": list(tags)}, overwrite=overwrite, track=(lookup,))
+
+
+def check_tagger_export(model: keras.Model, export_path: str, sentences: Sequence[Sequence[str]], vocab: Vocabulary,
+                        lowercase: bool, limit: int = 512) -> dict:
+    """Compares the reloaded SavedModel with the Keras model on fixed sentences (probabilities within 1e-5).
+
+    The reference ids are looked up in Python (`Vocabulary.ids`) one sentence at
+    a time, so the check also covers the export's own tokenization, padding and
+    masking.
+
+    Args:
+        model: the tagger on ids.
+        export_path: the SavedModel folder.
+        sentences: token lists; the first ``limit`` are used, plus one of unknown words.
+        vocab: the `Vocabulary`.
+        lowercase: as in training.
+        limit: Default 512.
+
+    Returns:
+        ``{"sentences": compared, "max_abs_diff": largest difference, "tags_equal": True}``.
+
+    Raises:
+        AssertionError: when a probability differs by more than 1e-5 or a tag differs.
+
+    Example:
+        >>> check_tagger_export(model, "runs/tagger/saved_model", [["a", "b"]], vocab, False)  # doctest: +SKIP
+        {'sentences': 2, 'max_abs_diff': 0.0, 'tags_equal': True}
+    """
+    from textrecipes.export.predictors import Tagger  # the reader the users have, not a second one
+
+    sample = [list(s) for s in sentences[:limit]] + [["zzzz", "qqqq"]]
+    got = Tagger(export_path).predict_proba([" ".join(s) for s in sample])
+    expected = []
+    for tokens, probs in zip(sample, got):
+        norm = tf.strings.lower(tokens, encoding="utf-8").numpy() if lowercase else _encode(tokens)
+        ids = np.array([vocab.ids([t.decode("utf-8") for t in norm])], "int32")
+        expected.append(np.asarray(model(ids, training=False))[0])
+        if expected[-1].shape != probs.shape or (expected[-1].argmax(-1) != probs.argmax(-1)).any():
+            raise AssertionError(f"{export_path}: the export tags {' '.join(tokens)[:80]!r} differently from the Keras model")
+    diff = compare_outputs(expected, got, export_path)
+    return {"sentences": len(sample), "max_abs_diff": diff, "tags_equal": True}

@@ -21,7 +21,7 @@ DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "run_dir": "",  # empty: runs/<name>
     "data": {
-        "format": "label_text",  # label_text | pairs (text_a<TAB>text_b<TAB>label) | conll (token tag)
+        "format": "label_text",  # label_text | pairs (text_a<TAB>text_b<TAB>label) | conll (token tag) | corpus (LM)
         "train": "",
         "validation": "",  # empty: split from train with validation_split
         "test": "",  # empty: split from train with test_split
@@ -123,7 +123,7 @@ DEFAULTS: dict[str, Any] = {
 FREE_TABLES = {"search.space"}
 
 CHOICES = {
-    ("data", "format"): ("label_text", "pairs", "conll"),
+    ("data", "format"): ("label_text", "pairs", "conll", "corpus"),
     ("data", "on_bad_lines"): ("error", "skip"),
     ("tokenize", "split"): ("word", "char", "jieba"),
     ("augment", "tokenizer"): ("whitespace", "chars", "jieba"),

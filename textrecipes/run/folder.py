@@ -13,19 +13,19 @@ A run folder is recognisably ours: the first file written into it is
 - a folder that is or contains the working folder, the home folder or the
   filesystem root is refused outright.
 
-Atomic writes (`atomic_write`) put a file in place only once it is complete:
-a temporary file beside the target, renamed over it on success.
+The marker, like every artifact, is written atomically (`textrecipes.data.atomic`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import json
 import os
 import shutil
-import tempfile
 import uuid
+
+from textrecipes.data.atomic import atomic_write
+from textrecipes.export.metadata import RunFolderError
 
 MARKER = ".textrecipes-run.json"
 FINISHED = "metrics.json"  # written last: its presence means the run finished
@@ -37,14 +37,6 @@ LEGACY_ARTIFACTS = frozenset({
     "schedule.png", "lr_curve.png", "backup", "checkpoints", "tensorboard", "members", "distilled", "data",
     "best_recipe.toml", "results.csv", "trials", "keras_tuner", "lm.keras", "lm.json", "top_losses.json", "predictions",
 })
-
-
-class RunFolderError(ValueError):
-    """A run folder, export or model file is missing, incomplete, not ours, or inconsistent.
-
-    Example:
-        >>> raise RunFolderError("runs/x: not a textrecipes run folder")  # doctest: +SKIP
-    """
 
 
 def check_name(value, key: str = "name") -> list[str]:
@@ -91,8 +83,7 @@ def is_run_folder(path: str) -> bool:
     """Whether ``path`` is a folder that textrecipes made (it carries the marker, or only our artifacts).
 
     Example:
-        >>> import tempfile
-        >>> is_run_folder(tempfile.mkdtemp())
+        >>>         >>> is_run_folder(tempfile.mkdtemp())
         False
     """
     if not os.path.isdir(path):
@@ -105,8 +96,7 @@ def write_marker(run_dir: str, kind: str) -> dict:
     """Writes the marker that makes ``run_dir`` a run folder; returns its content.
 
     Example:
-        >>> import tempfile
-        >>> write_marker(tempfile.mkdtemp(), "train")["kind"]
+        >>>         >>> write_marker(tempfile.mkdtemp(), "train")["kind"]
         'train'
     """
     import textrecipes
@@ -171,46 +161,3 @@ def _empty(run_dir: str) -> None:
             os.remove(path)
 
 
-@contextlib.contextmanager
-def atomic_write(path: str, mode: str = "w", encoding: str | None = "utf-8", newline: str | None = None):
-    """Writes ``path`` through a temporary file beside it, renamed into place only if the block succeeds.
-
-    A crash or an error inside the block leaves the previous file (or none) and no partial one.
-
-    Args:
-        path: the file to write.
-        mode: "w" (text, default) or "wb".
-        encoding: text encoding. Default "utf-8" (ignored for "wb").
-        newline: as for `open`. Default None.
-
-    Example:
-        >>> import os, tempfile
-        >>> path = os.path.join(tempfile.mkdtemp(), "a.txt")
-        >>> with atomic_write(path) as f:
-        ...     _ = f.write("done")
-        >>> open(path).read()
-        'done'
-    """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=folder)
-    try:
-        binary = "b" in mode
-        with os.fdopen(fd, mode, **({} if binary else {"encoding": encoding, "newline": newline})) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        if os.path.exists(path):
-            shutil.copymode(path, tmp)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

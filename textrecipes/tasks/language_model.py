@@ -1,90 +1,48 @@
 """Language-model pretraining on a plain corpus, and starting a classifier from it (ULMFiT-style).
 
-`pretrain` trains Embedding(mask_zero) → LSTM → next-token logits (tied to the embedding) to predict
-the next token of every line of a corpus, with the classifiers' own tokenizer
-and `Vocabulary`, so its ids are the classifier's ids. A classifier recipe
-starts from it with ``model.init_from = "runs/lm"``: the runner then uses the
-LM's vocabulary and copies its word vectors, and its LSTM too with
-``model.init_from_layers = "embedding_lstm"`` (see `init_from_lm`).
+`LanguageModelTask` gives the run harness the data flow of pretraining: a
+plain corpus (`read_corpus`, one text a line) → lines held out for the
+perplexity → the classifiers' own tokenizer and `Vocabulary`, so its ids are
+the classifier's ids → sequences of ``tokenize.max_length`` tokens → the LSTM
+language model of `textrecipes.models.language_model` (next-token logits, tied
+to the embedding) → validation perplexity → ``lm.keras``, ``vocabulary.json``
+and ``lm.json`` (the settings a classifier must match). `pretrain` runs it
+from keyword arguments, with the harness's schedule, callbacks, backup and
+resume.
+
+A classifier recipe starts from it with ``model.init_from = "runs/lm"``: the
+classification task then uses the LM's vocabulary and copies its word vectors,
+and its LSTM too with ``model.init_from_layers = "embedding_lstm"``
+(`init_from_lm`).
 """
 
 from __future__ import annotations
 
 import json
-import math
+import logging
 import os
-import time
+from typing import Mapping
 
 import keras
 import numpy as np
+import tensorflow as tf
 
-from textrecipes.training.callbacks import InterruptBetweenBatches
-from textrecipes.data.readers import DataError, read_corpus
+from textrecipes.data.readers import read_corpus
+from textrecipes.data.records import DataError
+from textrecipes.data.splits import Splits
+from textrecipes.export.metadata import read_json
+from textrecipes.models.language_model import build_language_model, perplexity
+from textrecipes.recipe.loading import RecipeError, load_recipe
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.data.atomic import save_keras
+from textrecipes.run.harness import run
+from textrecipes.tasks.base import Task
 from textrecipes.text.tokenization import Vocabulary, presegment, tokenize
+from textrecipes.training.transfer import check_file
 
+log = logging.getLogger("textrecipes")
 LM_FILE = "lm.keras"
 META_FILE = "lm.json"
-
-
-def build_language_model(vocabulary_size: int, *, embedding_dim: int = 128, units: int = 128, seed: int = 0,
-                         tie_weights: bool = True, input_dropout: float = 0.1, output_dropout: float = 0.2) -> keras.Model:
-    """Builds Embedding(mask_zero) → LSTM(return_sequences) → next-token logits.
-
-    The layers are named like the classifier's (``embedding``, ``lstm``), so
-    their weights copy over one to one.
-
-    With ``tie_weights`` (the default) the output layer is the embedding matrix
-    itself (Press & Wolf 2017; AWD-LSTM): the LSTM state goes through a linear
-    ``projection`` to ``embedding_dim`` and its logits are the dot products with
-    every word vector (``keras.layers.ReversibleEmbedding``). Every prediction
-    then trains the word vectors, not only the inputs: on a small corpus this
-    gives much better word vectors, and they are what a classifier takes.
-    Dropout on whole input words and on the LSTM outputs (AWD-LSTM-like) keeps
-    a small corpus from being memorised.
-
-    Args:
-        vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
-        embedding_dim: embedding size. Default 128.
-        units: LSTM units. Default 128.
-        seed: seeds the initializers and dropout. Default 0.
-        tie_weights: share the embedding with the output layer. Default True.
-        input_dropout: dropout of whole input words while training. Default 0.1.
-        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
-
-    Returns:
-        An uncompiled `keras.Model`: ids ``(batch, time)`` → logits ``(batch, time, vocabulary_size)``.
-
-    Example:
-        >>> build_language_model(100, embedding_dim=8, units=8).output_shape
-        (None, None, 100)
-    """
-    for name, value in (("input_dropout", input_dropout), ("output_dropout", output_dropout)):
-        if not 0 <= value < 1:
-            raise ValueError(f"{name} must be in [0, 1), got {value}")
-    ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-    init = keras.initializers.RandomUniform(-0.05, 0.05, seed=seed)
-    if tie_weights:
-        embedding = keras.layers.ReversibleEmbedding(vocabulary_size, embedding_dim, tie_weights=True, mask_zero=True,
-                                                     embeddings_initializer=init, name="embedding")
-    else:
-        embedding = keras.layers.Embedding(vocabulary_size, embedding_dim, mask_zero=True, embeddings_initializer=init,
-                                           name="embedding")
-    x = embedding(ids)
-    if input_dropout:
-        x = keras.layers.Dropout(input_dropout, noise_shape=(None, None, 1), seed=seed + 9, name="input_dropout")(x)
-    x = keras.layers.LSTM(units, return_sequences=True, name="lstm",
-                          kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 2),
-                          recurrent_initializer=keras.initializers.Orthogonal(seed=seed + 3))(x)
-    if output_dropout:
-        x = keras.layers.Dropout(output_dropout, seed=seed + 5, name="output_dropout")(x)
-    if tie_weights:
-        x = keras.layers.Dense(embedding_dim, name="projection",
-                               kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6))(x)
-        logits = embedding(x, reverse=True)
-    else:
-        logits = keras.layers.Dense(vocabulary_size, dtype="float32", name="next_token",
-                                    kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 6))(x)
-    return keras.Model(ids, logits, name="lstm_language_model")
 
 
 def lm_sequences(token_lists, vocab: Vocabulary, seq_len: int) -> list[np.ndarray]:
@@ -116,7 +74,6 @@ def lm_sequences(token_lists, vocab: Vocabulary, seq_len: int) -> list[np.ndarra
 
 
 def _lm_dataset(sequences, batch_size: int, shuffle: bool, seed: int):
-    import tensorflow as tf
 
     order = np.random.default_rng(seed).permutation(len(sequences)) if shuffle else np.arange(len(sequences))
     ragged = tf.ragged.constant([sequences[i].tolist() for i in order], dtype=tf.int32)
@@ -126,137 +83,6 @@ def _lm_dataset(sequences, batch_size: int, shuffle: bool, seed: int):
     # Right padding with 0: masked inputs, and targets the loss ignores.
     ds = ds.ragged_batch(batch_size).map(lambda r: (r[:, :-1].to_tensor(0), r[:, 1:].to_tensor(0)))
     return ds.prefetch(tf.data.AUTOTUNE)
-
-
-def perplexity(model: keras.Model, dataset) -> float:
-    """exp(mean cross-entropy) of the next-token model over every non-padding target.
-
-    Args:
-        model: a model from `build_language_model`.
-        dataset: batches of ``(ids, next ids)``, right-padded with 0.
-
-    Returns:
-        The perplexity (the OOV id counts as a token to predict).
-
-    Example:
-        >>> perplexity(lm, validation_batches)  # doctest: +SKIP
-        182.4
-    """
-    ops = keras.ops
-    total = count = 0.0
-    for x, y in dataset:
-        logits = model(x, training=False)
-        logp = ops.log_softmax(logits, axis=-1)
-        picked = ops.take_along_axis(logp, ops.expand_dims(ops.cast(y, "int32"), -1), axis=-1)[..., 0]
-        mask = ops.cast(ops.not_equal(y, 0), "float32")
-        total += float(ops.sum(-picked * mask))
-        count += float(ops.sum(mask))
-    return math.exp(total / count) if count else float("nan")
-
-
-def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int = 128, units: int = 128,
-             max_tokens: int = 20000, min_freq: int = 1, split: str = "word", lowercase: bool = True,
-             epochs: int = 3, batch_size: int = 64, seq_len: int = 64, learning_rate: float = 0.002,
-             validation_fraction: float = 0.05, tie_weights: bool = True, input_dropout: float = 0.1,
-             output_dropout: float = 0.2, seed: int = 0, overwrite: bool = False, verbose: int = 1) -> dict:
-    """Trains an LSTM next-token language model on a plain corpus and saves its run folder.
-
-    The folder holds ``lm.keras`` (the model, logits out), ``vocabulary.json``,
-    ``lm.json`` (the settings a classifier must match), ``metrics.json``
-    (validation perplexity, line and token counts) and ``history.csv``.
-
-    Args:
-        corpus_path: a plain corpus, one text a line (`read_corpus`).
-        run_dir: the run folder. Default "runs/lm".
-        embedding_dim: embedding size; a classifier's ``model.embedding_dim`` must match. Default 128.
-        units: LSTM units; a classifier's ``model.units`` must match. Default 128.
-        max_tokens: vocabulary size, 2 reserved ids included. Default 20000.
-        min_freq: drop rarer tokens. Default 1.
-        split: the tokenizer: "word" (default), "char" or "jieba".
-        lowercase: Default True.
-        epochs: Default 3.
-        batch_size: Default 64.
-        seq_len: tokens per training sequence; longer lines are cut into pieces. Default 64.
-        learning_rate: Adam's rate. Default 0.002.
-        validation_fraction: lines held out for the perplexity. Default 0.05.
-        tie_weights: the output layer is the embedding matrix (see `build_language_model`). Default True.
-        input_dropout: dropout of whole input words while training. Default 0.1.
-        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
-        seed: seeds the held-out lines, shuffling and initialisation. Default 0.
-        overwrite: replace a finished LM run in ``run_dir``. Default False.
-        verbose: 0 silent, 1 a line per stage and epoch (default).
-
-    Returns:
-        The metrics written to ``metrics.json``.
-
-    Raises:
-        DataError: for a bad corpus line or a corpus too small to hold out lines from.
-        FileExistsError: when ``run_dir`` holds a finished LM and ``overwrite`` is False.
-
-    Example:
-        >>> metrics = pretrain("data/samples/corpus.txt", run_dir="runs/lm_demo", embedding_dim=16,  # doctest: +SKIP
-        ...                    units=16, epochs=1, overwrite=True, verbose=0)
-        >>> metrics["validation_perplexity"] > 1  # doctest: +SKIP
-        True
-    """
-    from textrecipes.run.harness import prepare_run_dir
-
-    started = time.time()
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
-    prepare_run_dir(run_dir, overwrite)
-    keras.utils.set_random_seed(seed)
-    corpus = read_corpus(corpus_path)
-    texts = presegment([r.text for r in corpus.records], split)
-    if len(texts) < 2:
-        raise DataError(f"{corpus_path}: {len(texts)} text line(s); pretraining needs at least 2 (one held out)")
-    order = np.random.default_rng(seed).permutation(len(texts))
-    held = max(1, int(round(len(texts) * validation_fraction)))
-    tok_split = "word" if split == "jieba" else split
-    train_tokens = tokenize([texts[i] for i in order[held:]], split=tok_split, lowercase=lowercase)
-    val_tokens = tokenize([texts[i] for i in order[:held]], split=tok_split, lowercase=lowercase)
-    vocab = Vocabulary.build(train_tokens, max_tokens=max_tokens, min_freq=min_freq)
-    train_seq, val_seq = lm_sequences(train_tokens, vocab, seq_len), lm_sequences(val_tokens, vocab, seq_len)
-    if not train_seq or not val_seq:
-        raise DataError(f"{corpus_path}: too few lines of 2 or more tokens to train and validate a language model")
-    n_tokens = int(sum(len(s) - 1 for s in train_seq))
-    if verbose:
-        print(corpus.report.summary(), flush=True)
-        print(f"language model: {len(vocab)} ids, {len(train_seq)} training sequences ({n_tokens} tokens), "
-              f"{len(val_seq)} held out", flush=True)
-
-    model = build_language_model(len(vocab), embedding_dim=embedding_dim, units=units, seed=seed, tie_weights=tie_weights,
-                                 input_dropout=input_dropout, output_dropout=output_dropout)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0))
-    train_ds = _lm_dataset(train_seq, batch_size, shuffle=True, seed=seed)
-    val_ds = _lm_dataset(val_seq, max(batch_size, 128), shuffle=False, seed=seed)
-    with InterruptBetweenBatches() as interrupt:  # Ctrl-C stops between batches, never mid-call
-        history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=2 if verbose else 0, shuffle=False,
-                            callbacks=[keras.callbacks.CSVLogger(os.path.join(run_dir, "history.csv")), interrupt])
-    ppl = perplexity(model, val_ds)
-    if verbose:
-        print(f"validation perplexity: {ppl:.1f}", flush=True)
-
-    model.save(os.path.join(run_dir, LM_FILE))
-    vocab.save(os.path.join(run_dir, "vocabulary.json"))
-    meta = {"kind": "lstm_language_model", "embedding_dim": embedding_dim, "units": units, "split": split,
-            "lowercase": lowercase, "vocabulary_size": len(vocab), "max_tokens": max_tokens, "min_freq": min_freq,
-            "seq_len": seq_len, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-            "tie_weights": tie_weights, "input_dropout": input_dropout, "output_dropout": output_dropout, "seed": seed,
-            "corpus": os.fspath(corpus_path)}
-    with open(os.path.join(run_dir, META_FILE), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2, ensure_ascii=False)
-    metrics = {"validation_perplexity": ppl, "train_loss": [float(v) for v in history.history["loss"]],
-               "validation_loss": [float(v) for v in history.history.get("val_loss", [])],
-               "corpus": corpus.report.to_dict(), "train_sequences": len(train_seq), "train_tokens": n_tokens,
-               "validation_lines": held, "validation_oov_rate": vocab.oov_rate(val_tokens),
-               "train_seconds": round(time.time() - started, 1)}
-    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(metrics, f, indent=2, ensure_ascii=False)
-    if verbose:
-        print(f"run folder: {run_dir} ({metrics['train_seconds']} s)", flush=True)
-    return metrics
 
 
 def load_language_model(lm_dir: str) -> tuple[keras.Model, Vocabulary, dict]:
@@ -276,13 +102,10 @@ def load_language_model(lm_dir: str) -> tuple[keras.Model, Vocabulary, dict]:
         >>> meta["units"]  # doctest: +SKIP
         128
     """
-    from textrecipes.export.saved_model import RunFolderError, _read_json
-    from textrecipes.training.transfer import check_file
-
     if not os.path.isdir(lm_dir):
         raise RunFolderError(f"{lm_dir}: no such language-model run folder (made by `textrecipes pretrain`)")
     meta_path = check_file(os.path.join(lm_dir, META_FILE), "the language model's settings")
-    meta = _read_json(meta_path)
+    meta = read_json(meta_path)
     for key in ("embedding_dim", "units", "split", "lowercase", "vocabulary_size"):
         if key not in meta:
             raise RunFolderError(f"{meta_path}: lacks {key!r}")
@@ -318,8 +141,6 @@ def check_lm_compatible(meta: dict, recipe: dict, lm_dir: str) -> None:
         >>> from textrecipes.recipe.loading import default_recipe
         >>> check_lm_compatible(meta, default_recipe(), "runs/lm")
     """
-    from textrecipes.recipe.loading import RecipeError
-
     problems = []
     for section, key in (("model", "embedding_dim"), ("model", "units"), ("tokenize", "split"), ("tokenize", "lowercase")):
         if recipe[section][key] != meta[key]:
@@ -377,3 +198,183 @@ def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedd
                              f"the classifier's {shapes}")
         target.set_weights(weights)
     return [name for _, _, name in pairs]
+
+
+class LanguageModelTask(Task):
+    """Next-token language modelling for the run harness (``data.format = "corpus"``).
+
+    Args:
+        cfg: the resolved recipe: ``data.train`` the corpus, ``data.validation_split``
+            the share of lines held out, ``tokenize.*`` the classifier's tokenizer
+            (``tokenize.max_length``: tokens per training sequence), ``model.embedding_dim``
+            and ``model.units`` the sizes a classifier must match.
+        tie_weights: the output layer is the embedding matrix. Default True.
+        input_dropout: dropout of whole input words while training. Default 0.1.
+        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
+
+    Example:
+        >>> cfg = load_recipe({"data": {"format": "corpus", "train": "data/samples/corpus.txt"}})
+        >>> LanguageModelTask(cfg).name
+        'language_model'
+    """
+    name = "language_model"
+    meta_file = META_FILE
+
+    def __init__(self, cfg: Mapping, *, tie_weights: bool = True, input_dropout: float = 0.1,
+                 output_dropout: float = 0.2):
+        super().__init__(cfg)
+        self.tie_weights, self.input_dropout, self.output_dropout = tie_weights, input_dropout, output_dropout
+        self.kind = "language_model"
+
+    def check(self, cfg: Mapping) -> list[str]:
+        problems = []
+        if cfg["augment"]["enabled"]:
+            problems.append("'augment.enabled' does not apply to data.format = 'corpus' (language-model pretraining)")
+        if cfg["data"]["validation"] or not 0 < cfg["data"]["validation_split"] < 1:
+            problems.append("a language model holds out 'data.validation_split' (between 0 and 1) of the corpus "
+                            "lines for its perplexity; 'data.validation' does not apply")
+        return problems
+
+    def read(self, cfg: Mapping):
+        data, seed = cfg["data"], cfg["seed"]
+        corpus = read_corpus(data["train"], on_bad_lines=data["on_bad_lines"])
+        records = corpus.records
+        if len(records) < 2:
+            raise DataError(f"{data['train']}: {len(records)} text line(s); pretraining needs at least 2 (one held out)")
+        order = np.random.default_rng(seed).permutation(len(records))
+        held = max(1, int(round(len(records) * data["validation_split"])))
+        return Splits([records[i] for i in order[held:]], [records[i] for i in order[:held]], [], [corpus.report])
+
+    def prepare(self, splits) -> None:
+        tok_cfg = self.cfg["tokenize"]
+        split = "word" if tok_cfg["split"] == "jieba" else tok_cfg["split"]
+        tokens = {name: tokenize(presegment([r.text for r in getattr(splits, name)], tok_cfg["split"]), split=split,
+                                 lowercase=tok_cfg["lowercase"]) for name in ("train", "validation")}
+        self.vocab = Vocabulary.build(tokens["train"], max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+        seq_len = tok_cfg["max_length"]
+        self.sequences = {name: lm_sequences(tokens[name], self.vocab, seq_len) for name in tokens}
+        if not self.sequences["train"] or not self.sequences["validation"]:
+            raise DataError(f"{self.cfg['data']['train']}: too few lines of 2 or more tokens to train and validate "
+                            "a language model")
+        self.train_tokens = int(sum(len(s) - 1 for s in self.sequences["train"]))
+        self.validation_oov = self.vocab.oov_rate(tokens["validation"])
+        self.validation_lines = len(splits.validation)
+        log.info(f"language model: {len(self.vocab)} ids, {len(self.sequences['train'])} training sequences "
+                 f"({self.train_tokens} tokens), {len(self.sequences['validation'])} held out")
+
+    def examples(self, splits) -> int:
+        return len(self.sequences["train"])
+
+    def datasets(self, splits, batch_size: int) -> tuple:
+        seed = self.cfg["seed"]
+        return (_lm_dataset(self.sequences["train"], batch_size, shuffle=True, seed=seed),
+                {"validation": _lm_dataset(self.sequences["validation"], max(batch_size, 128), shuffle=False, seed=seed)})
+
+    def build(self, *, initial: bool = True) -> keras.Model:
+        model_cfg = self.cfg["model"]
+        return build_language_model(len(self.vocab), embedding_dim=model_cfg["embedding_dim"], units=model_cfg["units"],
+                                    seed=self.cfg["seed"], tie_weights=self.tie_weights,
+                                    input_dropout=self.input_dropout, output_dropout=self.output_dropout)
+
+    def compile_options(self) -> dict:
+        return {"loss": keras.losses.SparseCategoricalCrossentropy(from_logits=True, ignore_class=0)}
+
+    def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
+        self.perplexity = perplexity(model, eval_ds["validation"])
+        return {"validation": {"perplexity": self.perplexity, "sequences": len(self.sequences["validation"])}}, {}
+
+    def log_final(self, report: Mapping, split_name: str) -> None:
+        log.info(f"validation perplexity: {report['perplexity']:.1f}")
+
+    def export(self, model, run_dir: str, splits) -> tuple:
+        save_keras(model, os.path.join(run_dir, LM_FILE))
+        return model, {LM_FILE: {}}
+
+    def metadata(self) -> dict:
+        cfg, tok_cfg, model_cfg = self.cfg, self.cfg["tokenize"], self.cfg["model"]
+        return {"kind": "lstm_language_model", "embedding_dim": model_cfg["embedding_dim"], "units": model_cfg["units"],
+                "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"], "vocabulary_size": len(self.vocab),
+                "max_tokens": tok_cfg["max_tokens"], "min_freq": tok_cfg["min_freq"], "seq_len": tok_cfg["max_length"],
+                "epochs": cfg["train"]["epochs"], "batch_size": cfg["train"]["batch_size"],
+                "learning_rate": cfg["schedule"]["learning_rate"], "tie_weights": self.tie_weights,
+                "input_dropout": self.input_dropout, "output_dropout": self.output_dropout, "seed": cfg["seed"],
+                "corpus": os.fspath(cfg["data"]["train"])}
+
+    def summary(self) -> dict:
+        return {"validation_perplexity": self.perplexity, "train_sequences": len(self.sequences["train"]),
+                "train_tokens": self.train_tokens, "validation_lines": self.validation_lines,
+                "validation_oov_rate": self.validation_oov}
+
+
+def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int = 128, units: int = 128,
+             max_tokens: int = 20000, min_freq: int = 1, split: str = "word", lowercase: bool = True,
+             epochs: int = 3, batch_size: int = 64, seq_len: int = 64, learning_rate: float = 0.002,
+             validation_fraction: float = 0.05, tie_weights: bool = True, input_dropout: float = 0.1,
+             output_dropout: float = 0.2, seed: int = 0, overrides=None, overwrite: bool = False,
+             verbose="auto") -> dict:
+    """Trains an LSTM next-token language model on a plain corpus and saves its run folder.
+
+    A run of the harness (`LanguageModelTask`): the folder holds ``lm.keras``
+    (the model, logits out), ``vocabulary.json``, ``lm.json`` (the settings a
+    classifier must match), ``recipe.toml``, ``history.csv`` and, last,
+    ``metrics.json`` (validation perplexity, line and token counts); an
+    interrupted pretraining resumes from its backup. Adam with gradient
+    clipping at norm 1 and a constant rate, early stopping on the validation
+    loss with the best weights kept.
+
+    Args:
+        corpus_path: a plain corpus, one text a line (`read_corpus`).
+        run_dir: the run folder. Default "runs/lm".
+        embedding_dim: embedding size; a classifier's ``model.embedding_dim`` must match. Default 128.
+        units: LSTM units; a classifier's ``model.units`` must match. Default 128.
+        max_tokens: vocabulary size, 2 reserved ids included. Default 20000.
+        min_freq: drop rarer tokens. Default 1.
+        split: the tokenizer: "word" (default), "char" or "jieba".
+        lowercase: Default True.
+        epochs: Default 3.
+        batch_size: Default 64.
+        seq_len: tokens per training sequence; longer lines are cut into pieces. Default 64.
+        learning_rate: Adam's rate. Default 0.002.
+        validation_fraction: lines held out for the perplexity. Default 0.05.
+        tie_weights: the output layer is the embedding matrix (see `build_language_model`). Default True.
+        input_dropout: dropout of whole input words while training. Default 0.1.
+        output_dropout: dropout on the LSTM outputs while training. Default 0.2.
+        seed: seeds the held-out lines, shuffling and initialisation. Default 0.
+        overrides: more recipe keys, ``["section.key=value", ...]`` or a nested dict
+            (e.g. ``train.strategy``, ``[schedule]``, ``[callbacks]``). Default None.
+        overwrite: replace a finished LM run in ``run_dir``. Default False.
+        verbose: as for `textrecipes.workflows.train.train`. Default "auto".
+
+    Returns:
+        The metrics written to ``metrics.json``.
+
+    Raises:
+        DataError: for a bad corpus line or a corpus too small to hold out lines from.
+        FileExistsError: when ``run_dir`` holds a finished LM and ``overwrite`` is False.
+
+    Example:
+        >>> metrics = pretrain("data/samples/corpus.txt", run_dir="runs/lm_demo", embedding_dim=16,  # doctest: +SKIP
+        ...                    units=16, epochs=1, overwrite=True, verbose=0)
+        >>> metrics["validation_perplexity"] > 1  # doctest: +SKIP
+        True
+    """
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    recipe = {
+        "name": "lm", "seed": seed,
+        "data": {"format": "corpus", "train": os.fspath(corpus_path), "validation_split": validation_fraction,
+                 "test_split": 0.0},
+        "tokenize": {"split": split, "lowercase": lowercase, "max_tokens": max_tokens, "min_freq": min_freq,
+                     "max_length": seq_len},
+        "model": {"embedding_dim": embedding_dim, "units": units},
+        "optimizer": {"name": "adam", "clipnorm": 1.0},
+        "schedule": {"name": "constant", "learning_rate": learning_rate},
+        "train": {"epochs": epochs, "batch_size": batch_size, "bucket": False},
+        "callbacks": {"early_stopping": {"monitor": "val_loss", "patience": 3, "restore_best_weights": True}},
+    }
+    cfg = load_recipe(recipe, overrides)
+    task = LanguageModelTask(cfg, tie_weights=tie_weights, input_dropout=input_dropout, output_dropout=output_dropout)
+    result = run(task, cfg, run_dir=run_dir, overwrite=overwrite, verbose=verbose)
+    return read_json(os.path.join(result.run_dir, "metrics.json"))
+
+

@@ -5,6 +5,11 @@ Texts are shuffled (seeded), batched, then vectorized by the same
 next batches while the accelerator trains. Each batch is padded to its own
 longest text, not to the longest in the dataset. Optional length bucketing
 groups texts of similar length so that batches carry little padding.
+
+One builder per kind of record: `make_dataset` (texts), `make_pair_dataset`
+(text pairs, with their token keys for match features) and
+`make_tagging_dataset` (token lists with a tag per token, and the token lookup
+of whitespace-split sentences, `token_lookup` / `sentence_ids`).
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.text.tokenization import TextVectorizer
+import keras
+
+from textrecipes.text.tokenization import OOV_ID, OOV_TOKEN, TextVectorizer
 
 
 def encode_labels(labels: Sequence, label_names: Sequence[str], task: str) -> np.ndarray:
@@ -134,7 +141,129 @@ def make_dataset(
 
 def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float) -> tf.data.Dataset:
     """(index, (text, target)) → (text or its variant, target), deterministic in (seed, epoch, index)."""
-    from textrecipes.augment.eda import augment_dataset
+    from textrecipes.augment.on_the_fly import augment_dataset
 
     flat = data.map(lambda index, example: (index, example[0], example[1]))
     return augment_dataset(flat, augmenter, epoch_variable, probability=probability)
+
+
+def make_pair_dataset(texts_a: Sequence[str], texts_b: Sequence[str], targets, vectorizer: TextVectorizer, *,
+                      batch_size: int = 32, shuffle: bool = False, seed: int = 0,
+                      keys=None) -> tf.data.Dataset:
+    """Batches of ``({"ids_a", "ids_b"}, targets)``, both texts vectorized in the pipeline.
+
+    Args:
+        texts_a: first texts.
+        texts_b: second texts, as many.
+        targets: encoded labels, or None for prediction.
+        vectorizer: the shared `TextVectorizer`.
+        batch_size: Default 32.
+        shuffle: reshuffle every epoch, seeded. Default False.
+        seed: shuffle seed. Default 0.
+        keys: a `TokenKeys` layer: the batches then also hold ``"keys_a"`` and
+            ``"keys_b"`` (for a model with match features). Default None.
+
+    Returns:
+        A prefetched `tf.data.Dataset`.
+
+    Example:
+        >>> v = TextVectorizer(["good", "bad"])
+        >>> ds = make_pair_dataset(["good"], ["bad film"], np.array([1]), v)
+        >>> [x["ids_b"].shape for x, y in ds]
+        [TensorShape([1, 2])]
+    """
+    if len(texts_a) != len(texts_b):
+        raise ValueError(f"texts_a and texts_b differ in length: {len(texts_a)} vs {len(texts_b)}")
+    texts = (tf.constant(list(texts_a), tf.string), tf.constant(list(texts_b), tf.string))
+    data = tf.data.Dataset.from_tensor_slices((texts,) if targets is None else (texts, targets))
+    if shuffle:
+        data = data.shuffle(len(texts_a), seed=seed, reshuffle_each_iteration=True)
+    data = data.batch(batch_size)
+
+    def vectorize(pair, *y):
+        ids = {"ids_a": vectorizer(pair[0]), "ids_b": vectorizer(pair[1])}
+        if keys is not None:
+            ids.update(keys_a=keys(pair[0]), keys_b=keys(pair[1]))
+        return (ids, *y) if y else ids
+
+    return data.map(vectorize, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+
+
+def token_lookup(vocabulary: Sequence[str]) -> keras.layers.StringLookup:
+    """The token → id table: 0 pads (the empty string), 1 is OOV, vocabulary ids from 2.
+
+    Args:
+        vocabulary: the `Vocabulary` tokens.
+
+    Returns:
+        A `keras.layers.StringLookup`.
+
+    Example:
+        >>> token_lookup(["a"])(tf.constant(["a", "b", ""])).numpy().tolist()
+        [2, 1, 0]
+    """
+    return keras.layers.StringLookup(vocabulary=list(vocabulary), mask_token="", oov_token=OOV_TOKEN,
+                                     num_oov_indices=1, output_mode="int")
+
+
+def sentence_ids(tokens: tf.RaggedTensor, lookup, lowercase: bool) -> tf.Tensor:
+    """Ragged token strings → right-padded int32 ids; an empty sentence gets one OOV id (never fully masked).
+
+    Args:
+        tokens: ``(batch, None)`` token strings.
+        lookup: the `token_lookup` table.
+        lowercase: lowercase (Unicode) before the lookup.
+
+    Returns:
+        An int32 tensor ``(batch, max(longest, 1))``.
+
+    Example:
+        >>> sentence_ids(tf.ragged.constant([["A", "b"], []]), token_lookup(["a"]), True).numpy().tolist()
+        [[2, 1], [1, 0]]
+    """
+    if lowercase:
+        tokens = tf.ragged.map_flat_values(tf.strings.lower, tokens, encoding="utf-8")
+    ids = tf.cast(tf.ragged.map_flat_values(lookup, tokens), tf.int32)
+    dense = ids.to_tensor(0)
+    dense = tf.pad(dense, [[0, 0], [0, tf.maximum(1 - tf.shape(dense)[1], 0)]])
+    first = tf.where(ids.row_lengths()[:, None] > 0, dense[:, :1], OOV_ID)
+    return tf.concat([first, dense[:, 1:]], axis=1)
+
+
+def make_tagging_dataset(sentences: Sequence[Sequence[str]], tag_ids, lookup, *, lowercase: bool, batch_size: int = 32,
+                         shuffle: bool = False, seed: int = 0, max_length: int | None = None) -> tf.data.Dataset:
+    """Batches of ``(ids, tag ids, weights)``: right-padded, weight 1 on real tokens and 0 on padding.
+
+    Args:
+        sentences: token lists.
+        tag_ids: one list of tag ids per sentence.
+        lookup: the `token_lookup` table.
+        lowercase: lowercase tokens before the lookup.
+        batch_size: Default 32.
+        shuffle: reshuffle every epoch, seeded. Default False.
+        seed: shuffle seed. Default 0.
+        max_length: truncate longer sentences (training). Default None.
+
+    Returns:
+        A prefetched `tf.data.Dataset`.
+
+    Example:
+        >>> ds = make_tagging_dataset([["a", "b"], ["a"]], [[0, 1], [1]], token_lookup(["a"]), lowercase=True)
+        >>> [w.numpy().tolist() for x, y, w in ds]
+        [[[1.0, 1.0], [1.0, 0.0]]]
+    """
+    cut = slice(0, max_length)
+    tokens = tf.ragged.constant([list(s)[cut] for s in sentences], dtype=tf.string, row_splits_dtype=tf.int64)
+    tags = tf.ragged.constant([list(t)[cut] for t in tag_ids], dtype=tf.int32, row_splits_dtype=tf.int64)
+    data = tf.data.Dataset.from_tensor_slices((tokens, tags))
+    if shuffle:
+        data = data.shuffle(len(sentences), seed=seed, reshuffle_each_iteration=True)
+    data = data.ragged_batch(batch_size)
+
+    def encode(tok, tg):
+        ids = sentence_ids(tok, lookup, lowercase)
+        y = tg.to_tensor(0, shape=tf.shape(ids, out_type=tf.int64))
+        weights = tf.cast(tf.sequence_mask(tok.row_lengths(), tf.shape(ids)[1]), tf.float32)
+        return ids, y, weights
+
+    return data.map(encode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)

@@ -236,9 +236,14 @@ class Vocabulary:
             oov += sum(1 for t in tokens if t not in self._index)
         return oov / total if total else 0.0
 
+    def to_json(self) -> str:
+        """The ``vocabulary.json`` text: the reserved ids and the tokens in id order."""
+        return json.dumps({"pad_id": PAD_ID, "oov_id": OOV_ID, "oov_token": OOV_TOKEN, "tokens": self.tokens},
+                          ensure_ascii=False)
+
     def save(self, path) -> None:
         with open(path, "w", encoding="utf-8") as f:
-            json.dump({"pad_id": PAD_ID, "oov_id": OOV_ID, "oov_token": OOV_TOKEN, "tokens": self.tokens}, f, ensure_ascii=False)
+            f.write(self.to_json())
 
     @classmethod
     def load(cls, path) -> "Vocabulary":

@@ -532,7 +532,7 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     behind them and the run hangs, and a kill mid-write leaves weights and epoch
     number out of step. Here each epoch's state goes to its own file
     (``epoch-0003.weights.h5``, written under a temporary name and renamed),
-    the last ``keep`` are kept, and `textrecipes.training.distribute.agree_resume_epoch`
+    the last ``keep`` are kept, and `textrecipes.training.resume.agree_resume_epoch`
     picks the newest epoch every worker holds. The folder is removed when
     training ends.
 
@@ -557,39 +557,39 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.resumed_epoch = 0
 
     def on_train_begin(self, logs=None):
-        from textrecipes.training import distribute  # late: distribute imports TensorFlow's strategies
+        from textrecipes.training import resume  # late: it imports TensorFlow's strategies
 
         epoch = self.resume_from
         if epoch is None:
-            epoch = distribute.agree_resume_epoch(
+            epoch = resume.agree_resume_epoch(
                 self.backup_dir, self.model.distribute_strategy, int(self.params.get("epochs") or 0)
             )
         self.resumed_epoch = int(epoch)
         # States newer than the agreed one belong to a future this run will redo.
-        for stale in distribute.backup_epochs(self.backup_dir):
+        for stale in resume.backup_epochs(self.backup_dir):
             if stale > self.resumed_epoch:
-                os.remove(distribute.backup_path(self.backup_dir, stale))
+                os.remove(resume.backup_path(self.backup_dir, stale))
         if not self.resumed_epoch:
             return
         if not self.model.built:
             raise ValueError("EpochBackup needs a built model before fit() to restore its state")
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(distribute.backup_path(self.backup_dir, self.resumed_epoch))
+        self.model.load_weights(resume.backup_path(self.backup_dir, self.resumed_epoch))
         self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
 
     def _save_model(self):
-        from textrecipes.training import distribute
+        from textrecipes.training import resume
 
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
-        final = distribute.backup_path(self.backup_dir, epoch)
+        final = resume.backup_path(self.backup_dir, epoch)
         partial = final[: -len(".weights.h5")] + ".partial.weights.h5"
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, final)  # atomic: a state is either complete or absent
-        for old in distribute.backup_epochs(self.backup_dir):
+        for old in resume.backup_epochs(self.backup_dir):
             if old <= epoch - self.keep or old > epoch:
-                os.remove(distribute.backup_path(self.backup_dir, old))
+                os.remove(resume.backup_path(self.backup_dir, old))
 
     def get_config(self):
         return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}

@@ -1,7 +1,7 @@
 """Ensembles of trained runs, exported as one SavedModel, and their distillation into one small LSTM.
 
 `train_ensemble` trains k members (k seeds of a recipe, or k recipes) with
-`textrecipes.run.harness.train` on the same train/validation/test files, puts each
+`textrecipes.workflows.train.train` on the same train/validation/test files, puts each
 member's end-to-end model (its own vectorizer and classifier) side by side in
 one Keras model over raw strings, combined by `EnsembleCombine` (mean of the
 probabilities, or a majority vote), and exports it with the same serving
@@ -27,6 +27,7 @@ from keras import ops
 from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
 from textrecipes.recipe.loading import load_recipe, to_toml
 from textrecipes.run.folder import prepare_run_dir
+from textrecipes.workflows.train import task_for
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -111,9 +112,8 @@ def shared_data(cfg: dict, folder: str) -> dict:
         >>> sorted(os.listdir(os.path.dirname(shared_data(cfg, tempfile.mkdtemp())["train"])))
         ['test.tsv', 'train.tsv', 'validation.tsv']
     """
-    from textrecipes.run.harness import load_splits
-
-    splits, labels = load_splits(cfg["data"], cfg["seed"])
+    task = task_for(cfg)
+    splits, labels = task.read(cfg), task.labels
     folder = os.path.abspath(folder)  # the recipe.toml beside it works from any working folder
     os.makedirs(folder, exist_ok=True)
     sep = cfg["data"]["label_sep"]
@@ -166,7 +166,9 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
         [('fresh', 0.88)]
     """
     from textrecipes.export.saved_model import export_saved_model
-    from textrecipes.run.harness import check_export, train, write_model_card
+    from textrecipes.run.artifacts import write_model_card
+    from textrecipes.workflows.train import train
+    from textrecipes.export.saved_model import check_export
     from textrecipes.text.tokenization import presegment
 
     if (seeds is None) == (recipes is None) or not (seeds or recipes):
@@ -187,7 +189,7 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
     for i, member_cfg in enumerate(member_cfgs):
         member_cfg["export"] = {**member_cfg["export"], "keras": True}
         result = train(member_cfg, run_dir=os.path.join(run_dir, "members", str(i)), overwrite=True,
-                       verbose=1 if verbose >= 2 else 0)
+                       verbose=2 if verbose >= 2 else 0)
         if verbose:
             print(f"member {i} (seed {member_cfg['seed']}): test accuracy {result.metrics.get('accuracy', float('nan')):.4f}",
                   flush=True)
@@ -206,10 +208,10 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
         outputs.append(r.model(texts))
     model = keras.Model(texts, EnsembleCombine(method, task, name="combine")(outputs), name="ensemble")
 
-    from textrecipes.run.harness import load_splits
     from textrecipes.text.pipeline import encode_labels
 
-    splits, _ = load_splits(data, cfg["seed"])
+    data_cfg = {**cfg, "data": data}
+    splits = task_for(data_cfg).read(data_cfg)
     test_texts = [r.text for r in splits.test]
     targets = encode_labels([r.label for r in splits.test], labels, task)
     raw = model.predict(np.array(presegment(test_texts, split), dtype=object), verbose=0, batch_size=256)
@@ -345,7 +347,7 @@ def _fit_student(cfg, texts, targets, teacher, labels, task, *, units, embedding
     """Trains the small LSTM with `DistillationLoss` (alpha=1: the hard labels only)."""
     from textrecipes.models.classifiers import build_lstm_classifier
     from textrecipes.text.pipeline import make_dataset
-    from textrecipes.run.harness import build_optimizer
+    from textrecipes.training.optimizers import build_optimizer
     from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize
 
     tok = cfg["tokenize"]
@@ -413,15 +415,18 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
         >>> out["accuracy_kept"] > 0.95, out["size_saved"]["params"] > 0.9  # doctest: +SKIP
         (True, True)
     """
-    from textrecipes.export.saved_model import Predictor, end_to_end_model, export_saved_model
+    from textrecipes.export.saved_model import end_to_end_model, export_saved_model
+    from textrecipes.export.predictors import Predictor
     from textrecipes.text.pipeline import encode_labels
-    from textrecipes.run.harness import check_export, load_splits, write_model_card
+    from textrecipes.data.splits import load_splits
+    from textrecipes.run.artifacts import write_model_card
+    from textrecipes.export.saved_model import check_export
     from textrecipes.text.tokenization import presegment
 
     started = time.time()
     ens_metrics_path = os.path.join(ensemble_dir, "metrics.json")
     if not os.path.exists(ens_metrics_path) or not os.path.isdir(os.path.join(ensemble_dir, "saved_model")):
-        from textrecipes.export.saved_model import RunFolderError
+        from textrecipes.export.metadata import RunFolderError
 
         raise RunFolderError(f"{ensemble_dir}: not a finished ensemble (metrics.json and saved_model/ expected)")
     with open(ens_metrics_path, encoding="utf-8") as f:
@@ -431,7 +436,8 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     _prepare(run_dir, overwrite)
     teacher_model = Predictor(ensemble_dir)
     labels, task = teacher_model.labels, teacher_model.task
-    splits, _ = load_splits({**cfg["data"], "labels": labels}, cfg["seed"])
+    labelled = {**cfg, "data": {**cfg["data"], "labels": labels}}
+    splits = task_for(labelled).read(labelled)
     split = cfg["tokenize"]["split"]
     raw = {name: [r.text for r in getattr(splits, name)] for name in ("train", "validation", "test")}
     texts = {name: presegment(raw[name], split) for name in raw}

@@ -1,32 +1,35 @@
-"""Fine-tuning: a trained run folder plus new labelled data → a new run folder.
+"""Fine-tuning: a trained run folder plus new labelled data → a new run folder, through the run harness.
 
 The vocabulary, label set, tokenizer settings and recipe travel inside the run
 folder. New labels extend the output layer (old columns kept; a binary head
 becomes a softmax head with the same probabilities), new words can extend the
 vocabulary and embedding, and the layers can be frozen, unfrozen gradually and
 given lower learning rates further from the head (ULMFiT's discriminative
-rates). The new run folder has the layout `textrecipes.run.harness.train` writes.
+rates). `FinetuneTask` is a classification task whose vocabulary and starting
+weights come from the run, so a fine-tuning run has everything a training run
+has: the distribution strategy, the schedule, callbacks, backup and resume,
+exports and the report.
 """
 
 from __future__ import annotations
 
 import collections
 import os
-import time
+from typing import Mapping
 
 import keras
 
-from textrecipes.training import transfer
-from textrecipes.data.readers import DataError, read_classification
-from textrecipes.export.saved_model import RunFolderError, _check_meta, _read_json
-from textrecipes.models.classifiers import BUILDERS, FirstTokens, HashedBigrams, MaskedPooling, loss_for
-from textrecipes.text.pipeline import encode_labels, make_dataset
+from textrecipes.data.readers import read_classification, read_options
+from textrecipes.data.records import DataError
+from textrecipes.export.metadata import check_meta, read_json
+from textrecipes.models.classifiers import BUILDERS
+from textrecipes.models.layers import FirstTokens, HashedBigrams, MaskedPooling
 from textrecipes.recipe.loading import RecipeError, load_recipe
-from textrecipes.run.harness import (
-    RunResult, _log, accuracy_metrics, build_optimizer, evaluate_and_export, export_meta, load_splits, model_options,
-    prepare_run_dir, read_options, write_metrics, write_model_card,
-)
-from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.run.harness import RunResult, run
+from textrecipes.tasks.classification import ClassificationTask, builder_options, log
+from textrecipes.text.tokenization import Vocabulary
+from textrecipes.training import transfer
 
 
 def saved_architecture(model: keras.Model, name: str) -> dict:
@@ -86,7 +89,7 @@ def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
     if not os.path.isdir(run_dir):
         raise RunFolderError(f"{run_dir}: no such run folder")
     labels_path = transfer.check_file(os.path.join(run_dir, "labels.json"), "the label set")
-    meta = _check_meta(_read_json(labels_path), labels_path)
+    meta = check_meta(read_json(labels_path), labels_path)
     recipe_path = transfer.check_file(os.path.join(run_dir, "recipe.toml"), "the run's recipe")
     try:
         recipe = load_recipe(recipe_path)
@@ -129,10 +132,99 @@ def _first_unknown_label(records, known) -> tuple[dict, int, str]:
     return found, first[0], first[1]
 
 
+class FinetuneTask(ClassificationTask):
+    """A classification task that starts from a finished run: its vocabulary, labels and weights.
+
+    Args:
+        cfg: the fine-tuning recipe (the run's, with the new files, rate and overrides).
+        source: the run folder fine-tuned (`load_run`'s values: meta, vocabulary, classifier).
+        extend_labels: allow labels the run has not seen.
+        extend_vocabulary: add the new data's unknown words to the vocabulary.
+        freeze: "none", "embedding", "all_but_head" or "gradual".
+    """
+
+    name = "finetune"
+
+    def __init__(self, cfg: Mapping, source: tuple, *, run_dir: str, extend_labels: bool, extend_vocabulary: bool,
+                 freeze: str):
+        super().__init__(cfg)
+        self.meta, self.old_vocab, self.old_model = source
+        self.source_dir = os.fspath(run_dir)
+        self.extend_labels, self.extend_vocabulary, self.freeze = extend_labels, extend_vocabulary, freeze
+        self.before = {}
+
+    def read(self, cfg: Mapping):
+        data, old_labels = cfg["data"], list(self.meta["labels"])
+        new_train = read_classification(data["train"], **read_options(data))
+        new_labels, line, first = _first_unknown_label(new_train.records, set(old_labels))
+        if new_labels and not self.extend_labels:
+            raise DataError(f"{data['train']}:{line}: label {first!r} is not one of the run's labels {old_labels} "
+                            f"({len(new_labels)} new label(s): {sorted(new_labels)}); pass extend_labels=True "
+                            "(--extend-labels) to add output columns for them")
+        self.new_labels = sorted(new_labels)
+        kernel, bias = self.old_model.get_layer("probabilities").get_weights()
+        self.head = transfer.extend_head(kernel, bias, self.meta["task"], len(self.new_labels), self.seed)
+        labels = old_labels + self.new_labels
+        # The recipe written to the new run folder says what the new model is.
+        cfg["model"]["task"], cfg["data"]["labels"] = self.head[2], labels
+        splits = super().read(cfg)
+        if self.new_labels:
+            log.info(f"new label(s) {self.new_labels}: output layer {len(old_labels)} → {len(labels)} labels")
+        return splits
+
+    def vocabulary(self, train_tokens) -> Vocabulary:
+        vocab = self.old_vocab
+        self.oov_before = vocab.oov_rate(train_tokens)
+        self.added_words: list[str] = []
+        if self.extend_vocabulary:
+            counts = collections.Counter(t for tokens in train_tokens for t in tokens if t not in vocab._index)
+            self.added_words = Vocabulary.from_counts(counts, max_tokens=None,
+                                                      min_freq=self.cfg["tokenize"]["min_freq"]).tokens
+            vocab = Vocabulary(vocab.tokens + self.added_words)
+        self.oov_after = vocab.oov_rate(train_tokens)
+        log.info(f"OOV rate of the new training data: {self.oov_before:.1%}"
+                 + (f"; {len(self.added_words)} word(s) added, OOV now {self.oov_after:.1%}"
+                    if self.extend_vocabulary else ""))
+        return vocab
+
+    def datasets(self, splits, batch_size: int) -> tuple:
+        train_ds, self.eval_ds = super().datasets(splits, batch_size)
+        return train_ds, self.eval_ds
+
+    def build(self, *, initial: bool = True) -> keras.Model:
+        """The classifier rebuilt to the new sizes, every old weight copied, frozen as asked."""
+        model_cfg = self.cfg["model"]
+        model = BUILDERS[model_cfg["name"]](len(self.vocab), len(self.labels), task=self.kind, seed=self.seed,
+                                            **builder_options(model_cfg["name"], model_cfg))
+        transfer.apply_freeze(model, self.freeze)
+        if not initial:
+            return model
+        transfer.copy_matching_weights(self.old_model, model, skip=("embedding", "probabilities"))
+        embedding = self.old_model.get_layer("embedding").get_weights()[0]
+        model.get_layer("embedding").set_weights([transfer.extend_rows(embedding, len(self.added_words), self.seed)])
+        model.get_layer("probabilities").set_weights(list(self.head[:2]))
+        return model
+
+    def fit_options(self, model) -> dict:
+        if "validation" in self.eval_ds:  # the model is compiled: how good is it before fine-tuning?
+            self.before = model.evaluate(self.eval_ds["validation"], verbose=0, return_dict=True)
+            log.info(f"before fine-tuning: validation accuracy {self.before.get('accuracy', float('nan')):.4f}")
+        return super().fit_options(model)
+
+    def summary(self) -> dict:
+        train_cfg = self.cfg["train"]
+        return {**super().summary(), "finetune": {
+            "from": self.source_dir, "oov_rate": self.oov_before, "oov_rate_after": self.oov_after,
+            "words_added": len(self.added_words), "labels_added": self.new_labels, "old_task": self.meta["task"],
+            "task": self.kind, "freeze": self.freeze, "learning_rate": self.cfg["schedule"]["learning_rate"],
+            "layer_lr_decay": train_cfg["layer_lr_decay"],
+            "validation_before": {k: float(v) for k, v in self.before.items()}}}
+
+
 def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | None = None, test: str | None = None,
              overrides=None, extend_labels: bool = False, extend_vocabulary: bool = False, freeze: str = "none",
              learning_rate: float | None = None, layer_lr_decay: float = 1.0, epochs: int = 3, seed: int | None = None,
-             overwrite: bool = False, verbose: int = 1) -> RunResult:
+             overwrite: bool = False, verbose="auto") -> RunResult:
     """Continues training a finished run on new labelled data and writes a new run folder.
 
     The run's tokenizer, vocabulary and labels are kept. Labels the run has not
@@ -142,7 +234,9 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     so the task becomes "multiclass"). The OOV rate of the new training data is
     reported; with ``extend_vocabulary`` its unknown words (at least
     ``tokenize.min_freq`` times) get new ids after the old ones, with embedding
-    rows initialised to the mean of the old rows plus small seeded noise.
+    rows initialised to the mean of the old rows plus small seeded noise. The
+    fit is the run harness's: the run's callbacks (early stopping, checkpoints,
+    backup and resume), its distribution strategy, exports and report.
 
     Args:
         run_dir: a run folder from `train` (or `finetune`).
@@ -164,7 +258,7 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
         epochs: Default 3.
         seed: Default None: the run's seed.
         overwrite: replace a finished run in ``out_dir``. Default False.
-        verbose: 0 silent, 1 a line per stage and epoch (default), 2 progress bars.
+        verbose: as for `textrecipes.workflows.train.train`. Default "auto".
 
     Returns:
         A `RunResult` for the new run folder; its ``metrics.json`` also holds a
@@ -180,13 +274,11 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
         >>> result.labels  # doctest: +SKIP
         ['fresh', 'rotten', 'mixed']
     """
-    started = time.time()
     if freeze not in transfer.FREEZE_MODES:
         raise ValueError(f"freeze must be one of {transfer.FREEZE_MODES}, got {freeze!r}")
     if os.path.abspath(out_dir) == os.path.abspath(run_dir):
         raise FileExistsError(f"out_dir must differ from run_dir ({run_dir}): fine-tuning writes a new run folder")
     base_cfg, meta, vocab, old_model = load_run(run_dir)
-    old_labels, old_task = list(meta["labels"]), meta["task"]
     rate = learning_rate if learning_rate is not None else base_cfg["schedule"]["learning_rate"] / 10
     # The fine-tune recipe: the run's, with the new files, the new rate and the overrides.
     given = {"data": {"train": os.fspath(train_tsv), "validation": os.fspath(validation or ""),
@@ -201,93 +293,9 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     cfg = load_recipe(_deep_merge(base, given), overrides)
     # The saved model, not today's defaults, says how the run's model was built (keys added since).
     cfg["model"].update(saved_architecture(old_model, cfg["model"]["name"]))
-    seed, data_cfg, tok_cfg, train_cfg = cfg["seed"], cfg["data"], cfg["tokenize"], cfg["train"]
-    prepare_run_dir(out_dir, overwrite)
-    keras.utils.set_random_seed(seed)
-
-    # 1. The new data, its labels checked against the run's.
-    new_train = read_classification(data_cfg["train"], **read_options(data_cfg))
-    new_labels, line, first = _first_unknown_label(new_train.records, set(old_labels))
-    if new_labels and not extend_labels:
-        raise DataError(f"{data_cfg['train']}:{line}: label {first!r} is not one of the run's labels {old_labels} "
-                        f"({len(new_labels)} new label(s): {sorted(new_labels)}); pass extend_labels=True "
-                        "(--extend-labels) to add output columns for them")
-    labels = old_labels + sorted(new_labels)
-    splits, _ = load_splits({**data_cfg, "labels": labels}, seed)
-    for report in splits.reports:
-        _log(verbose, report.summary())
-
-    # 2. The run's tokenizer and vocabulary; the new data's OOV rate, and perhaps new words.
-    texts = {name: presegment([r.text for r in getattr(splits, name)], tok_cfg["split"])
-             for name in ("train", "validation", "test")}
-    tok_split = "word" if tok_cfg["split"] == "jieba" else tok_cfg["split"]
-    train_tokens = tokenize(texts["train"], split=tok_split, lowercase=tok_cfg["lowercase"])
-    oov_before = vocab.oov_rate(train_tokens)
-    added_words: list[str] = []
-    if extend_vocabulary:
-        counts = collections.Counter(t for tokens in train_tokens for t in tokens if t not in vocab._index)
-        added_words = Vocabulary.from_counts(counts, max_tokens=None, min_freq=tok_cfg["min_freq"]).tokens
-        vocab = Vocabulary(vocab.tokens + added_words)
-    oov_after = vocab.oov_rate(train_tokens)
-    _log(verbose, f"OOV rate of the new training data: {oov_before:.1%}"
-                  + (f"; {len(added_words)} word(s) added, OOV now {oov_after:.1%}" if extend_vocabulary else ""))
-    if new_labels:
-        _log(verbose, f"new label(s) {sorted(new_labels)}: output layer {len(old_labels)} → {len(labels)} labels")
-    vectorizer = TextVectorizer(vocab.tokens, split=tok_cfg["split"], lowercase=tok_cfg["lowercase"],
-                                max_length=tok_cfg["max_length"], name="vectorizer")
-
-    # 3. The classifier, rebuilt to the new sizes with every old weight copied.
-    kernel, bias = old_model.get_layer("probabilities").get_weights()
-    kernel, bias, task = transfer.extend_head(kernel, bias, old_task, len(new_labels), seed)
-    cfg["model"]["task"] = task
-    cfg["data"]["labels"] = labels
-    model = BUILDERS[cfg["model"]["name"]](len(vocab), len(labels), task=task, seed=seed, **model_options(cfg["model"]))
-    transfer.copy_matching_weights(old_model, model, skip=("embedding", "probabilities"))
-    embedding = old_model.get_layer("embedding").get_weights()[0]
-    model.get_layer("embedding").set_weights([transfer.extend_rows(embedding, len(added_words), seed)])
-    model.get_layer("probabilities").set_weights([kernel, bias])
-
-    # 4. Batches, freezing, and the fit (stages of fit for gradual unfreezing).
-    batch_size = train_cfg["batch_size"]
-    targets = {name: encode_labels([r.label for r in getattr(splits, name)], labels, task)
-               for name in ("train", "validation", "test")}
-    train_ds = make_dataset(texts["train"], targets["train"], vectorizer, batch_size=batch_size, shuffle=True,
-                            seed=seed, bucket=train_cfg["bucket"])
-    eval_ds = {name: make_dataset(texts[name], targets[name], vectorizer, batch_size=max(batch_size, 256))
-               for name in ("validation", "test") if len(texts[name])}
-    transfer.apply_freeze(model, freeze)
-    rates = transfer.group_rates(model, layer_lr_decay)
-
-    def compile_model():
-        optimizer = transfer.with_layer_rates(build_optimizer(cfg["optimizer"], rate), rates)
-        model.compile(optimizer=optimizer, loss=loss_for(task), metrics=accuracy_metrics(task))
-
-    before = {}
-    if "validation" in eval_ds:
-        compile_model()
-        before = model.evaluate(eval_ds["validation"], verbose=0, return_dict=True)
-        _log(verbose, f"before fine-tuning: validation accuracy {before.get('accuracy', float('nan')):.4f}")
-    csv = keras.callbacks.CSVLogger(os.path.join(out_dir, "history.csv"))
-    history = transfer.fit_in_stages(model, compile_model, train_ds, epochs=epochs, gradual=freeze == "gradual",
-                                     validation_data=eval_ds.get("validation"), stage_callbacks=[csv], callbacks=[csv],
-                                     verbose={0: 0, 1: 2}.get(verbose, 1))
-
-    # 5-6. Evaluation and export, as `train` writes them.
-    raw = [r.text for r in (splits.test or splits.validation or splits.train)]
-    e2e, reports, export_check = evaluate_and_export(out_dir, cfg, model, vectorizer, vocab, labels, task, eval_ds,
-                                                     targets, raw, verbose)
-    write_model_card(out_dir, cfg, export_meta(cfg, labels, task, vocab), reports,
-                     {"saved_model": export_check, "model.keras": {} if cfg["export"]["keras"] else None})
-    final = reports.get("test") or reports.get("validation") or {}
-    finetune_report = {
-        "from": os.fspath(run_dir), "oov_rate": oov_before, "oov_rate_after": oov_after,
-        "words_added": len(added_words), "labels_added": sorted(new_labels), "old_task": old_task, "task": task,
-        "freeze": freeze, "learning_rate": rate, "layer_lr_decay": layer_lr_decay,
-        "validation_before": {k: float(v) for k, v in before.items()},
-    }
-    summary = write_metrics(out_dir, reports, splits, history, started, export_check, finetune=finetune_report)
-    _log(verbose, f"run folder: {out_dir} ({summary['train_seconds']} s)")
-    return RunResult(out_dir, cfg, final, reports.get("validation") or {}, history, labels, task, e2e)
+    task = FinetuneTask(cfg, (meta, vocab, old_model), run_dir=run_dir, extend_labels=extend_labels,
+                        extend_vocabulary=extend_vocabulary, freeze=freeze)
+    return run(task, cfg, run_dir=out_dir, overwrite=overwrite, verbose=verbose)
 
 
 def _deep_merge(base: dict, update: dict) -> dict:

@@ -1,6 +1,6 @@
 """Hyperparameter search from a recipe's ``[search]`` table, run through KerasTuner.
 
-Each trial is a full `textrecipes.run.harness.train` run of the recipe with some keys
+Each trial is a full `textrecipes.workflows.train.train` run of the recipe with some keys
 overridden (early stopping included, as the recipe sets it), in its own folder
 under the search's run folder. KerasTuner's oracles choose the values (grid or
 seeded random); our `RecipeTuner` only says how a trial runs. The search writes
@@ -197,7 +197,7 @@ def _make_tuner_class():
 
         def run_trial(self, trial, *args, **kwargs):
             """Trains the recipe with this trial's values; returns the objective."""
-            from textrecipes.run.harness import train
+            from textrecipes.workflows.train import train
 
             overrides = {key: trial.hyperparameters.get(_hp_name(key)) for key in self.space}
             recipe = trial_recipe(self.cfg, overrides)
@@ -310,7 +310,7 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     else:
         oracle = keras_tuner.oracles.RandomSearchOracle(objective=objective, max_trials=max_trials,
                                                         hyperparameters=hp, seed=cfg["seed"])
-    tuner = _make_tuner_class()(cfg, space, run_dir, verbose=1 if verbose >= 2 else 0,
+    tuner = _make_tuner_class()(cfg, space, run_dir, verbose=2 if verbose >= 2 else 0,
                                 time_budget_s=search["time_budget_s"], oracle=oracle, directory=run_dir,
                                 project_name="keras_tuner", overwrite=True)
     tuner.oracle.verbose = 0

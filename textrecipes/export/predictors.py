@@ -1,0 +1,283 @@
+"""Prediction from what a run leaves: a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
+
+`Predictor` labels raw texts, `PairPredictor` pairs of texts and `Tagger`
+tags sentences; each checks the metadata beside the model and says which file
+is missing or broken.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from textrecipes.export.metadata import META_FILE, MODEL_CARD, check_meta, read_json
+from textrecipes.export.metadata import RunFolderError
+from textrecipes.text.pipeline import sentence_ids, token_lookup
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
+
+
+class Predictor:
+    """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
+
+    Args:
+        path: a run folder (uses its ``saved_model/``, else ``model.keras``, else
+            ``model.tflite``), a
+            SavedModel folder, a ``.keras`` file inside a run folder, or a
+            ``.tflite`` file with ``model_card.json`` (labels, task, tokenizer
+            settings) and ``vocabulary.json`` beside it, as the runner writes them.
+        meta: for a ``.tflite`` file only: its labels, task and tokenizer settings
+            given directly instead of read from ``model_card.json`` (the runner's
+            export check, before the card exists). Default None.
+
+    Example:
+        >>> p = Predictor("runs/demo")  # doctest: +SKIP
+        >>> p.predict(["a moving, beautifully acted film"])  # doctest: +SKIP
+        [('fresh', 0.93)]
+    """
+
+    def __init__(self, path: str, meta: dict | None = None):
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
+        self._tflite = None
+        if meta is not None and not path.endswith(".tflite"):
+            raise ValueError(f"{path}: meta is for a .tflite file only; other exports carry their own metadata")
+        if path.endswith(".tflite"):
+            self._load_tflite(path, meta)
+            return
+        if (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.tflite"))
+                and not os.path.exists(os.path.join(path, "saved_model.pb"))
+                and not os.path.isdir(os.path.join(path, "saved_model"))
+                and not os.path.exists(os.path.join(path, "model.keras"))):
+            self._load_tflite(os.path.join(path, "model.tflite"))  # a run folder that kept only its TFLite export
+            return
+        run_meta = None
+        if os.path.isdir(path) and (os.path.isdir(os.path.join(path, "saved_model"))
+                                    or os.path.exists(os.path.join(path, "model.keras"))):
+            # A run folder: labels.json must be there and agree with what is loaded.
+            run_meta = check_meta(read_json(os.path.join(path, "labels.json")), os.path.join(path, "labels.json"))
+            if os.path.isdir(os.path.join(path, "saved_model")):
+                if not os.path.exists(os.path.join(path, "saved_model", "saved_model.pb")):
+                    raise RunFolderError(f"{os.path.join(path, 'saved_model')}: saved_model.pb is missing; "
+                                         "the export is incomplete")
+                path = os.path.join(path, "saved_model")
+        self.path = path
+        if os.path.isdir(path) and os.path.exists(os.path.join(path, "saved_model.pb")):
+            self.meta = read_json(os.path.join(path, "assets.extra", META_FILE))
+            try:
+                self._serve = tf.saved_model.load(path).signatures["serving_default"]
+            except Exception as e:  # TensorFlow raises many kinds here; say which file is broken
+                raise RunFolderError(f"{path}: the SavedModel could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+            self._model = None
+        else:
+            keras_file = path if path.endswith(".keras") else os.path.join(path, "model.keras")
+            if not os.path.exists(keras_file):
+                raise RunFolderError(f"{path}: neither saved_model/ nor model.keras found; is this a textrecipes run folder?")
+            self.meta = read_json(os.path.join(os.path.dirname(keras_file), "labels.json"))
+            from textrecipes.models import classifiers as models  # noqa: F401  registers the custom layers
+
+            try:
+                self._model = keras.saving.load_model(keras_file, safe_mode=True)
+            except Exception as e:
+                raise RunFolderError(f"{keras_file}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+            self._serve = None
+            # Traced once: eager calls run the LSTM step by step (measured 143 ms for one text
+            # against 1.7 ms through the SavedModel; benchmarks/results/exports.md).
+            model = self._model
+            self._keras_call = tf.function(lambda t: model(t, training=False), reduce_retracing=True,
+                                           input_signature=[tf.TensorSpec([None], tf.string)])
+        source = os.path.join(path, "assets.extra", META_FILE) if self._serve is not None else \
+            os.path.join(os.path.dirname(keras_file), "labels.json")
+        self.meta = check_meta(self.meta, source)
+        if run_meta is not None and run_meta["labels"] != self.meta["labels"]:
+            raise RunFolderError(f"{self.path}: labels.json lists {run_meta['labels']} but the model was exported "
+                                 f"with {self.meta['labels']}")
+        self.labels = list(self.meta["labels"])
+        self.task = self.meta["task"]
+        outputs = self._output_width()
+        if outputs is not None and outputs != len(self.labels):
+            raise RunFolderError(f"{source}: {len(self.labels)} labels but the model has {outputs} "
+                                 f"output{'s' if outputs != 1 else ''} (task {self.task!r})")
+
+    def _load_tflite(self, path: str, meta: dict | None = None) -> None:
+        """The .tflite route: labels and tokenizer from model_card.json (or ``meta``), ids from vocabulary.json beside it."""
+        from textrecipes.export.tflite import TFLiteClassifier
+
+        folder = os.path.dirname(os.path.abspath(path))
+        card_path = os.path.join(folder, MODEL_CARD) if meta is None else f"the metadata given for {path}"
+        self.meta = check_meta(dict(meta) if meta is not None else read_json(card_path), card_path)
+        for key, kind in (("lowercase", bool), ("max_length", int)):
+            if not isinstance(self.meta.get(key), kind):
+                raise RunFolderError(f"{card_path}: {key!r} must be {kind.__name__}, got {self.meta.get(key)!r:.100}")
+        vocab_path = os.path.join(folder, "vocabulary.json")
+        if not os.path.exists(vocab_path):
+            raise RunFolderError(f"{vocab_path} is missing; a .tflite export needs the run's vocabulary.json beside it")
+        try:
+            vocab = Vocabulary.load(vocab_path)
+        except (ValueError, UnicodeDecodeError) as e:
+            raise RunFolderError(f"{vocab_path}: {e}") from None
+        if self.meta.get("vocabulary_size") not in (None, len(vocab)):
+            raise RunFolderError(f"{vocab_path}: {len(vocab)} ids but {card_path} says vocabulary_size "
+                                 f"{self.meta['vocabulary_size']}")
+        vectorizer = TextVectorizer(vocab.tokens, split=self.meta["split"], lowercase=self.meta["lowercase"],
+                                    max_length=self.meta["max_length"])
+        try:
+            self._tflite = TFLiteClassifier(path, vectorizer, self.meta["task"])
+        except (ValueError, RuntimeError) as e:
+            raise RunFolderError(f"{path}: not a loadable TFLite model ({type(e).__name__}: {str(e)[:300]})") from None
+        self.path, self._serve, self._model = path, None, None
+        self.labels = list(self.meta["labels"])
+        self.task = self.meta["task"]
+        width = int(self._tflite._runner.get_output_details()["probabilities"]["shape"][-1])
+        width = 2 if self.task == "binary" and width == 1 else width
+        if width != len(self.labels):
+            raise RunFolderError(f"{card_path}: {len(self.labels)} labels but {path} has {width} outputs")
+
+    def _output_width(self):
+        """Number of probability columns the loaded model gives, None if not known statically."""
+        if self._serve is not None:
+            spec = self._serve.structured_outputs.get("probabilities")
+            width = spec.shape[-1] if spec is not None and spec.shape.rank == 2 else None
+            return int(width) if width is not None else None
+        width = self._model.output_shape[-1]
+        return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Probabilities, one column per label in ``self.labels`` order.
+
+        Args:
+            texts: raw texts.
+            batch_size: texts per call (a .tflite export runs one at a time). Default 256.
+
+        Example:
+            >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
+            array([[0.93, 0.07]], dtype=float32)
+        """
+        texts = presegment(texts, self.meta["split"])
+        if self._tflite is not None:
+            return self._tflite.predict_proba(_encode(texts))
+        out = []
+        for start in range(0, len(texts), batch_size):
+            batch = tf.constant(_encode(texts[start:start + batch_size]), dtype=tf.string)
+            if self._serve is not None:
+                out.append(self._serve(texts=batch)["probabilities"].numpy())
+            else:
+                raw = self._keras_call(batch)
+                raw = np.asarray(raw)
+                out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
+
+    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list:
+        """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``.
+
+        Args:
+            texts: raw texts.
+            threshold: multi-label decision threshold. Default 0.5.
+
+        Example:
+            >>> Predictor("runs/demo").predict(["a fine film"])  # doctest: +SKIP
+            [('fresh', 0.93)]
+        """
+        probs = self.predict_proba(texts)
+        if self.task == "multilabel":
+            return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
+        return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+
+
+class PairPredictor(Predictor):
+    """Predicts labels for ``(text_a, text_b)`` pairs from a pairs run folder, SavedModel or ``.keras`` file.
+
+    Args:
+        path: as for `Predictor`.
+
+    Example:
+        >>> p = PairPredictor("runs/pairs_lstm")  # doctest: +SKIP
+        >>> p.predict([("What is the capital of France?", "Paris is.")])  # doctest: +SKIP
+        [('yes', 0.81)]
+    """
+
+    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256) -> np.ndarray:
+        """Probabilities, one column per label, for a list of ``(text_a, text_b)`` pairs."""
+        pairs = list(pairs)
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"pairs[{i}] must be a (text_a, text_b) pair, got {pair!r:.80}")
+        out = []
+        for start in range(0, len(pairs), batch_size):
+            chunk = pairs[start:start + batch_size]
+            a, b = ([presegment([p[k] for p in chunk], self.meta["split"])] for k in (0, 1))
+            a = tf.constant(_encode(a[0]), tf.string)
+            b = tf.constant(_encode(b[0]), tf.string)
+            if self._serve is not None:
+                out.append(self._serve(text_a=a, text_b=b)["probabilities"].numpy())
+            else:
+                raw = np.asarray(self._model({"text_a": a, "text_b": b}, training=False))
+                out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
+        return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
+
+
+class Tagger:
+    """Tags raw sentences (tokens split on whitespace) from a tagging run folder or its SavedModel.
+
+    A run folder uses its ``saved_model/``, or, without one, ``model.keras`` with
+    ``vocabulary.json`` and ``labels.json``.
+
+    Args:
+        path: a run folder, its ``saved_model/`` or its ``model.keras``.
+
+    Example:
+        >>> Tagger("runs/conll_bilstm").tag(["-- Dennis Ritchie"])  # doctest: +SKIP
+        [[('--', 'O'), ('Dennis', 'B-PER'), ('Ritchie', 'I-PER')]]
+    """
+
+    def __init__(self, path: str):
+        path = os.fspath(path)
+        if not os.path.exists(path):
+            raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
+        if os.path.isdir(os.path.join(path, "saved_model")):
+            path = os.path.join(path, "saved_model")
+        self.path = path
+        self._serve = self._model = None
+        if os.path.exists(os.path.join(path, "saved_model.pb")):
+            self.meta = read_json(os.path.join(path, "assets.extra", META_FILE))
+            try:
+                self._serve = tf.saved_model.load(path).signatures["serving_default"]
+            except Exception as e:
+                raise RunFolderError(f"{path}: the SavedModel could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+        else:
+            folder = path if os.path.isdir(path) else os.path.dirname(path)
+            self.meta = read_json(os.path.join(folder, "labels.json"))
+            try:
+                self._model = keras.saving.load_model(os.path.join(folder, "model.keras"), safe_mode=True)
+                self._vocab = Vocabulary.load(os.path.join(folder, "vocabulary.json"))
+            except (OSError, ValueError) as e:
+                raise RunFolderError(f"{folder}: the tagger could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
+        if self.meta.get("format") != "conll" or not isinstance(self.meta.get("labels"), list):
+            raise RunFolderError(f"{path}: not a sequence-labelling export (metadata format {self.meta.get('format')!r})")
+        self.tags = list(self.meta["labels"])
+
+    def predict_proba(self, sentences: Sequence[str]) -> list[np.ndarray]:
+        """One ``(tokens, tags)`` probability array per sentence."""
+        batch = tf.constant(_encode(list(sentences)), tf.string)
+        if self._serve is not None:
+            out = self._serve(sentences=batch)
+            probs, lengths = out["probabilities"].numpy(), out["lengths"].numpy()
+        else:
+            lowercase = self.meta["lowercase"]
+            tokens = tf.strings.split(batch)
+            lengths = tokens.row_lengths().numpy()
+            ids = sentence_ids(tokens, token_lookup(self._vocab.tokens), lowercase)
+            probs = np.asarray(self._model(ids, training=False))
+        return [p[:n] for p, n in zip(probs, lengths)]
+
+    def tag(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
+        """``[(token, tag), ...]`` per sentence; tokens are split on whitespace exactly as the export splits them."""
+        if not len(sentences):
+            return []
+        tokens = tf.strings.split(tf.constant(_encode(list(sentences)), tf.string)).to_list()
+        return [list(zip((t.decode("utf-8") for t in row), (self.tags[i] for i in p.argmax(-1))))
+                for row, p in zip(tokens, self.predict_proba(sentences))]

@@ -1,0 +1,391 @@
+"""Classification of texts: ``label<TAB>text`` → one label (binary, multiclass) or several (multi-label).
+
+The classification task supplies the run harness with the data flow of a text
+classifier: `read_classification` → the vocabulary of the training split (or
+a pretrained language model's) → a `TextVectorizer` → ``tf.data`` batches
+(optionally augmented on the fly) → a model of `textrecipes.models.classifiers`
+(``model.name``: lstm, gru, cnn, fasttext), its loss and accuracy → scikit-learn
+metrics per split → ``model.keras``, a SavedModel over raw strings and
+optionally TFLite, each checked against the Keras model → the report with the
+most confidently wrong validation examples.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from typing import Mapping
+
+import keras
+import numpy as np
+
+from textrecipes.augment.on_the_fly import build_augmenter
+from textrecipes.data.readers import read_classification, read_options
+from textrecipes.data.records import DataError
+from textrecipes.data.splits import format_label_counts, label_counts, load_splits
+from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
+from textrecipes.evaluation.report import write_report
+from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
+from textrecipes.models.classifiers import BUILDERS
+from textrecipes.models.losses import loss_for
+from textrecipes.recipe.loading import default_recipe
+from textrecipes.data.atomic import save_keras
+from textrecipes.tasks.base import Task
+from textrecipes.text.pipeline import encode_labels, make_dataset
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+from textrecipes.text.vectors import apply_vectors, format_coverage, load_vectors
+from textrecipes.training import transfer
+
+log = logging.getLogger("textrecipes")
+SPLIT_NAMES = ("train", "validation", "test")
+# [model] keys the runner handles itself rather than passing to a builder.
+RUNNER_MODEL_KEYS = ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
+
+
+class ClassificationTask(Task):
+    """Text classification for the run harness (``data.format = "label_text"``).
+
+    Args:
+        cfg: the resolved recipe.
+
+    Example:
+        >>> from textrecipes.recipe.loading import load_recipe
+        >>> from textrecipes.run.harness import run
+        >>> cfg = load_recipe({"data": {"train": "data/samples/label_text.tsv"}})
+        >>> result = run(ClassificationTask(cfg), cfg, run_dir="runs/doc", overwrite=True)  # doctest: +SKIP
+    """
+
+    name = "classification"
+
+    def __init__(self, cfg: Mapping):
+        super().__init__(cfg)
+        self.seed = cfg["seed"]
+        self.lm = None
+        self.vectors_matrix = self.vectors_report = None
+        self.class_weight = None
+        self.augmenter = self.epoch_variable = None
+        self.tflite_check = None
+
+    # 1. Records.
+    def read(self, cfg: Mapping):
+        data = cfg["data"]
+
+        def read(path, labels):
+            return read_classification(path, labels=labels, **read_options(data))
+
+        splits, self.labels = load_splits(data, self.seed, read, lambda records: sorted(label_counts(records)))
+        self.kind = infer_task(cfg["model"]["task"], self.labels, data["multi_label"], data["train"])
+        return splits
+
+    # 2. What the training split teaches: vocabulary, vectorizer, targets, class weights, vectors.
+    def prepare(self, splits) -> None:
+        tok_cfg, model_cfg = self.cfg["tokenize"], self.cfg["model"]
+        log.info(f"task: {self.kind}; {len(splits.train)} train / {len(splits.validation)} validation / "
+                 f"{len(splits.test)} test")
+        log.info(format_label_counts(label_counts(splits.train)))
+        self.texts = {name: presegment([r.text for r in getattr(splits, name)], tok_cfg["split"]) for name in SPLIT_NAMES}
+        train_tokens = tokenize(self.texts["train"], split="word" if tok_cfg["split"] == "jieba" else tok_cfg["split"],
+                                lowercase=tok_cfg["lowercase"])
+        self.vocab = self.vocabulary(train_tokens)
+        self.vectorizer = TextVectorizer(self.vocab.tokens, split=tok_cfg["split"], lowercase=tok_cfg["lowercase"],
+                                         max_length=tok_cfg["max_length"], name="vectorizer")
+        lengths = np.array([len(t) for t in train_tokens])
+        log.info(f"vocabulary: {len(self.vocab)} ids; train texts: median {np.median(lengths):.0f} tokens, "
+                 f"{(lengths > tok_cfg['max_length']).mean():.1%} longer than max_length={tok_cfg['max_length']}")
+        self.targets = {name: encode_labels([r.label for r in getattr(splits, name)], self.labels, self.kind)
+                        for name in SPLIT_NAMES}
+        if model_cfg["vectors"]:
+            self.vectors_matrix, self.vectors_report = load_vectors(
+                model_cfg["vectors"], self.vocab, dim=model_cfg["embedding_dim"],
+                counts=getattr(self.vocab, "counts_", None), seed=self.seed)
+            self.vectors_report["frozen"] = model_cfg["freeze_vectors"]
+            log.info(format_coverage(self.vectors_report)
+                     + ("; frozen" if model_cfg["freeze_vectors"] else "; fine-tuned"))
+        self.prepare_class_weights()
+
+    def prepare_class_weights(self) -> None:
+        """``train.class_weight = "balanced"``: weights from the training targets, logged."""
+        if self.cfg["train"]["class_weight"] != "balanced":
+            return
+        if self.kind == "multilabel":
+            raise DataError(f"{self.cfg['data']['train']}: train.class_weight = 'balanced' is for binary and "
+                            "multiclass tasks, not multilabel")
+        self.class_weight = balanced_class_weights(self.targets["train"], len(self.labels))
+        log.info("class weights (balanced): " + ", ".join(f"{self.labels[i]}={w}" for i, w in self.class_weight.items()))
+
+    def vocabulary(self, train_tokens) -> Vocabulary:
+        """The training split's vocabulary, or the pretrained language model's (``model.init_from``)."""
+        model_cfg, tok_cfg = self.cfg["model"], self.cfg["tokenize"]
+        if not model_cfg["init_from"]:
+            return Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
+        from textrecipes.tasks.language_model import check_lm_compatible, load_language_model
+
+        self.lm, vocab, lm_meta = load_language_model(model_cfg["init_from"])
+        check_lm_compatible(lm_meta, self.cfg, model_cfg["init_from"])
+        log.info(f"vocabulary from the language model in {model_cfg['init_from']} "
+                 f"(OOV rate of the training split: {vocab.oov_rate(train_tokens):.1%})")
+        return vocab
+
+    # 3. Batches.
+    def datasets(self, splits, batch_size: int) -> tuple:
+        augment = self.cfg["augment"]
+        self.augmenter, self.epoch_variable = build_augmenter(augment, self.seed)
+        train_ds = make_dataset(self.texts["train"], self.targets["train"], self.vectorizer, batch_size=batch_size,
+                                shuffle=True, seed=self.seed, bucket=self.cfg["train"]["bucket"],
+                                augmenter=self.augmenter, epoch_variable=self.epoch_variable,
+                                augment_probability=augment["probability"])
+        if self.augmenter is not None:
+            log.info(f"augmentation on the fly: {self.augmenter.operations} from {augment['source']}, "
+                     f"probability {augment['probability']} per example and epoch")
+        eval_ds = {name: make_dataset(self.texts[name], self.targets[name], self.vectorizer,
+                                      batch_size=max(batch_size, 256))
+                   for name in ("validation", "test") if len(self.texts[name])}
+        return train_ds, eval_ds
+
+    # 4. The model.
+    def build(self, *, initial: bool = True) -> keras.Model:
+        model_cfg = self.cfg["model"]
+        options = builder_options(model_cfg["name"], model_cfg)
+        model = BUILDERS[model_cfg["name"]](len(self.vocab), len(self.labels), task=self.kind, seed=self.seed, **options)
+        if not initial:  # a copy that receives trained weights: only which layers train matters
+            if self.vectors_matrix is not None:
+                model.get_layer("embedding").trainable = not model_cfg["freeze_vectors"]
+            return model
+        defaults = default_recipe()["model"]
+        unused = [f"model.{k}" for k, v in model_cfg.items()
+                  if k not in options and k not in RUNNER_MODEL_KEYS and k in defaults and v != defaults[k]]
+        if unused:
+            log.info(f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
+        if self.vectors_matrix is not None:
+            apply_vectors(model, self.vectors_matrix, freeze=model_cfg["freeze_vectors"])
+        if self.lm is not None:
+            from textrecipes.tasks.language_model import init_from_lm
+
+            copied = init_from_lm(model, self.lm, layers=model_cfg["init_from_layers"])
+            log.info(f"weights from the language model: {', '.join(copied)}")
+        if self.cfg["train"]["unfreeze"] == "gradual":
+            transfer.apply_freeze(model, "gradual")
+        return model
+
+    def compile_options(self) -> dict:
+        return {"loss": loss_for(self.kind, self.cfg["train"]["label_smoothing"]),
+                "metrics": accuracy_metrics(self.kind)}
+
+    def layer_rates(self, model) -> dict:
+        return transfer.group_rates(model, self.cfg["train"]["layer_lr_decay"])
+
+    def fit_options(self, model) -> dict:
+        extra = []
+        if self.augmenter is not None:
+            from textrecipes.augment.on_the_fly import AugmentEpochCallback
+
+            extra.append(AugmentEpochCallback(self.epoch_variable))
+        return {"extra_callbacks": extra, "class_weight": self.class_weight,
+                "gradual": self.cfg["train"]["unfreeze"] == "gradual"}
+
+    # 5. Evaluation.
+    def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
+        reports, probabilities = {}, {}
+        for name, ds in eval_ds.items():
+            probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), self.kind)
+            reports[name] = evaluate_predictions(self.targets[name], probabilities[name], self.labels, self.kind)
+        predictions = {}
+        if "validation" in probabilities:  # the report's most confidently wrong examples
+            predictions["validation"] = ([r.text for r in splits.validation], self.targets["validation"],
+                                         probabilities["validation"])
+        return reports, predictions
+
+    def log_final(self, report: Mapping, split_name: str) -> None:
+        log.info(format_metrics(report, split_name))
+
+    # 6. Exports.
+    def end_to_end(self, model) -> keras.Model:
+        """The model behind its vectorizer: raw strings in, probabilities out."""
+        return end_to_end_model(self.vectorizer, model)
+
+    def export(self, model, run_dir: str, splits) -> tuple:
+        export_cfg, split = self.cfg["export"], self.cfg["tokenize"]["split"]
+        e2e = self.end_to_end(model)
+        sample = [r.text for r in (splits.test or splits.validation or splits.train)]
+        exports = {"saved_model": None, "model.tflite": None, "model.keras": None}
+        if export_cfg["keras"]:
+            save_keras(e2e, os.path.join(run_dir, "model.keras"))
+            exports["model.keras"] = {}
+        if export_cfg["saved_model"]:
+            path = os.path.join(run_dir, "saved_model")
+            export_saved_model(e2e, path, labels=self.labels, task=self.kind, meta=self.metadata(), overwrite=True)
+            exports["saved_model"] = check_export(e2e, path, sample, self.kind, split)
+            log.info(f"exported {path}; reloaded export agrees with the Keras model "
+                     f"(max |diff| {exports['saved_model']['max_abs_diff']:.2e} on "
+                     f"{exports['saved_model']['texts']} texts)")
+        if export_cfg["tflite"]:
+            exports["model.tflite"] = self.tflite_check = self.export_tflite(e2e, run_dir, sample)
+        return e2e, exports
+
+    def export_tflite(self, e2e, run_dir: str, sample: list) -> dict:
+        """``model.tflite`` (token ids in; `textrecipes.export.tflite`), checked against the Keras model."""
+        from textrecipes.export.tflite import export_tflite
+
+        path = os.path.join(run_dir, "model.tflite")
+        quantize = self.cfg["export"]["tflite_quantize"]
+        size = export_tflite(e2e, path, quantize=quantize, overwrite=True)
+        # The check gets the labels and tokenizer settings directly: model_card.json is
+        # written once, when the checks it records are known.
+        check = {"quantize": quantize, "bytes": size,
+                 **check_export(e2e, path, sample, self.kind, self.cfg["tokenize"]["split"], limit=256,
+                                tolerance=TFLITE_TOLERANCE[quantize], meta=self.metadata())}
+        log.info(f"exported {path} ({quantize}, {size:,} bytes); labels agree with the Keras model "
+                 f"(max |diff| {check['max_abs_diff']:.2e} on {check['texts']} texts)")
+        return check
+
+    def metadata(self) -> dict:
+        return export_meta(self.cfg, self.labels, self.kind, self.vocab)
+
+    def summary(self) -> dict:
+        labels = self.labels
+        return {"tflite_check": self.tflite_check, "model": self.cfg["model"]["name"],
+                "label_smoothing": self.cfg["train"]["label_smoothing"],
+                "class_weight": None if self.class_weight is None
+                else {labels[i]: w for i, w in self.class_weight.items()},
+                "vectors": self.vectors_report}
+
+    def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
+        write_report(run_dir, predictions=predictions.get("validation"), metrics=metrics)
+
+
+def infer_task(requested: str, labels: list, multi_label: bool, source: str) -> str:
+    """binary for 2 labels, multiclass for more, multilabel when the data is multi-label.
+
+    Args:
+        requested: the recipe's ``model.task``: "auto", "binary", "multiclass"
+            or "multilabel"; anything but "auto" is kept.
+        labels: the label names.
+        multi_label: whether the data is multi-label (``data.multi_label``).
+        source: the training file, named in errors.
+
+    Returns:
+        The task.
+
+    Raises:
+        DataError: with fewer than 2 labels, or "binary" requested with other than 2.
+
+    Example:
+        >>> infer_task("auto", ["neg", "pos"], False, "train.tsv")
+        'binary'
+        >>> infer_task("auto", ["a", "b", "c"], False, "train.tsv")
+        'multiclass'
+    """
+    if len(labels) < 2:
+        raise DataError(f"{source}: found {len(labels)} label(s) {labels}; a classifier needs at least 2")
+    if requested != "auto":
+        if requested == "binary" and len(labels) != 2:
+            raise DataError(f"{source}: task 'binary' needs exactly 2 labels, found {len(labels)}")
+        return requested
+    return "multilabel" if multi_label else "binary" if len(labels) == 2 else "multiclass"
+
+
+def model_options(model_cfg: Mapping) -> dict:
+    """The ``[model]`` keys the recipe's model builder takes (`builder_options` of ``model.name``).
+
+    Args:
+        model_cfg: the recipe's ``[model]`` table.
+
+    Returns:
+        A new dict of builder keyword arguments.
+
+    Example:
+        >>> from textrecipes.recipe.loading import default_recipe
+        >>> "init_from" in model_options(default_recipe()["model"])
+        False
+    """
+    return builder_options(model_cfg["name"], model_cfg)
+
+
+def accuracy_metrics(task: str) -> list:
+    """The compile metrics: one named "accuracy" for every task, so callbacks can monitor val_accuracy.
+
+    Explicit classes because Keras' "accuracy" string is not per-label accuracy
+    for multi-label heads.
+
+    Args:
+        task: "binary", "multiclass" or "multilabel".
+
+    Returns:
+        A one-element list of fresh Keras metrics.
+
+    Example:
+        >>> type(accuracy_metrics("multiclass")[0]).__name__
+        'SparseCategoricalAccuracy'
+    """
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy") if task == "multiclass"
+            else keras.metrics.BinaryAccuracy(name="accuracy")]
+
+
+def builder_options(name: str, model_cfg: Mapping) -> dict:
+    """The ``[model]`` keys that builder ``name`` takes, as keyword arguments.
+
+    Keys a builder has no use for (``bidirectional`` for "cnn", ``kernel_sizes``
+    for "lstm") are left out, as are ``name``, ``task`` and the vectors keys,
+    which the runner handles.
+
+    Args:
+        name: a key of `textrecipes.models.classifiers.BUILDERS`.
+        model_cfg: the recipe's ``[model]`` table.
+
+    Returns:
+        A dict of keyword arguments for ``BUILDERS[name]``.
+
+    Example:
+        >>> from textrecipes.recipe.loading import default_recipe
+        >>> sorted(builder_options("fasttext", default_recipe()["model"]))[:3]
+        ['dropout', 'embedding_dim', 'embedding_dropout']
+    """
+    accepted = inspect.signature(BUILDERS[name]).parameters
+    return {k: v for k, v in model_cfg.items() if k in accepted and k not in ("task", "name", "seed")}
+
+
+def balanced_class_weights(targets: np.ndarray, num_labels: int) -> dict:
+    """Class weights ``n / (k * count)`` from the training targets (scikit-learn's "balanced").
+
+    Args:
+        targets: integer class ids (multiclass) or 0/1 (binary), one per example.
+        num_labels: number of classes; a class absent from ``targets`` gets 1.0.
+
+    Returns:
+        ``{class id: weight}`` for `keras.Model.fit`'s ``class_weight``.
+
+    Example:
+        >>> balanced_class_weights(np.array([0, 0, 0, 1]), 2)
+        {0: 0.6667, 1: 2.0}
+    """
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.asarray(targets).reshape(-1).astype(int)
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    out = {i: 1.0 for i in range(max(num_labels, 2))}
+    out.update({int(c): round(float(w), 4) for c, w in zip(present, weights)})
+    return out
+
+
+def export_meta(cfg: Mapping, labels: list, task: str, vocab: Vocabulary) -> dict:
+    """The metadata written as labels.json and beside each export: labels, task, tokenizer settings.
+
+    Args:
+        cfg: the resolved recipe.
+        labels: the label names in output order.
+        task: "binary", "multiclass" or "multilabel".
+        vocab: the run's `Vocabulary`.
+
+    Returns:
+        A JSON-ready dict.
+
+    Example:
+        >>> from textrecipes.recipe.loading import default_recipe
+        >>> export_meta(default_recipe(), ["neg", "pos"], "binary", Vocabulary(["good"]))["vocabulary_size"]
+        3
+    """
+    tok_cfg = cfg["tokenize"]
+    return {"labels": labels, "task": task, "split": tok_cfg["split"], "lowercase": tok_cfg["lowercase"],
+            "max_length": tok_cfg["max_length"], "vocabulary_size": len(vocab), "recipe": cfg["name"]}
