@@ -35,8 +35,8 @@ from __future__ import annotations
 import numbers
 import random
 
-from textrecipes.augment.synonyms import MappingSynonyms
 from textrecipes.augment.sources import source_from_spec
+from textrecipes.augment.synonyms import MappingSynonyms
 
 __all__ = ["ENGLISH_STOP_WORDS", "OPERATIONS", "Augmenter"]
 
@@ -157,7 +157,6 @@ class Augmenter:
     assert one == augmenter.augment_one("a good movie", epoch=3, index=17)
     ```
     """
-
     TEXT_CACHE_SIZE = 1_000_000  # texts whose analysis is kept (cleared when full)
 
     def __init__(

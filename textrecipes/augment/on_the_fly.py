@@ -60,6 +60,7 @@ def augment_dataset(dataset, augmenter, epoch_variable, *, probability=1.0, num_
     # model.fit(train.map(vectorize), callbacks=[AugmentEpochCallback(epoch)])
     ```
     """
+
     def augment_numpy(index, text, epoch):
         return augmenter.augment_one(
             text.decode("utf-8"), epoch=int(epoch), index=int(index)

@@ -130,7 +130,6 @@ class FileSynonyms(MappingSynonyms):
     source.synonyms("电影")  # ('影片', '片子')
     ```
     """
-
     SEPARATORS = (",", "，", "、")
 
     def __init__(self, path, *, symmetric=False, encoding="utf-8"):

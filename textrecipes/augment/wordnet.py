@@ -15,7 +15,6 @@ from pathlib import Path
 
 from textrecipes.augment.synonyms import SynonymSource, _ordered_unique
 
-
 # Where `make wordnet` puts the NLTK data folder: <repo>/data/nltk_data.
 PROJECT_NLTK_DATA = Path(__file__).resolve().parents[2] / "data" / "nltk_data"
 
@@ -188,7 +187,6 @@ class WordNetSynonyms(SynonymSource):
     wordnet.synonyms("movie")[:3]  # ('film', 'picture', 'moving picture')
     ```
     """
-
     POS = ("n", "v", "a", "r")
 
     def __init__(self, data_dirs=None, *, pos=None, multiword=True):

@@ -36,7 +36,6 @@ class LabeledText(NamedTuple):
         >>> r.label, r.line
         ('pos', 1)
     """
-
     text: str
     label: str | tuple[str, ...]
     line: int
@@ -55,7 +54,6 @@ class TextPair(NamedTuple):
         >>> read_pairs("data/samples/question_answer.tsv").records[0].first
         'What is the capital of France?'
     """
-
     first: str
     second: str
     label: str | None
@@ -73,7 +71,6 @@ class Text(NamedTuple):
         >>> Text("a plain sentence", 1).text
         'a plain sentence'
     """
-
     text: str
     line: int
 
@@ -90,7 +87,6 @@ class TaggedSentence(NamedTuple):
         >>> read_conll("data/samples/conll.txt").records[0].tags[0]
         'B-LOC'
     """
-
     tokens: tuple[str, ...]
     tags: tuple[str, ...]
     line: int
@@ -117,7 +113,6 @@ class ReadReport:
         >>> report.summary()
         'train.tsv: 3 lines read, 2 kept, 1 skipped (blank line)'
     """
-
     path: str
     lines_read: int = 0
     kept: int = 0
@@ -157,6 +152,5 @@ class Dataset(NamedTuple):
         >>> len(ds.records) == ds.report.kept
         True
     """
-
     records: list
     report: ReadReport

@@ -34,7 +34,6 @@ class Splits:
         >>> len(splits.train) + len(splits.validation) + len(splits.test) == splits.reports[0].kept
         True
     """
-
     train: list
     validation: list
     test: list

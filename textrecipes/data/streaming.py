@@ -64,7 +64,6 @@ class StreamStats:
         >>> StreamStats(lines=3, bad_lines=1).good_lines
         2
     """
-
     lines: object = 0
     bad_lines: object = 0
     pruned: bool = False

@@ -21,6 +21,9 @@ import os
 
 import numpy as np
 
+from textrecipes.evaluation.metrics import new_figure, save_figure
+from textrecipes.export.metadata import RunFolderError, read_json
+
 TEXT_CHARS = 300  # longer texts are cut in the report's tables
 PAIR_SEPARATOR = " ‖ "  # between text_a and text_b of a pair in the report's tables
 
@@ -89,7 +92,6 @@ def plot_confusion_matrix(matrix, labels, path: str) -> str:
     """
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    from textrecipes.evaluation.metrics import new_figure, save_figure
 
     size = max(3.5, 0.5 * len(labels) + 2)
     fig = new_figure((size, size))
@@ -144,9 +146,6 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -
         >>> paths = write_report("runs/demo")  # doctest: +SKIP
         >>> from IPython.display import HTML; HTML(open(paths["html"]).read())  # doctest: +SKIP
     """
-    from textrecipes.export.metadata import RunFolderError
-    from textrecipes.export.metadata import read_json
-
     metrics = read_json(os.path.join(run_dir, "metrics.json")) if metrics is None else metrics
     meta = read_json(os.path.join(run_dir, "labels.json"))
     labels, task = meta["labels"], meta["task"]

@@ -14,7 +14,6 @@ import os
 import platform
 from typing import Sequence
 
-
 META_FILE = "textrecipes.json"
 MODEL_CARD = "model_card.json"
 TASKS = ("binary", "multiclass", "multilabel")

@@ -14,8 +14,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.export.metadata import META_FILE, MODEL_CARD, check_meta, read_json
-from textrecipes.export.metadata import RunFolderError
+from textrecipes.export.metadata import META_FILE, MODEL_CARD, RunFolderError, check_meta, read_json
+from textrecipes.export.tflite import TFLiteClassifier
+from textrecipes.models import classifiers as models
 from textrecipes.text.pipeline import sentence_ids, token_lookup
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
 
@@ -78,7 +79,6 @@ class Predictor:
             if not os.path.exists(keras_file):
                 raise RunFolderError(f"{path}: neither saved_model/ nor model.keras found; is this a textrecipes run folder?")
             self.meta = read_json(os.path.join(os.path.dirname(keras_file), "labels.json"))
-            from textrecipes.models import classifiers as models  # noqa: F401  registers the custom layers
 
             try:
                 self._model = keras.saving.load_model(keras_file, safe_mode=True)
@@ -105,7 +105,6 @@ class Predictor:
 
     def _load_tflite(self, path: str, meta: dict | None = None) -> None:
         """The .tflite route: labels and tokenizer from model_card.json (or ``meta``), ids from vocabulary.json beside it."""
-        from textrecipes.export.tflite import TFLiteClassifier
 
         folder = os.path.dirname(os.path.abspath(path))
         card_path = os.path.join(folder, MODEL_CARD) if meta is None else f"the metadata given for {path}"

@@ -17,10 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textrecipes.data.atomic import atomic_folder
 from textrecipes.evaluation.metrics import probabilities_per_label
 from textrecipes.export.metadata import write_export_meta
+from textrecipes.export.predictors import PairPredictor, Predictor, Tagger
 from textrecipes.models.pairs import PAIR_INPUTS
-from textrecipes.data.atomic import atomic_folder
 from textrecipes.text.pipeline import sentence_ids, token_lookup
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
 
@@ -203,7 +204,6 @@ def check_export(e2e: keras.Model, export_path: str, texts: list, task: str, spl
     sample = list(texts[:limit]) + ["", "zzzz qqqq unknown words"]
     segmented = np.array(presegment(sample, split), dtype=object)
     expected = probabilities_per_label(np.asarray(e2e.predict(segmented, verbose=0, batch_size=256)), task)
-    from textrecipes.export.predictors import Predictor  # the reader the users have, not a second one
 
     got = Predictor(export_path, meta=None if meta is None else dict(meta)).predict_proba(sample)
     diff = compare_outputs(expected, got, export_path, tolerance)
@@ -269,7 +269,6 @@ def check_pair_export(e2e: keras.Model, export_path: str, pairs: Sequence[tuple[
     """
     sample = [tuple(p) for p in pairs[:limit]] + [("", ""), ("zzzz qqqq", "unknown words")]
     inputs = {name: np.array([p[k] for p in sample], dtype=object) for k, name in enumerate(PAIR_INPUTS)}
-    from textrecipes.export.predictors import PairPredictor  # the reader the users have, not a second one
 
     expected = probabilities_per_label(np.asarray(e2e.predict(inputs, verbose=0, batch_size=256)), task)
     diff = compare_outputs(expected, PairPredictor(export_path).predict_proba(sample), export_path)
@@ -342,8 +341,6 @@ def check_tagger_export(model: keras.Model, export_path: str, sentences: Sequenc
         >>> check_tagger_export(model, "runs/tagger/saved_model", [["a", "b"]], vocab, False)  # doctest: +SKIP
         {'sentences': 2, 'max_abs_diff': 0.0, 'tags_equal': True}
     """
-    from textrecipes.export.predictors import Tagger  # the reader the users have, not a second one
-
     sample = [list(s) for s in sentences[:limit]] + [["zzzz", "qqqq"]]
     got = Tagger(export_path).predict_proba([" ".join(s) for s in sample])
     expected = []

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from textrecipes.models.layers import (
-    INITIALIZERS, AppendFeatures, AttentionPooling, FirstTokens, HashedBigrams, MaskedConv1D, MaskedPooling,
+    INITIALIZERS, AppendFeatures, AttentionPooling, FirstTokens, HashedBigrams, MaskedConv1D, MaskedPooling
 )
 from textrecipes.models.losses import TASKS
 
@@ -334,34 +334,11 @@ def build_gru_classifier(
     recurrent dropout), the cuDNN-eligible configuration.
 
     Args:
-        vocabulary_size: ids the embedding accepts (``len(Vocabulary)``).
-        num_labels: number of classes (2 for binary).
-        task: "binary" (default), "multiclass" or "multilabel".
-        embedding_dim: embedding size. Default 128.
-        units: GRU units (per direction). Default 128.
-        layers: stacked GRU layers. Default 1.
-        bidirectional: read the text in both directions. Default True.
-        pooling: "last", "max", "mean_max" (default) or "attention".
-        dropout: dropout before the head. Default 0.5.
-        embedding_dropout: spatial dropout on the embeddings. Default 0.2.
-        token_dropout: word dropout. Default 0.2.
-        l1: L1 penalty on the GRU and head kernels. Default 0.
-        l2: L2 penalty on the GRU and head kernels. Default 0.
-        ngram_buckets: hashed-bigram branch size (0: off). Default 131072.
-        ngram_dim: embedding size of that branch. Default 64.
-        ngram_words: the branch hashes the words too (a bag of words and bigrams,
-            as fastText). Default True.
-        ngram_pooling: how the branch pools its bag: "sqrtn" (default; the sum over
-            sqrt(n), so long documents are heard: +12.6 points on long news) or "mean".
-        rnn_length: above 0, the RNN reads only the first ``rnn_length`` tokens
-            while the n-gram branch sees the whole (vectorized) text; 0: the RNN
-            reads everything. Default 256 (with the whole text in the branch and
-            words in the bag: +1.2 points on long news, +3.2 on 15 topics, +1.1 on the
-            party task; benchmarks/RESULTS.md).
-        initializer: kernel initializer, a key of `INITIALIZERS`. Default "glorot_uniform".
-        normalization: "none" (default), "batch" or "layer", after pooling.
-        hidden_units: above 0, a ReLU layer of that size before the head. Default 0.
-        seed: seeds every initializer and dropout. Default 0.
+        vocabulary_size, num_labels, task, embedding_dim, units, layers, bidirectional,
+        pooling, dropout, embedding_dropout, token_dropout, l1, l2, ngram_buckets,
+        ngram_dim, ngram_words, ngram_pooling, rnn_length, initializer, normalization,
+        hidden_units, seed: as for `build_lstm_classifier` (with GRU units and layers),
+            with the same defaults.
         name: model name. Default "gru_classifier".
 
     Returns:

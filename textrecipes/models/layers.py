@@ -11,7 +11,6 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-
 INITIALIZERS = {
     "glorot_uniform": keras.initializers.GlorotUniform,
     "glorot_normal": keras.initializers.GlorotNormal,

@@ -15,7 +15,6 @@ from keras import layers
 from textrecipes.models.classifiers import POOLINGS, encode_tokens, output_layer
 from textrecipes.text.tokenization import TextVectorizer, tokenize_tf
 
-
 PAIR_INPUTS = ("text_a", "text_b")  # the raw-string inputs of a pair model and its export
 
 

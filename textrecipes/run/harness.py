@@ -60,7 +60,6 @@ class RunResult:
         >>> result.task, sorted(result.metrics)[:2]  # doctest: +SKIP
         ('binary', ['accuracy', 'confusion_matrix'])
     """
-
     run_dir: str
     recipe: dict
     metrics: dict
@@ -239,11 +238,12 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
                              extra_callbacks=options.get("extra_callbacks", ()),
                              class_weight=options.get("class_weight"),
                              recompile=compile_model if options.get("gradual") else None)
-        if distribute.is_multi_worker(strategy):
-            # Evaluate and export a local copy: predict/export need no collective ops then.
-            local = task.build(initial=False)
-            local.set_weights(model.get_weights())
-            model = local
+        # Evaluate and export the trained weights in a local, uncompiled copy: predict and export
+        # need no collective ops then, and an exported .keras file holds the model alone (no
+        # optimizer or schedule to resolve when it is loaded elsewhere).
+        trained = task.build(initial=False)
+        trained.set_weights(model.get_weights())
+        model = trained
 
         # 6. Evaluation.
         reports, predictions = task.evaluate(model, eval_ds, splits)

@@ -46,7 +46,6 @@ class Task:
         >>> Nothing({"name": "x"}).check({"name": "x"})
         []
     """
-
     name = "task"
     meta_file = "labels.json"  # where the run folder keeps `metadata`
 
@@ -114,5 +113,5 @@ class Task:
         """Task-specific entries of ``metrics.json``."""
         return {}
 
-    def report(self, run_dir: str, predictions: Mapping) -> None:
-        """Writes ``report.md`` and ``report.html``."""
+    def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
+        """Writes ``report.md`` and ``report.html`` from ``evaluate``'s predictions and the run's metrics."""

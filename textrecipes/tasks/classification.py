@@ -20,18 +20,20 @@ from typing import Mapping
 import keras
 import numpy as np
 
-from textrecipes.augment.on_the_fly import build_augmenter
+from textrecipes.augment.on_the_fly import AugmentEpochCallback, build_augmenter
+from textrecipes.data.atomic import save_keras
 from textrecipes.data.readers import read_classification, read_options
 from textrecipes.data.records import DataError
 from textrecipes.data.splits import format_label_counts, label_counts, load_splits
 from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
 from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
+from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
 from textrecipes.models.losses import loss_for
 from textrecipes.recipe.loading import default_recipe
-from textrecipes.data.atomic import save_keras
 from textrecipes.tasks.base import Task
+from textrecipes.tasks.language_model import check_lm_compatible, init_from_lm, load_language_model
 from textrecipes.text.pipeline import encode_labels, make_dataset
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 from textrecipes.text.vectors import apply_vectors, format_coverage, load_vectors
@@ -55,7 +57,6 @@ class ClassificationTask(Task):
         >>> cfg = load_recipe({"data": {"train": "data/samples/label_text.tsv"}})
         >>> result = run(ClassificationTask(cfg), cfg, run_dir="runs/doc", overwrite=True)  # doctest: +SKIP
     """
-
     name = "classification"
 
     def __init__(self, cfg: Mapping):
@@ -119,7 +120,6 @@ class ClassificationTask(Task):
         model_cfg, tok_cfg = self.cfg["model"], self.cfg["tokenize"]
         if not model_cfg["init_from"]:
             return Vocabulary.build(train_tokens, max_tokens=tok_cfg["max_tokens"], min_freq=tok_cfg["min_freq"])
-        from textrecipes.tasks.language_model import check_lm_compatible, load_language_model
 
         self.lm, vocab, lm_meta = load_language_model(model_cfg["init_from"])
         check_lm_compatible(lm_meta, self.cfg, model_cfg["init_from"])
@@ -160,7 +160,6 @@ class ClassificationTask(Task):
         if self.vectors_matrix is not None:
             apply_vectors(model, self.vectors_matrix, freeze=model_cfg["freeze_vectors"])
         if self.lm is not None:
-            from textrecipes.tasks.language_model import init_from_lm
 
             copied = init_from_lm(model, self.lm, layers=model_cfg["init_from_layers"])
             log.info(f"weights from the language model: {', '.join(copied)}")
@@ -178,7 +177,6 @@ class ClassificationTask(Task):
     def fit_options(self, model) -> dict:
         extra = []
         if self.augmenter is not None:
-            from textrecipes.augment.on_the_fly import AugmentEpochCallback
 
             extra.append(AugmentEpochCallback(self.epoch_variable))
         return {"extra_callbacks": extra, "class_weight": self.class_weight,
@@ -225,7 +223,6 @@ class ClassificationTask(Task):
 
     def export_tflite(self, e2e, run_dir: str, sample: list) -> dict:
         """``model.tflite`` (token ids in; `textrecipes.export.tflite`), checked against the Keras model."""
-        from textrecipes.export.tflite import export_tflite
 
         path = os.path.join(run_dir, "model.tflite")
         quantize = self.cfg["export"]["tflite_quantize"]

@@ -27,14 +27,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textrecipes.data.atomic import save_keras
 from textrecipes.data.readers import read_corpus
 from textrecipes.data.records import DataError
 from textrecipes.data.splits import Splits
-from textrecipes.export.metadata import read_json
+from textrecipes.export.metadata import RunFolderError, read_json
 from textrecipes.models.language_model import build_language_model, perplexity
 from textrecipes.recipe.loading import RecipeError, load_recipe
-from textrecipes.export.metadata import RunFolderError
-from textrecipes.data.atomic import save_keras
 from textrecipes.run.harness import run
 from textrecipes.tasks.base import Task
 from textrecipes.text.tokenization import Vocabulary, presegment, tokenize

@@ -15,13 +15,13 @@ from __future__ import annotations
 import os
 from typing import Mapping
 
+from textrecipes.data.atomic import save_keras
 from textrecipes.data.readers import read_pairs
 from textrecipes.data.splits import label_counts, load_splits
 from textrecipes.evaluation.report import pair_texts
 from textrecipes.export.saved_model import check_pair_export, export_pair_model
 from textrecipes.models.pairs import PAIR_INPUTS, TokenKeys, build_pair_classifier, end_to_end_pair_model
 from textrecipes.recipe.loading import default_recipe
-from textrecipes.data.atomic import save_keras
 from textrecipes.tasks.classification import SPLIT_NAMES, ClassificationTask, infer_task, log
 from textrecipes.text.pipeline import encode_labels, make_pair_dataset
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
@@ -53,7 +53,6 @@ class PairsTask(ClassificationTask):
         >>> PairsTask(cfg).check(cfg)
         ["'data.text_first' does not apply to data.format = 'pairs' (the label is always the last column)"]
     """
-
     name = "pairs"
 
     def check(self, cfg: Mapping) -> list[str]:

@@ -26,13 +26,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textrecipes.data.atomic import save_keras
 from textrecipes.data.readers import read_conll
 from textrecipes.data.splits import load_splits
 from textrecipes.evaluation.report import write_report
 from textrecipes.evaluation.tagging import evaluate_tagging
 from textrecipes.export.saved_model import check_tagger_export, export_tagger
 from textrecipes.models.tagger import build_tagger
-from textrecipes.data.atomic import save_keras
 from textrecipes.tasks.base import Task
 from textrecipes.text.pipeline import make_tagging_dataset, token_lookup
 from textrecipes.text.tokenization import Vocabulary
@@ -75,7 +75,6 @@ class TaggingTask(Task):
         >>> TaggingTask(cfg).check(cfg)
         ["'data.header' does not apply to data.format = 'conll' (token<space>tag lines)"]
     """
-
     name = "tagging"
 
     def check(self, cfg: Mapping) -> list[str]:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import keras
 import numpy as np
 import tensorflow as tf
 
-import keras
-
+from textrecipes.augment.on_the_fly import augment_dataset
 from textrecipes.text.tokenization import OOV_ID, OOV_TOKEN, TextVectorizer
 
 
@@ -141,7 +141,6 @@ def make_dataset(
 
 def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float) -> tf.data.Dataset:
     """(index, (text, target)) → (text or its variant, target), deterministic in (seed, epoch, index)."""
-    from textrecipes.augment.on_the_fly import augment_dataset
 
     flat = data.map(lambda index, example: (index, example[0], example[1]))
     return augment_dataset(flat, augmenter, epoch_variable, probability=probability)

@@ -39,8 +39,10 @@ import warnings
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
+from textrecipes.training import resume
 from textrecipes.training.schedules import ScaledSchedule
 
 __all__ = [
@@ -499,7 +501,6 @@ class LearningRateLogger(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         if self.log_dir and self._writer is None:
-            import tensorflow as tf
 
             self._writer = tf.summary.create_file_writer(os.fspath(self.log_dir))
 
@@ -508,7 +509,6 @@ class LearningRateLogger(keras.callbacks.Callback):
         if logs is not None:
             logs[self.key] = rate
         if self._writer is not None:
-            import tensorflow as tf
 
             with self._writer.as_default():
                 tf.summary.scalar(self.key, rate, step=epoch)
@@ -557,7 +557,6 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.resumed_epoch = 0
 
     def on_train_begin(self, logs=None):
-        from textrecipes.training import resume  # late: it imports TensorFlow's strategies
 
         epoch = self.resume_from
         if epoch is None:
@@ -579,7 +578,6 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
 
     def _save_model(self):
-        from textrecipes.training import resume
 
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch

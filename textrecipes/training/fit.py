@@ -15,8 +15,7 @@ from typing import Mapping
 
 import keras
 
-from textrecipes.training import callbacks as callbacks_lib
-from textrecipes.training import distribute, resume, schedules, transfer
+from textrecipes.training import callbacks as callbacks_lib, distribute, resume, schedules, transfer
 
 log = logging.getLogger(__name__)
 

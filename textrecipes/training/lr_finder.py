@@ -10,13 +10,16 @@ exactly as they were, so the real `fit` starts from the same point.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from textrecipes.evaluation.metrics import new_figure, save_figure
 from textrecipes.training.callbacks import get_schedule
 from textrecipes.training.schedules import Constant, ScaledSchedule
 
@@ -45,7 +48,6 @@ class LRFinderResult:
     >>> result.suggestion
     0.0031622776
     """
-
     lrs: np.ndarray
     losses: np.ndarray
     suggestion: float
@@ -104,7 +106,6 @@ def _suggest(lrs, losses, min_lr, max_lr):
 
 
 def _as_dataset(data, batch_size, seed):
-    import tensorflow as tf
 
     if isinstance(data, tf.data.Dataset):
         return data.repeat()
@@ -135,6 +136,56 @@ def _ensure_built(model, dataset, optimizer):
                 optimizer.build(model.trainable_variables)
         else:
             optimizer.build(model.trainable_variables)
+
+
+def _check_range_test(optimizer, min_lr, max_lr, steps, smoothing):
+    if optimizer is None:
+        raise ValueError("find_learning_rate needs a compiled model: call model.compile() first.")
+    if not 0 < min_lr < max_lr:
+        raise ValueError(f"Need 0 < min_lr < max_lr. Received: min_lr={min_lr}, max_lr={max_lr}")
+    if steps < 2:
+        raise ValueError(f"steps must be >= 2. Received: steps={steps}")
+    if not 0 <= smoothing < 1:
+        raise ValueError(f"smoothing must be in [0, 1). Received: {smoothing}")
+
+
+@contextlib.contextmanager
+def _restored(model, optimizer):
+    """Puts back the model's and the optimizer's variables (and ``model.history``) after the block."""
+    saved_model = [np.array(v.numpy(), copy=True) for v in model.variables]
+    saved_optimizer = [np.array(v.numpy(), copy=True) for v in optimizer.variables]
+    saved_history = getattr(model, "history", None)
+    try:
+        yield
+    finally:
+        model.make_train_function(force=True)
+        for variable, value in zip(model.variables, saved_model):
+            variable.assign(value)
+        if len(optimizer.variables) != len(saved_optimizer):
+            raise RuntimeError("The optimizer's variables changed during the range test; its state could not be restored.")
+        for variable, value in zip(optimizer.variables, saved_optimizer):
+            variable.assign(value)
+        if saved_history is not None:
+            model.history = saved_history
+
+
+@contextlib.contextmanager
+def _settable_rate(optimizer, first_rate):
+    """Yields ``set_rate(value)``; a schedule (or a callable rate) gives way to a float-rate stand-in meanwhile."""
+    inner = optimizer
+    while hasattr(inner, "inner_optimizer"):
+        inner = inner.inner_optimizer
+    original = getattr(inner, "_learning_rate", None)
+    swapped = get_schedule(inner) is not None or (callable(original) and not isinstance(original, keras.Variable))
+    if not swapped:
+        yield lambda value: setattr(inner, "learning_rate", float(value))
+        return
+    rate = keras.Variable(float(first_rate), dtype="float32", trainable=False, name="lr_finder_rate")
+    inner.learning_rate = ScaledSchedule(Constant(1.0), rate)
+    try:
+        yield rate.assign
+    finally:
+        inner.learning_rate = original
 
 
 def find_learning_rate(
@@ -192,76 +243,15 @@ def find_learning_rate(
     >>> model.optimizer.learning_rate.assign(result.suggestion)
     """
     optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        raise ValueError(
-            "find_learning_rate needs a compiled model: call model.compile() first."
-        )
-    if not 0 < min_lr < max_lr:
-        raise ValueError(
-            f"Need 0 < min_lr < max_lr. Received: min_lr={min_lr}, max_lr={max_lr}"
-        )
-    if steps < 2:
-        raise ValueError(f"steps must be >= 2. Received: steps={steps}")
-    if not 0 <= smoothing < 1:
-        raise ValueError(f"smoothing must be in [0, 1). Received: {smoothing}")
-
+    _check_range_test(optimizer, min_lr, max_lr, steps, smoothing)
     data = _as_dataset(dataset, batch_size, seed)
     _ensure_built(model, data, optimizer)
-    saved_model = [np.array(v.numpy(), copy=True) for v in model.variables]
-    saved_optimizer = [np.array(v.numpy(), copy=True) for v in optimizer.variables]
-    saved_history = getattr(model, "history", None)
-
-    schedule_optimizer = optimizer
-    while hasattr(schedule_optimizer, "inner_optimizer"):
-        schedule_optimizer = schedule_optimizer.inner_optimizer
-    schedule = get_schedule(schedule_optimizer)
-    original_rate = getattr(schedule_optimizer, "_learning_rate", None)
-    swapped = schedule is not None or (
-        callable(original_rate) and not isinstance(original_rate, keras.Variable)
-    )
-    if swapped:
-        rate = keras.Variable(
-            float(min_lr), dtype="float32", trainable=False, name="lr_finder_rate"
-        )
-        schedule_optimizer.learning_rate = ScaledSchedule(Constant(1.0), rate)
-
-        def set_rate(value):
-            rate.assign(value)
-
-    else:
-
-        def set_rate(value):
-            schedule_optimizer.learning_rate = float(value)
-
     rates = min_lr * (max_lr / min_lr) ** (np.arange(steps) / (steps - 1))
-    sweep = _RangeTest(rates, set_rate, smoothing)
-    try:
+    with _restored(model, optimizer), _settable_rate(optimizer, min_lr) as set_rate:
+        sweep = _RangeTest(rates, set_rate, smoothing)
         # A train function traced before would keep the old rate object.
         model.make_train_function(force=True)
-        model.fit(
-            data,
-            epochs=steps,
-            steps_per_epoch=1,
-            callbacks=[sweep],
-            shuffle=False,
-            verbose=0,
-        )
-    finally:
-        if swapped:
-            schedule_optimizer.learning_rate = original_rate
-        model.make_train_function(force=True)
-        for variable, value in zip(model.variables, saved_model):
-            variable.assign(value)
-        if len(optimizer.variables) != len(saved_optimizer):
-            raise RuntimeError(
-                "The optimizer's variables changed during the range test; "
-                "its state could not be restored."
-            )
-        for variable, value in zip(optimizer.variables, saved_optimizer):
-            variable.assign(value)
-        if saved_history is not None:
-            model.history = saved_history
-
+        model.fit(data, epochs=steps, steps_per_epoch=1, callbacks=[sweep], shuffle=False, verbose=0)
     lrs = np.asarray(sweep.lrs, dtype="float64")
     losses = np.asarray(sweep.losses, dtype="float64")
     result = LRFinderResult(
@@ -292,8 +282,6 @@ def plot_lr_finder(result, path):
     >>> plot_lr_finder(find_learning_rate(model, train_ds), "runs/lr.png")
     'runs/lr.png'
     """
-    from textrecipes.evaluation.metrics import new_figure
-
     fig = new_figure((6, 3.5))
     ax = fig.subplots()
     if len(result.lrs):
@@ -310,6 +298,5 @@ def plot_lr_finder(result, path):
     ax.set_ylabel("training loss")
     ax.set_title("Learning-rate range test")
     ax.legend()
-    from textrecipes.evaluation.metrics import save_figure
 
     return save_figure(fig, path)

@@ -87,78 +87,26 @@ class LayerRates:
         return {**super().get_config(), "layer_rates": dict(self.layer_rates)}
 
 
-@keras.saving.register_keras_serializable(package="textrecipes")
-class LayerRateAdam(LayerRates, keras.optimizers.Adam):
-    """Adam with a learning-rate multiplier per layer (see `LayerRates`).
+def _with_layer_rates_class(base: type) -> type:
+    """``LayerRate<Base>``: the Keras optimizer ``base`` with a learning-rate multiplier per layer, registered."""
+    doc = f"""{base.__name__} with a learning-rate multiplier per layer (see `LayerRates`).
 
     Args:
-        layer_rates: ``{layer name: multiplier}``. Default None.
-        **kwargs: `keras.optimizers.Adam` arguments.
-
-    Example:
-        >>> LayerRateAdam(layer_rates={"bilstm": 0.4}).layer_rates
-        {'bilstm': 0.4}
+        layer_rates: ``{{layer name: multiplier}}``. Default None.
+        **kwargs: `keras.optimizers.{base.__name__}` arguments.
     """
+    cls = type(f"LayerRate{base.__name__}", (LayerRates, base), {"__doc__": doc, "__module__": __name__})
+    return keras.saving.register_keras_serializable(package="textrecipes")(cls)
 
 
-@keras.saving.register_keras_serializable(package="textrecipes")
-class LayerRateAdamW(LayerRates, keras.optimizers.AdamW):
-    """AdamW with a learning-rate multiplier per layer (see `LayerRates`).
-
-    Args:
-        layer_rates: ``{layer name: multiplier}``. Default None.
-        **kwargs: `keras.optimizers.AdamW` arguments.
-
-    Example:
-        >>> LayerRateAdamW(layer_rates={"bilstm": 0.4}).layer_rates
-        {'bilstm': 0.4}
-    """
-
-
-@keras.saving.register_keras_serializable(package="textrecipes")
-class LayerRateSGD(LayerRates, keras.optimizers.SGD):
-    """SGD with a learning-rate multiplier per layer (see `LayerRates`).
-
-    Args:
-        layer_rates: ``{layer name: multiplier}``. Default None.
-        **kwargs: `keras.optimizers.SGD` arguments.
-
-    Example:
-        >>> LayerRateSGD(layer_rates={"bilstm": 0.4}).layer_rates
-        {'bilstm': 0.4}
-    """
-
-
-@keras.saving.register_keras_serializable(package="textrecipes")
-class LayerRateRMSprop(LayerRates, keras.optimizers.RMSprop):
-    """RMSprop with a learning-rate multiplier per layer (see `LayerRates`).
-
-    Args:
-        layer_rates: ``{layer name: multiplier}``. Default None.
-        **kwargs: `keras.optimizers.RMSprop` arguments.
-
-    Example:
-        >>> LayerRateRMSprop(layer_rates={"bilstm": 0.4}).layer_rates
-        {'bilstm': 0.4}
-    """
-
-
-@keras.saving.register_keras_serializable(package="textrecipes")
-class LayerRateAdagrad(LayerRates, keras.optimizers.Adagrad):
-    """Adagrad with a learning-rate multiplier per layer (see `LayerRates`).
-
-    Args:
-        layer_rates: ``{layer name: multiplier}``. Default None.
-        **kwargs: `keras.optimizers.Adagrad` arguments.
-
-    Example:
-        >>> LayerRateAdagrad(layer_rates={"bilstm": 0.4}).layer_rates
-        {'bilstm': 0.4}
-    """
-
-
-LAYER_RATE_OPTIMIZERS = {"Adam": LayerRateAdam, "AdamW": LayerRateAdamW, "SGD": LayerRateSGD,
-                         "RMSprop": LayerRateRMSprop, "Adagrad": LayerRateAdagrad}
+# One class each: a saved model names its optimizer's class, so each must be importable by name.
+LayerRateAdam = _with_layer_rates_class(keras.optimizers.Adam)
+LayerRateAdamW = _with_layer_rates_class(keras.optimizers.AdamW)
+LayerRateSGD = _with_layer_rates_class(keras.optimizers.SGD)
+LayerRateRMSprop = _with_layer_rates_class(keras.optimizers.RMSprop)
+LayerRateAdagrad = _with_layer_rates_class(keras.optimizers.Adagrad)
+LAYER_RATE_OPTIMIZERS = {cls.__name__[len("LayerRate"):]: cls for cls in
+                         (LayerRateAdam, LayerRateAdamW, LayerRateSGD, LayerRateRMSprop, LayerRateAdagrad)}
 
 
 def with_layer_rates(optimizer: keras.optimizers.Optimizer, layer_rates: Mapping[str, float]) -> keras.optimizers.Optimizer:

@@ -16,7 +16,6 @@ import tensorflow as tf
 
 from textrecipes.training.distribute import is_multi_worker
 
-
 BACKUP_FILE = "epoch-{epoch:04d}.weights.h5"  # the state after that many epochs, written atomically
 
 

@@ -28,6 +28,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from textrecipes.evaluation.metrics import new_figure, save_figure
+
 __all__ = [
     "Constant",
     "StepDecay",
@@ -857,7 +859,6 @@ def plot_schedule(schedule, total_steps, path, *, steps_per_epoch=None, title=No
     count = min(total_steps, 2000)
     steps = np.unique(np.linspace(0, total_steps - 1, count).round().astype(int))
     values = schedule_values(schedule, steps)
-    from textrecipes.evaluation.metrics import new_figure
 
     fig = new_figure((6, 3.5))
     ax = fig.subplots()
@@ -869,6 +870,5 @@ def plot_schedule(schedule, total_steps, path, *, steps_per_epoch=None, title=No
     ax.set_ylabel("learning rate")
     ax.set_title(title or type(schedule).__name__)
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-    from textrecipes.evaluation.metrics import save_figure
 
     return save_figure(fig, path)

@@ -14,6 +14,8 @@ from typing import Sequence
 import keras
 import numpy as np
 
+from textrecipes.export.metadata import RunFolderError
+
 FREEZE_MODES = ("none", "embedding", "all_but_head", "gradual")
 
 # Head first, then down the network. The hashed-bigram embedding feeds the head
@@ -268,8 +270,6 @@ def check_file(path: str, what: str) -> str:
         >>> check_file("README.md", "the README")
         'README.md'
     """
-    from textrecipes.export.metadata import RunFolderError
-
     if not os.path.exists(path):
         raise RunFolderError(f"{path} is missing ({what}); is {os.path.dirname(path) or '.'} a finished run folder?")
     return path

@@ -24,10 +24,21 @@ import keras
 import numpy as np
 from keras import ops
 
-from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
+from textrecipes.data.atomic import save_keras
+from textrecipes.evaluation.metrics import (
+    evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
+)
+from textrecipes.export.metadata import RunFolderError, read_json
+from textrecipes.export.predictors import Predictor
+from textrecipes.export.saved_model import check_export, end_to_end_model, export_saved_model
+from textrecipes.models.classifiers import build_lstm_classifier
 from textrecipes.recipe.loading import load_recipe, to_toml
+from textrecipes.run.artifacts import write_json, write_model_card
 from textrecipes.run.folder import prepare_run_dir
-from textrecipes.workflows.train import task_for
+from textrecipes.text.pipeline import encode_labels, make_dataset
+from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
+from textrecipes.training.optimizers import build_optimizer
+from textrecipes.workflows.train import task_for, train
 
 
 @keras.saving.register_keras_serializable(package="textrecipes")
@@ -165,12 +176,6 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
         >>> Predictor(out["run_dir"]).predict(["a fine film"])  # doctest: +SKIP
         [('fresh', 0.88)]
     """
-    from textrecipes.export.saved_model import export_saved_model
-    from textrecipes.run.artifacts import write_model_card
-    from textrecipes.workflows.train import train
-    from textrecipes.export.saved_model import check_export
-    from textrecipes.text.tokenization import presegment
-
     if (seeds is None) == (recipes is None) or not (seeds or recipes):
         raise ValueError("give seeds=[...] or recipes=[...] (one of them, non-empty)")
     started = time.time()
@@ -208,7 +213,6 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
         outputs.append(r.model(texts))
     model = keras.Model(texts, EnsembleCombine(method, task, name="combine")(outputs), name="ensemble")
 
-    from textrecipes.text.pipeline import encode_labels
 
     data_cfg = {**cfg, "data": data}
     splits = task_for(data_cfg).read(data_cfg)
@@ -345,10 +349,6 @@ def distillation_targets(targets: np.ndarray, teacher: np.ndarray, task: str, nu
 
 def _fit_student(cfg, texts, targets, teacher, labels, task, *, units, embedding_dim, temperature, alpha, verbose):
     """Trains the small LSTM with `DistillationLoss` (alpha=1: the hard labels only)."""
-    from textrecipes.models.classifiers import build_lstm_classifier
-    from textrecipes.text.pipeline import make_dataset
-    from textrecipes.training.optimizers import build_optimizer
-    from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize
 
     tok = cfg["tokenize"]
     seed = cfg["seed"]
@@ -415,22 +415,11 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
         >>> out["accuracy_kept"] > 0.95, out["size_saved"]["params"] > 0.9  # doctest: +SKIP
         (True, True)
     """
-    from textrecipes.export.saved_model import end_to_end_model, export_saved_model
-    from textrecipes.export.predictors import Predictor
-    from textrecipes.text.pipeline import encode_labels
-    from textrecipes.data.splits import load_splits
-    from textrecipes.run.artifacts import write_model_card
-    from textrecipes.export.saved_model import check_export
-    from textrecipes.text.tokenization import presegment
-
     started = time.time()
     ens_metrics_path = os.path.join(ensemble_dir, "metrics.json")
     if not os.path.exists(ens_metrics_path) or not os.path.isdir(os.path.join(ensemble_dir, "saved_model")):
-        from textrecipes.export.metadata import RunFolderError
-
         raise RunFolderError(f"{ensemble_dir}: not a finished ensemble (metrics.json and saved_model/ expected)")
-    with open(ens_metrics_path, encoding="utf-8") as f:
-        ens = json.load(f)
+    ens = read_json(ens_metrics_path)
     cfg = load_recipe(recipe or os.path.join(ensemble_dir, "recipe.toml"), overrides)
     run_dir = run_dir or os.path.join(ensemble_dir, "distilled")
     _prepare(run_dir, overwrite)
@@ -445,12 +434,11 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     teacher = {name: teacher_model.predict_proba(raw[name]) for name in raw}
     units = units or max(8, cfg["model"]["units"] // 4)
     embedding_dim = embedding_dim or max(8, cfg["model"]["embedding_dim"] // 4)
-    fit_verbose = 1 if verbose >= 2 else 0
     reports, models = {}, {}
     for kind, a in (("student", alpha), ("no_distillation", 1.0)):
         vectorizer, model, history = _fit_student(cfg, texts, targets, teacher, labels, task, units=units,
                                                   embedding_dim=embedding_dim, temperature=temperature, alpha=a,
-                                                  verbose=fit_verbose)
+                                                  verbose=1 if verbose >= 2 else 0)
         e2e = end_to_end_model(vectorizer, model)
         probs = probabilities_per_label(e2e.predict(np.array(texts["test"], dtype=object), verbose=0, batch_size=256), task)
         reports[kind] = evaluate_predictions(targets["test"], probs, labels, task)
@@ -458,20 +446,41 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     e2e, student, history = models["student"]
     meta = {"labels": labels, "task": task, "split": split, "lowercase": cfg["tokenize"]["lowercase"],
             "max_length": cfg["tokenize"]["max_length"], "recipe": cfg["name"], "distilled_from": os.path.abspath(ensemble_dir)}
-    with open(os.path.join(run_dir, "labels.json"), "w", encoding="utf-8") as f:
-        json.dump(meta, f, indent=2, ensure_ascii=False)
-    e2e.save(os.path.join(run_dir, "model.keras"))
-    export_path = os.path.join(run_dir, "saved_model")
-    export_saved_model(e2e, export_path, labels=labels, task=task, meta=meta)
-    export_check = check_export(e2e, export_path, raw["test"], task, split)
-    write_model_card(run_dir, cfg, meta, {"test": reports["student"]}, {"saved_model": export_check, "model.keras": {}})
-    from textrecipes.evaluation.metrics import plot_learning_curves
+    export_check = _export_student(run_dir, cfg, e2e, meta, raw["test"], reports["student"], history)
+    summary = _distill_summary(ens, reports, student, os.path.join(run_dir, "saved_model"))
+    summary.update({
+        "student": {"units": units, "embedding_dim": embedding_dim, "bidirectional": False, "ngram_buckets": 0},
+        "temperature": temperature, "alpha": alpha, "epochs_run": len(history.get("loss", [])),
+        "export_check": export_check, "train_seconds": round(time.time() - started, 1)})
+    write_json(os.path.join(run_dir, "metrics.json"), summary)
+    if verbose:
+        acc, params, sizes = summary["accuracy"], summary["params"], summary["saved_model_bytes"]
+        print(f"test accuracy: ensemble {acc['ensemble']:.4f}, distilled student {acc['student']:.4f} "
+              f"({summary['accuracy_kept']:.1%} kept), same student without distillation {acc['no_distillation']:.4f}")
+        print(f"size: {params['student']:,} vs {params['ensemble']:,} parameters ({summary['size_saved']['params']:.1%} saved); "
+              f"SavedModel {sizes['student']:,} vs {sizes['ensemble']:,} bytes "
+              f"({summary['size_saved']['saved_model_bytes']:.1%} saved); {run_dir}", flush=True)
+    return summary
 
+
+def _export_student(run_dir, cfg, e2e, meta, test_texts, report, history) -> dict:
+    """labels.json, model.keras, the SavedModel (checked), the model card and the learning curves of the student."""
+    write_json(os.path.join(run_dir, "labels.json"), meta)
+    save_keras(e2e, os.path.join(run_dir, "model.keras"))
+    export_path = os.path.join(run_dir, "saved_model")
+    export_saved_model(e2e, export_path, labels=meta["labels"], task=meta["task"], meta=meta, overwrite=True)
+    export_check = check_export(e2e, export_path, test_texts, meta["task"], meta["split"])
+    write_model_card(run_dir, cfg, meta, {"test": report}, {"saved_model": export_check, "model.keras": {}})
     plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
+    return export_check
+
+
+def _distill_summary(ens: dict, reports: dict, student, export_path: str) -> dict:
+    """Accuracy kept and size saved: the student against the ensemble and against itself without distillation."""
     ens_acc = ens["test"]["accuracy"]
     params = {"student": int(student.count_params()), "ensemble": int(ens["params"])}
     sizes = {"student": _folder_bytes(export_path), "ensemble": int(ens["saved_model_bytes"])}
-    summary = {
+    return {
         "test": reports["student"], "no_distillation_test": reports["no_distillation"],
         "accuracy": {"student": reports["student"]["accuracy"], "ensemble": ens_acc,
                      "no_distillation": reports["no_distillation"]["accuracy"],
@@ -480,17 +489,4 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
         "params": params, "saved_model_bytes": sizes,
         "size_saved": {"params": 1 - params["student"] / params["ensemble"],
                        "saved_model_bytes": 1 - sizes["student"] / sizes["ensemble"]},
-        "student": {"units": units, "embedding_dim": embedding_dim, "bidirectional": False, "ngram_buckets": 0},
-        "temperature": temperature, "alpha": alpha, "epochs_run": len(history.get("loss", [])),
-        "export_check": export_check, "train_seconds": round(time.time() - started, 1),
     }
-    with open(os.path.join(run_dir, "metrics.json"), "w", encoding="utf-8") as f:
-        json.dump(summary, f, indent=2, ensure_ascii=False)
-    if verbose:
-        acc = summary["accuracy"]
-        print(f"test accuracy: ensemble {acc['ensemble']:.4f}, distilled student {acc['student']:.4f} "
-              f"({summary['accuracy_kept']:.1%} kept), same student without distillation {acc['no_distillation']:.4f}")
-        print(f"size: {params['student']:,} vs {params['ensemble']:,} parameters ({summary['size_saved']['params']:.1%} saved); "
-              f"SavedModel {sizes['student']:,} vs {sizes['ensemble']:,} bytes "
-              f"({summary['size_saved']['saved_model_bytes']:.1%} saved); {run_dir}", flush=True)
-    return summary

@@ -21,11 +21,10 @@ import keras
 
 from textrecipes.data.readers import read_classification, read_options
 from textrecipes.data.records import DataError
-from textrecipes.export.metadata import check_meta, read_json
+from textrecipes.export.metadata import RunFolderError, check_meta, read_json
 from textrecipes.models.classifiers import BUILDERS
 from textrecipes.models.layers import FirstTokens, HashedBigrams, MaskedPooling
 from textrecipes.recipe.loading import RecipeError, load_recipe
-from textrecipes.export.metadata import RunFolderError
 from textrecipes.run.harness import RunResult, run
 from textrecipes.tasks.classification import ClassificationTask, builder_options, log
 from textrecipes.text.tokenization import Vocabulary
@@ -142,7 +141,6 @@ class FinetuneTask(ClassificationTask):
         extend_vocabulary: add the new data's unknown words to the vocabulary.
         freeze: "none", "embedding", "all_but_head" or "gradual".
     """
-
     name = "finetune"
 
     def __init__(self, cfg: Mapping, source: tuple, *, run_dir: str, extend_labels: bool, extend_vocabulary: bool,

@@ -19,6 +19,7 @@ from typing import Mapping
 
 from textrecipes.recipe.loading import RecipeError, load_recipe, to_toml
 from textrecipes.run.folder import prepare_run_dir
+from textrecipes.workflows.train import train
 
 # metric → (direction, where it comes from)
 METRICS = {"val_accuracy": "max", "val_loss": "min", "val_macro_f1": "max"}
@@ -197,7 +198,6 @@ def _make_tuner_class():
 
         def run_trial(self, trial, *args, **kwargs):
             """Trains the recipe with this trial's values; returns the objective."""
-            from textrecipes.workflows.train import train
 
             overrides = {key: trial.hyperparameters.get(_hp_name(key)) for key in self.space}
             recipe = trial_recipe(self.cfg, overrides)
@@ -289,7 +289,6 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
         >>> len(out["rows"]), os.path.basename(out["best_recipe"])  # doctest: +SKIP
         (4, 'best_recipe.toml')
     """
-
     import keras_tuner
 
     cfg = load_recipe(recipe, overrides)
