@@ -16,7 +16,8 @@ from textrecipes.models.classifiers import (
     BUILDERS, INITIALIZERS, AttentionPooling, SparseCategoricalCrossentropyWithSmoothing, build_cnn_classifier,
     build_fasttext_classifier, build_gru_classifier, build_lstm_classifier, loss_for,
 )
-from textrecipes.recipe.loading import CHOICES, RecipeError, load_recipe
+from textrecipes.recipe.loading import RecipeError, load_recipe
+from textrecipes.recipe.schema import choices_of, lookup
 from textrecipes.run.harness import balanced_class_weights, train
 from textrecipes.text.vectors import apply_vectors, load_vectors
 
@@ -46,8 +47,8 @@ def small_recipe(name, slices, **model):
 
 
 def test_every_builder_is_a_recipe_choice():
-    assert set(BUILDERS) == set(CHOICES[("model", "name")])
-    assert set(INITIALIZERS) == set(CHOICES[("model", "initializer")])
+    assert set(BUILDERS) == set(choices_of(lookup(("model", "name"))))
+    assert set(INITIALIZERS) == set(choices_of(lookup(("model", "initializer"))))
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -8,6 +8,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
+from textrecipes.recipe import command as recipe_command  # noqa: E402 - imports no TensorFlow
+
 
 def _cmd_train(args) -> int:
     if args.restarts:  # this process only supervises; a child process trains
@@ -312,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         augment = None
     if augment is not None and hasattr(augment, "add_cli"):
         augment.add_cli(sub)
+    recipe_command.add_cli(sub)
     return parser
 
 

@@ -68,6 +68,8 @@ ENGLISH_STOP_WORDS = frozenset(
 )
 
 OPERATIONS = ("sr", "ri", "rs", "rd")
+#: How `Augmenter` splits a text into words when given a name (see `_named_tokenizer`).
+TOKENIZERS = ("whitespace", "chars", "jieba")
 
 _NO_SYNONYMS = ((), ())
 
@@ -582,7 +584,7 @@ def add_cli(subparsers):
     parser.add_argument(
         "--tokenizer",
         default="whitespace",
-        choices=("whitespace", "chars", "jieba"),
+        choices=TOKENIZERS,
         help="how to split text (default whitespace; chars or jieba for Chinese)",
     )
     parser.add_argument(
