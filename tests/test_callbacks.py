@@ -8,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from textrecipes.recipe.loading import DEFAULTS
+from textrecipes.recipe.validation import resolve
 from textrecipes.training.callbacks import (
-    CALLBACK_DEFAULTS,
     EarlyStopping,
     InterruptBetweenBatches,
     LearningRateLogger,
@@ -19,7 +20,6 @@ from textrecipes.training.callbacks import (
     build_callbacks,
     get_schedule,
     metric_mode,
-    validate_callbacks,
 )
 from textrecipes.training.schedules import CosineAnnealing, ExponentialDecay, ScaledSchedule
 
@@ -322,37 +322,56 @@ def test_backup_resumes_an_interrupted_run(tmp_path):
     assert history.epoch == [2, 3]
 
 
+def validate_callbacks(table):
+    """The problems the recipe validator finds in a [callbacks] table."""
+    return resolve([{"callbacks": table}], context={"require_data": False})[1]
+
+
 def test_validate_callbacks_reports_unknown_names_with_suggestions():
     problems = validate_callbacks({"early_stoping": {"patience": 3}})
-    assert "did you mean 'early_stopping'" in problems[0]
+    assert problems == ["unknown key 'callbacks.early_stoping' (did you mean 'early_stopping'?)"]
     problems = validate_callbacks({"early_stopping": {"patiense": 3}})
-    assert "unknown key 'patiense'" in problems[0]
-    assert "did you mean 'patience'" in problems[0]
+    assert problems == ["unknown key 'callbacks.early_stopping.patiense' (did you mean 'patience'?)"]
 
 
 def test_validate_callbacks_reports_types_and_ranges():
     problems = validate_callbacks({
         "early_stopping": {"patience": -1, "mode": "up"},
         "reduce_lr_on_plateau": {"factor": 1.5},
-        "loss_plateau": {"min_delta": "small"},
+        "loss_plateau": {"min_delta": "small", "monitor": ""},
         "checkpoint": "yes",
     })
-    text = "\n".join(problems)
-    assert "patience must be >= 0" in text
-    assert "mode must be 'auto', 'min' or 'max'" in text
-    assert "factor must be in (0, 1)" in text
-    assert "min_delta must be a number" in text
-    assert "checkpoint must be true, false or a table" in text
-    assert validate_callbacks(CALLBACK_DEFAULTS) == []
+    assert sorted(problems) == sorted([
+        "'callbacks.early_stopping.patience' = -1 is out of range (must be >= 0)",
+        "'callbacks.early_stopping.mode' must be one of ['auto', 'min', 'max'], got 'up'",
+        "'callbacks.reduce_lr_on_plateau.factor' = 1.5 is out of range (must be > 0 and < 1)",
+        "'callbacks.loss_plateau.min_delta' must be float, got str 'small'",
+        "'callbacks.loss_plateau.monitor' must not be empty",
+        "'callbacks.checkpoint' must be bool or table, got str 'yes'",
+    ])
+    assert validate_callbacks(DEFAULTS["callbacks"]) == []
     with pytest.raises(ValueError, match="patience"):
         build_callbacks({"early_stopping": {"patience": -1}}, run_dir=None)
 
 
+def test_a_callback_is_a_switch_or_a_table_of_options():
+    recipe, problems = resolve([{"callbacks": {"loss_plateau": True, "backup": False,
+                                               "reduce_lr_on_plateau": {"patience": 4}}}],
+                               context={"require_data": False})
+    c = recipe["callbacks"]
+    assert problems == [] and c["loss_plateau"]["enabled"] and not c["backup"]["enabled"]
+    assert c["reduce_lr_on_plateau"] == {**DEFAULTS["callbacks"]["reduce_lr_on_plateau"], "enabled": True, "patience": 4}
+    # A table that says enabled = false keeps its options and stays off.
+    recipe, _ = resolve([{"callbacks": {"loss_plateau": {"enabled": False, "min_epochs": 2}}}],
+                        context={"require_data": False})
+    assert recipe["callbacks"]["loss_plateau"]["enabled"] is False
+
+
 def test_defaults_cover_every_section():
-    assert set(CALLBACK_DEFAULTS) == {
+    assert set(DEFAULTS["callbacks"]) == {
         "early_stopping", "loss_plateau", "reduce_lr_on_plateau", "checkpoint",
         "backup", "terminate_on_nan", "learning_rate_logger", "tensorboard"}
-    assert all("enabled" in options for options in CALLBACK_DEFAULTS.values())
+    assert all("enabled" in options for options in DEFAULTS["callbacks"].values())
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EarlyStopping(monitor="val_whatever")  # never raises for the direction

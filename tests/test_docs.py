@@ -28,13 +28,15 @@ def test_readme_python_snippets_run(index, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def test_readme_documents_every_recipe_key():
-    from textrecipes.recipe.loading import DEFAULTS
+def test_readme_recipe_key_table_is_the_schemas():
+    from textrecipes.recipe.docs import refresh_readme
+    from textrecipes.recipe.schema import Table, iter_keys
 
-    for section, keys in DEFAULTS.items():
-        for key in keys if isinstance(keys, dict) else [None]:
-            name = section if key is None else f"{section}.{key}"
-            assert name in README or f"`{section}.{key.split('_')[0]}" in README, f"README lacks recipe key {name}"
+    stale = refresh_readme(os.path.join(ROOT, "README.md"), check=True)
+    assert not stale, "README's recipe key table is stale: run `python -m textrecipes.recipe.docs`"
+    for path, entry in iter_keys():
+        if not (isinstance(entry, Table) and not entry.switch):  # every key and every callback has a row
+            assert f"| `{'.'.join(path)}` |" in README, f"README lacks recipe key {'.'.join(path)}"
 
 
 @pytest.mark.parametrize("name", textrecipes.__all__)

@@ -22,7 +22,8 @@ from textrecipes.models.classifiers import (
 )
 from textrecipes.models.layers import AttentionPooling
 from textrecipes.models.losses import SparseCategoricalCrossentropyWithSmoothing, loss_for
-from textrecipes.recipe.loading import CHOICES, RecipeError, load_recipe
+from textrecipes.recipe.loading import RecipeError, load_recipe
+from textrecipes.recipe.schema import choices_of, lookup
 from textrecipes.tasks.classification import balanced_class_weights
 from textrecipes.workflows.train import train
 from textrecipes.text.vectors import apply_vectors, load_vectors
@@ -53,8 +54,8 @@ def small_recipe(name, slices, **model):
 
 
 def test_every_builder_is_a_recipe_choice():
-    assert set(BUILDERS) == set(CHOICES[("model", "name")])
-    assert set(INITIALIZERS) == set(CHOICES[("model", "initializer")])
+    assert set(BUILDERS) == set(choices_of(lookup(("model", "name"))))
+    assert set(INITIALIZERS) == set(choices_of(lookup(("model", "initializer"))))
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

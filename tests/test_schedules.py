@@ -4,8 +4,10 @@ import keras
 import numpy as np
 import pytest
 
+from textrecipes.recipe.loading import DEFAULTS
+from textrecipes.recipe.schema import schedule_kind
+from textrecipes.recipe.validation import resolve, resolve_table
 from textrecipes.training.schedules import (
-    SCHEDULE_DEFAULTS,
     Constant,
     CosineAnnealing,
     ExponentialDecay,
@@ -14,9 +16,7 @@ from textrecipes.training.schedules import (
     Warmup,
     build_schedule,
     plot_schedule,
-    resolve_schedule_config,
     schedule_values,
-    validate_schedule,
 )
 
 KS = keras.optimizers.schedules
@@ -131,17 +131,25 @@ def test_seed003_preset_values():
 
 
 def test_preset_keys_can_be_overridden():
-    c = resolve_schedule_config({"name": "seed003", "learning_rate": 0.02})
+    c = resolve_table("schedule", {"name": "seed003", "learning_rate": 0.02}, epochs=50)
     assert c["learning_rate"] == 0.02 and c["warmup_epochs"] == 5
-    assert c["name"] == "cosine" and c["preset"] == "seed003"
+    # The resolved table keeps the name given (so it reads back the same); it builds a cosine.
+    assert c["name"] == "seed003" and schedule_kind(c["name"]) == "cosine"
+    schedule = build_schedule(c, steps_per_epoch=10, epochs=50)
+    assert isinstance(schedule, Warmup) and isinstance(schedule.schedule, CosineAnnealing)
+    assert values(schedule, [50])[0] == pytest.approx(0.02)
+    # A length in steps replaces the preset's length in epochs (issue 18, finding 7).
+    c = resolve_table("schedule", {"name": "seed003", "warmup_steps": 7}, epochs=50)
+    assert c["warmup_epochs"] is None and c["warmup_steps"] == 7
+    assert build_schedule(c, steps_per_epoch=10, epochs=50).warmup_steps == 7
 
 
 def test_default_is_constant_1e3():
     schedule = build_schedule({}, steps_per_epoch=5, epochs=2)
     assert isinstance(schedule, Constant)
     assert values(schedule, [0, 9]) == pytest.approx([1e-3, 1e-3])
-    assert SCHEDULE_DEFAULTS["name"] == "constant"
-    assert SCHEDULE_DEFAULTS["learning_rate"] == 1e-3
+    assert DEFAULTS["schedule"]["name"] == "constant"
+    assert DEFAULTS["schedule"]["learning_rate"] == 1e-3
 
 
 def test_epochs_and_steps_keys_agree():
@@ -228,42 +236,74 @@ def test_model_with_schedule_saves_and_reloads(name, tmp_path):
     assert type(loaded.optimizer._learning_rate) is type(model.optimizer._learning_rate)
 
 
+def validate_schedule(schedule, epochs):
+    """The problems the recipe validator finds in a [schedule] table, training `epochs` long."""
+    return resolve([{"schedule": schedule, "train": {"epochs": epochs}}], context={"require_data": False})[1]
+
+
 def test_validate_reports_unknown_key_with_suggestion():
     problems = validate_schedule({"name": "cosine", "learnig_rate": 0.1}, epochs=10)
-    assert len(problems) == 1
-    assert "learnig_rate" in problems[0]
-    assert "did you mean 'learning_rate'" in problems[0]
+    assert problems == ["unknown key 'schedule.learnig_rate' (did you mean 'learning_rate'?)"]
     problems = validate_schedule({"name": "cosin"}, epochs=10)
     assert "did you mean 'cosine'" in problems[0]
 
 
 def test_validate_reports_types_and_ranges():
-    assert "must be a number" in validate_schedule({"learning_rate": "0.1"}, 10)[0]
-    assert "must be true or false" in validate_schedule({"staircase": 1}, 10)[0]
+    assert validate_schedule({"learning_rate": "0.1"}, 10) == [
+        "'schedule.learning_rate' must be float, got str '0.1'"]
+    assert validate_schedule({"staircase": 1}, 10) == ["'schedule.staircase' must be bool, got int 1"]
     problems = validate_schedule(
         {"name": "step", "learning_rate": -1.0, "factor": 2.0}, epochs=10
     )
-    assert any("learning_rate must be > 0" in p for p in problems)
-    assert any("factor must be in (0, 1]" in p for p in problems)
+    assert "'schedule.learning_rate' = -1.0 is out of range (must be > 0)" in problems
+    assert "'schedule.factor' = 2.0 is out of range (must be > 0 and <= 1)" in problems
     problems = validate_schedule({"name": "cosine", "min_learning_rate": 0.1,
                                   "learning_rate": 0.01}, epochs=10)
     assert any("min_learning_rate" in p for p in problems)
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_validate_refuses_non_finite_numbers(value):
+    # issue 18, finding 3: an infinite rate made the loss NaN and a NaN model was exported.
+    problems = validate_schedule({"learning_rate": value, "t_mul": value}, epochs=10)
+    assert f"'schedule.learning_rate' = {value!r} is not a finite number" in problems
+    assert f"'schedule.t_mul' = {value!r} is not a finite number" in problems
+
+
+def test_validate_accepts_lossless_numbers():
+    c = resolve_table("schedule", {"name": "step", "learning_rate": 1, "step_size_steps": 4.0}, epochs=10)
+    assert c["learning_rate"] == 1.0 and isinstance(c["learning_rate"], float)
+    assert c["step_size_steps"] == 4 and isinstance(c["step_size_steps"], int)
+    assert validate_schedule({"step_size_steps": 4.5}, 10) == [
+        "'schedule.step_size_steps' must be int, got float 4.5"]
+
+
+def test_steps_replace_epochs_but_not_both_at_once():
+    # issue 18, finding 7: the epoch defaults were never unset, so any *_steps key failed.
+    for twin, name in (("warmup", "constant"), ("step_size", "step"), ("decay", "exponential")):
+        c = resolve_table("schedule", {"name": name, f"{twin}_steps": 3}, epochs=10)
+        assert c[f"{twin}_steps"] == 3 and c[f"{twin}_epochs"] is None
+        build_schedule(c, steps_per_epoch=5, epochs=10)
+        assert validate_schedule({"name": name, f"{twin}_epochs": 1, f"{twin}_steps": 3}, 10) == [
+            f"give 'schedule.{twin}_epochs' or 'schedule.{twin}_steps', not both"]
+    # A later layer (an override) in epochs replaces a length in steps, and the other way round.
+    recipe, problems = resolve([{"schedule": {"warmup_steps": 3}}, {"schedule": {"warmup_epochs": 2}}],
+                               context={"require_data": False})
+    assert problems == [] and recipe["schedule"]["warmup_epochs"] == 2 and recipe["schedule"]["warmup_steps"] is None
+
+
 def test_validate_reports_warmup_longer_than_training():
     problems = validate_schedule({"name": "cosine", "warmup_epochs": 12}, epochs=10)
-    assert any("warmup" in p and "training" in p for p in problems)
+    assert problems == ["'schedule.warmup_epochs' = 12 is longer than training (10 epochs)"]
     assert validate_schedule({"name": "seed003"}, epochs=5)  # 5 warmup, 0 left
     assert validate_schedule({"name": "seed003"}, epochs=50) == []
-    problems = validate_schedule(
-        {"name": "constant", "warmup_steps": 100}, epochs=2, steps_per_epoch=10
-    )
-    assert any("longer than training" in p for p in problems)
+    with pytest.raises(ValueError, match="longer than training"):
+        build_schedule({"name": "constant", "warmup_steps": 100}, epochs=2, steps_per_epoch=10)
 
 
 def test_validate_flags_ignored_non_default_key():
     problems = validate_schedule({"name": "cosine", "decay_rate": 0.5}, epochs=10)
-    assert problems and "ignored" in problems[0] and "exponential" in problems[0]
+    assert problems == ["'schedule.decay_rate' = 0.5 is ignored by the 'cosine' schedule (used by: exponential)"]
 
 
 def test_build_schedule_raises_with_every_problem():

@@ -8,6 +8,8 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
+from textrecipes.recipe import command as recipe_command  # noqa: E402 - imports no TensorFlow
+
 
 def _cmd_train(args) -> int:
     if args.restarts:  # this process only supervises; a child process trains
@@ -310,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
     from textrecipes.augment.offline import add_cli as add_augment  # light: no TensorFlow
 
     add_augment(sub)
+    recipe_command.add_cli(sub)
     return parser
 
 

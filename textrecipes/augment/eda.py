@@ -38,7 +38,7 @@ import random
 from textrecipes.augment.sources import source_from_spec
 from textrecipes.augment.synonyms import MappingSynonyms
 
-__all__ = ["ENGLISH_STOP_WORDS", "OPERATIONS", "Augmenter"]
+__all__ = ["ENGLISH_STOP_WORDS", "OPERATIONS", "TOKENIZERS", "Augmenter"]
 
 # NLTK's English stop-word list (179 words), fixed here so that no corpus
 # download is needed. Synonym replacement and insertion leave these alone.
@@ -61,6 +61,8 @@ ENGLISH_STOP_WORDS = frozenset(
 )
 
 OPERATIONS = ("sr", "ri", "rs", "rd")
+#: How `Augmenter` splits a text into words when given a name (see `_named_tokenizer`).
+TOKENIZERS = ("whitespace", "chars", "jieba")
 
 _NO_SYNONYMS = ((), ())
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sys
 
-from textrecipes.augment.eda import Augmenter
+from textrecipes.augment.eda import TOKENIZERS, Augmenter
 from textrecipes.data.atomic import atomic_write
 
 
@@ -145,7 +145,7 @@ def add_cli(subparsers):
     parser.add_argument(
         "--tokenizer",
         default="whitespace",
-        choices=("whitespace", "chars", "jieba"),
+        choices=TOKENIZERS,
         help="how to split text (default whitespace; chars or jieba for Chinese)",
     )
     parser.add_argument(

@@ -1,2 +1,3 @@
-"""Recipe files: TOML validated against the defaults before anything runs, with every problem listed at once.
+"""Recipes: the schema of every key (`schema`), the one validator it drives (`validation`), TOML in and out (`loading`),
+and what is written from the schema: the README's key table and ``textrecipes recipe show|keys`` (`docs`, `command`).
 """

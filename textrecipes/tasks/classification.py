@@ -41,6 +41,7 @@ from textrecipes.training import transfer
 
 log = logging.getLogger("textrecipes")
 SPLIT_NAMES = ("train", "validation", "test")
+CLASS_WEIGHTS = ("none", "balanced")  # train.class_weight: none, or scikit-learn's "balanced" (`balanced_class_weights`)
 # [model] keys the runner handles itself rather than passing to a builder.
 RUNNER_MODEL_KEYS = ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
 

@@ -41,6 +41,7 @@ from textrecipes.training.transfer import check_file
 
 log = logging.getLogger("textrecipes")
 LM_FILE = "lm.keras"
+INIT_FROM_LAYERS = ("embedding", "embedding_lstm")  # what `init_from_lm` copies (model.init_from_layers)
 META_FILE = "lm.json"
 
 
@@ -73,7 +74,6 @@ def lm_sequences(token_lists, vocab: Vocabulary, seq_len: int) -> list[np.ndarra
 
 
 def _lm_dataset(sequences, batch_size: int, shuffle: bool, seed: int):
-
     order = np.random.default_rng(seed).permutation(len(sequences)) if shuffle else np.arange(len(sequences))
     ragged = tf.ragged.constant([sequences[i].tolist() for i in order], dtype=tf.int32)
     ds = tf.data.Dataset.from_tensor_slices(ragged)
@@ -181,8 +181,8 @@ def init_from_lm(classifier: keras.Model, lm: keras.Model, layers: str = "embedd
         >>> init_from_lm(build_lstm_classifier(50, 2, embedding_dim=8, units=4, ngram_buckets=0), lm, "embedding_lstm")
         ['embedding', 'bilstm.forward']
     """
-    if layers not in ("embedding_lstm", "embedding"):
-        raise ValueError(f"layers must be 'embedding_lstm' or 'embedding', got {layers!r}")
+    if layers not in INIT_FROM_LAYERS:
+        raise ValueError(f"layers must be one of {INIT_FROM_LAYERS}, got {layers!r}")
     pairs = [(classifier.get_layer("embedding"), lm.get_layer("embedding"), "embedding")]
     names = {layer.name for layer in classifier.layers}
     if layers == "embedding_lstm" and "bilstm" in names:

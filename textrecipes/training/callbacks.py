@@ -28,10 +28,7 @@ A recipe's table, e.g.:
 
 from __future__ import annotations
 
-import copy
-import difflib
 import math
-import numbers
 import os
 import signal
 import threading
@@ -42,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from textrecipes.recipe.validation import resolve_table
 from textrecipes.training import resume
 from textrecipes.training.schedules import ScaledSchedule
 
@@ -56,11 +54,12 @@ __all__ = [
     "TerminateOnNaNWithAdvice",
     "EpochBackup",
     "InterruptBetweenBatches",
-    "CALLBACK_DEFAULTS",
-    "resolve_callbacks_config",
-    "validate_callbacks",
+    "MODES",
     "build_callbacks",
 ]
+
+#: The directions a monitored metric may be given: `"auto"` follows `metric_mode`.
+MODES = ("auto", "min", "max")
 
 _LOWER_IS_BETTER = (
     "loss",
@@ -366,7 +365,7 @@ class ReduceLROnPlateauScaled(keras.callbacks.Callback):
             raise ValueError(
                 f"ReduceLROnPlateauScaled needs 0 < factor < 1. Received: {factor}"
             )
-        if mode not in ("auto", "min", "max"):
+        if mode not in MODES:
             raise ValueError(
                 f"mode must be 'auto', 'min' or 'max'. Received: {mode!r}"
             )
@@ -557,7 +556,6 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.resumed_epoch = 0
 
     def on_train_begin(self, logs=None):
-
         epoch = self.resume_from
         if epoch is None:
             epoch = resume.agree_resume_epoch(
@@ -578,7 +576,6 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
 
     def _save_model(self):
-
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
         final = resume.backup_path(self.backup_dir, epoch)
@@ -707,174 +704,7 @@ class TerminateOnNaNWithAdvice(keras.callbacks.Callback):
 
 
 # ---------------------------------------------------------------------------
-# The recipe's [callbacks] table.
-
-#: Every section `[callbacks]` accepts, each with every option and its
-#: default. A section may be given as `true`/`false` (switch it with its
-#: defaults) or as a table (its options; `enabled` defaults to true then).
-CALLBACK_DEFAULTS = {
-    # val_accuracy, not val_loss: on small data the validation loss bottoms out
-    # at epoch 1-2 on near-majority-class models and rises (overconfidence)
-    # while accuracy still improves (benchmarks/RESULTS.md, augmentation, N=500).
-    "early_stopping": {
-        "enabled": True,
-        "monitor": "val_accuracy",
-        "patience": 3,
-        "min_delta": 0.0,
-        "start_from_epoch": 0,
-        "restore_best_weights": True,
-        "mode": "auto",
-    },
-    "loss_plateau": {
-        "enabled": False,
-        "monitor": "loss",
-        "min_delta": 0.001,
-        "min_epochs": 5,
-    },
-    "reduce_lr_on_plateau": {
-        "enabled": False,
-        "monitor": "val_loss",
-        "factor": 0.5,
-        "patience": 2,
-        "min_delta": 1e-4,
-        "cooldown": 0,
-        "min_learning_rate": 0.0,
-        "mode": "auto",
-    },
-    # Saves run_dir/checkpoints/best.keras; monitor None follows
-    # early_stopping's monitor (or val_loss when early stopping is off).
-    "checkpoint": {"enabled": True, "monitor": None, "mode": "auto"},
-    # Keeps run_dir/backup/ so an interrupted fit resumes at its last epoch.
-    "backup": {"enabled": True},
-    "terminate_on_nan": {"enabled": True, "raise_error": False},
-    "learning_rate_logger": {"enabled": True},
-    # Writes run_dir/tensorboard/.
-    "tensorboard": {"enabled": False, "histogram_freq": 0},
-}
-
-_OPTION_TYPES = {
-    "enabled": (bool, "true or false"),
-    "monitor": (str, "a string"),
-    "patience": ("int", "an integer"),
-    "min_delta": ("real", "a number"),
-    "start_from_epoch": ("int", "an integer"),
-    "restore_best_weights": (bool, "true or false"),
-    "mode": (str, "'auto', 'min' or 'max'"),
-    "min_epochs": ("int", "an integer"),
-    "factor": ("real", "a number"),
-    "cooldown": ("int", "an integer"),
-    "min_learning_rate": ("real", "a number"),
-    "raise_error": (bool, "true or false"),
-    "histogram_freq": ("int", "an integer"),
-}
-
-
-def _type_ok(value, kind):
-    if kind in (bool, str):
-        return isinstance(value, kind)
-    if isinstance(value, bool):
-        return False
-    if kind == "int":
-        return isinstance(value, numbers.Integral)
-    return isinstance(value, numbers.Real)
-
-
-def resolve_callbacks_config(config):
-    """Merges a `[callbacks]` table with `CALLBACK_DEFAULTS`.
-
-    Args:
-        config: Dict, the recipe's `[callbacks]` table (may be None).
-
-    Returns:
-        A new dict with every section as a dict of every option, `enabled`
-        included.
-
-    Example:
-
-    >>> resolve_callbacks_config({"loss_plateau": True})["loss_plateau"]
-    {'enabled': True, 'monitor': 'loss', 'min_delta': 0.001, 'min_epochs': 5}
-    """
-    resolved = copy.deepcopy(CALLBACK_DEFAULTS)
-    for section, value in (config or {}).items():
-        if section not in resolved:
-            continue
-        if isinstance(value, bool):
-            resolved[section]["enabled"] = value
-        elif isinstance(value, dict):
-            resolved[section]["enabled"] = True
-            resolved[section].update(value)
-    return resolved
-
-
-def validate_callbacks(config):
-    """Lists the problems in a recipe's `[callbacks]` table.
-
-    Args:
-        config: Dict, the `[callbacks]` table.
-
-    Returns:
-        A list of readable messages, empty when the table is fine.
-
-    Example:
-
-    >>> validate_callbacks({"early_stoping": {"patience": 3}})
-    ["[callbacks] unknown section 'early_stoping'; did you mean 'early_stopping'? ..."]
-    """
-    problems = []
-    sections = list(CALLBACK_DEFAULTS)
-    for section, value in (config or {}).items():
-        if section not in CALLBACK_DEFAULTS:
-            close = difflib.get_close_matches(section, sections, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            problems.append(
-                f"[callbacks] unknown section {section!r}{hint} "
-                f"(accepted: {', '.join(sections)})"
-            )
-            continue
-        if isinstance(value, bool):
-            continue
-        if not isinstance(value, dict):
-            problems.append(
-                f"[callbacks] {section} must be true, false or a table, got {value!r}"
-            )
-            continue
-        options = list(CALLBACK_DEFAULTS[section])
-        for key, option in value.items():
-            where = f"[callbacks.{section}]"
-            if key not in CALLBACK_DEFAULTS[section]:
-                close = difflib.get_close_matches(key, options, n=1, cutoff=0.6)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                problems.append(
-                    f"{where} unknown key {key!r}{hint} "
-                    f"(accepted: {', '.join(options)})"
-                )
-                continue
-            if option is None and key == "monitor":
-                continue
-            kind, words = _OPTION_TYPES[key]
-            if not _type_ok(option, kind):
-                problems.append(f"{where} {key} must be {words}, got {option!r}")
-                continue
-            message = _range_problem(section, key, option)
-            if message:
-                problems.append(f"{where} {message}")
-    return problems
-
-
-def _range_problem(section, key, value):
-    if key == "mode" and value not in ("auto", "min", "max"):
-        return f"mode must be 'auto', 'min' or 'max', got {value!r}"
-    counts = ("patience", "start_from_epoch", "cooldown", "min_epochs", "histogram_freq")
-    if key in counts:
-        if value < 0:
-            return f"{key} must be >= 0, got {value!r}"
-    if key in ("min_delta", "min_learning_rate") and value < 0:
-        return f"{key} must be >= 0, got {value!r}"
-    if key == "factor" and not 0 < value < 1:
-        return f"factor must be in (0, 1), got {value!r}"
-    if key == "monitor" and not value:
-        return "monitor must not be empty"
-    return None
+# The recipe's [callbacks] table (its keys and defaults: textrecipes.recipe.schema).
 
 
 def build_callbacks(config, *, run_dir, verbose=1):
@@ -898,17 +728,15 @@ def build_callbacks(config, *, run_dir, verbose=1):
         A list of `keras.callbacks.Callback`.
 
     Raises:
-        ValueError: listing every problem `validate_callbacks` finds.
+        ValueError: listing every problem in the table (a
+            `textrecipes.recipe.validation.RecipeError`).
 
     Example:
 
     >>> callbacks = build_callbacks({"loss_plateau": True}, run_dir="runs/demo")
     >>> model.fit(x, y, validation_split=0.2, epochs=20, callbacks=callbacks)
     """
-    problems = validate_callbacks(config)
-    if problems:
-        raise ValueError("Invalid [callbacks] table:\n  " + "\n  ".join(problems))
-    c = resolve_callbacks_config(config)
+    c = resolve_table("callbacks", config)
     callbacks = []
     if run_dir is not None and c["backup"]["enabled"]:
         callbacks.append(

@@ -106,7 +106,6 @@ def _suggest(lrs, losses, min_lr, max_lr):
 
 
 def _as_dataset(data, batch_size, seed):
-
     if isinstance(data, tf.data.Dataset):
         return data.repeat()
     if isinstance(data, (tuple, list)):

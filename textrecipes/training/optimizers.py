@@ -12,6 +12,10 @@ from typing import Mapping
 
 import keras
 
+# optimizer.name → the Keras optimizer (SGD with momentum 0.9; AdamW's decay 1e-4 unless given).
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "adamw": keras.optimizers.AdamW, "sgd": keras.optimizers.SGD,
+              "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
+
 
 def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimizer:
     """Adam (default), AdamW, SGD (momentum 0.9), RMSprop or Adagrad from ``[optimizer]``.
@@ -39,8 +43,7 @@ def build_optimizer(config: Mapping, learning_rate) -> keras.optimizers.Optimize
         kwargs["weight_decay"] = config["weight_decay"]
     if name == "sgd":
         return keras.optimizers.SGD(momentum=0.9, **kwargs)
-    return {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop,
-            "adagrad": keras.optimizers.Adagrad}[name](**kwargs)
+    return OPTIMIZERS[name](**kwargs)
 
 
 class LayerRates:

@@ -21,12 +21,14 @@ A recipe's `[schedule]` table goes through `build_schedule`:
 
 from __future__ import annotations
 
-import difflib
 import numbers
 
 import keras
 import numpy as np
 from keras import ops
+
+from textrecipes.recipe.schema import schedule_kind
+from textrecipes.recipe.validation import resolve_table
 
 from textrecipes.evaluation.metrics import new_figure, save_figure
 
@@ -37,11 +39,8 @@ __all__ = [
     "CosineAnnealing",
     "Warmup",
     "ScaledSchedule",
-    "SCHEDULE_DEFAULTS",
     "SCHEDULE_NAMES",
-    "SCHEDULE_PRESETS",
-    "resolve_schedule_config",
-    "validate_schedule",
+    "WARMUP_MODES",
     "build_schedule",
     "schedule_values",
     "plot_schedule",
@@ -325,7 +324,7 @@ class Warmup(_Schedule):
         super().__init__()
         if isinstance(schedule, dict):
             schedule = _deserialize(schedule)
-        if mode not in ("linear", "exponential"):
+        if mode not in WARMUP_MODES:
             raise ValueError(
                 "Warmup mode must be 'linear' or 'exponential'. "
                 f"Received: mode={mode!r}"
@@ -433,156 +432,13 @@ class ScaledSchedule(_Schedule):
 
 
 # ---------------------------------------------------------------------------
-# The recipe's [schedule] table.
+# The recipe's [schedule] table (its keys: textrecipes.recipe.schema).
 
-SCHEDULE_NAMES = (
-    "constant",
-    "step",
-    "exponential",
-    "cosine",
-    "cosine_restarts",
-    "seed003",
-    "warmup_cosine",
-)
-
-#: Every key `[schedule]` accepts, with its default. A `*_steps` key, when
-#: not None, wins over its `*_epochs` twin.
-SCHEDULE_DEFAULTS = {
-    "name": "constant",
-    # Peak rate: the rate at step 0, or at the end of warmup.
-    "learning_rate": 1e-3,
-    # Floor for step/exponential/cosine; the end of each cosine cycle.
-    "min_learning_rate": 0.0,
-    "warmup": "linear",
-    "warmup_epochs": 0,
-    "warmup_steps": None,
-    # None: 0.0 for a linear warmup, learning_rate / 100 for an exponential.
-    "warmup_start_learning_rate": None,
-    # step: multiply by `factor` every step_size epochs/steps.
-    "factor": 0.1,
-    "step_size_epochs": 5,
-    "step_size_steps": None,
-    # exponential: multiply by `decay_rate` every decay_epochs (None: 1).
-    # cosine: decay length (None: the rest of training after warmup).
-    # cosine_restarts: first cycle (None: a third of the rest, so with
-    # t_mul=2 two cycles fill training).
-    "decay_epochs": None,
-    "decay_steps": None,
-    "decay_rate": 0.96,
-    "staircase": False,
-    "t_mul": 2.0,
-    "m_mul": 1.0,
-}
-
-#: Named presets: values that replace the defaults (the user's keys still
-#: win). `seed003`: 5 warmup epochs, then cosine decay from 0.01 to 0.001 over
-#: the remaining epochs (45 of 50 in the seed document).
-SCHEDULE_PRESETS = {
-    "seed003": {
-        "name": "cosine",
-        "learning_rate": 0.01,
-        "min_learning_rate": 0.001,
-        "warmup": "linear",
-        "warmup_epochs": 5,
-        "warmup_start_learning_rate": 0.0,
-    },
-}
-SCHEDULE_PRESETS["warmup_cosine"] = SCHEDULE_PRESETS["seed003"]
-
-# Keys each schedule reads (beyond name/learning_rate/warmup*), to flag a
-# non-default value that the chosen schedule would silently ignore.
-_USES = {
-    "constant": set(),
-    "step": {"min_learning_rate", "factor", "step_size_epochs", "step_size_steps"},
-    "exponential": {
-        "min_learning_rate",
-        "decay_epochs",
-        "decay_steps",
-        "decay_rate",
-        "staircase",
-    },
-    "cosine": {"min_learning_rate", "decay_epochs", "decay_steps"},
-    "cosine_restarts": {
-        "min_learning_rate",
-        "decay_epochs",
-        "decay_steps",
-        "t_mul",
-        "m_mul",
-    },
-}
-_COMMON = {
-    "name",
-    "learning_rate",
-    "warmup",
-    "warmup_epochs",
-    "warmup_steps",
-    "warmup_start_learning_rate",
-}
-
-_REAL = "a number"
-_TYPES = {
-    "name": (str, "a string"),
-    "learning_rate": ("real", _REAL),
-    "min_learning_rate": ("real", _REAL),
-    "warmup": (str, "a string"),
-    "warmup_epochs": ("real", _REAL),
-    "warmup_steps": ("int?", "an integer or None"),
-    "warmup_start_learning_rate": ("real?", "a number or None"),
-    "factor": ("real", _REAL),
-    "step_size_epochs": ("real", _REAL),
-    "step_size_steps": ("int?", "an integer or None"),
-    "decay_epochs": ("real?", "a number or None"),
-    "decay_steps": ("int?", "an integer or None"),
-    "decay_rate": ("real", _REAL),
-    "staircase": (bool, "true or false"),
-    "t_mul": ("real", _REAL),
-    "m_mul": ("real", _REAL),
-}
-
-
-def _is_type(value, kind):
-    if kind is str or kind is bool:
-        return isinstance(value, kind)
-    if kind.endswith("?") and value is None:
-        return True
-    if isinstance(value, bool):
-        return False
-    if kind.startswith("int"):
-        return isinstance(value, numbers.Integral)
-    return isinstance(value, numbers.Real)
-
-
-def _unknown_key(key, accepted, table):
-    close = difflib.get_close_matches(key, accepted, n=1, cutoff=0.6)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"[{table}] unknown key {key!r}{hint} (accepted: {', '.join(accepted)})"
-
-
-def resolve_schedule_config(config):
-    """Merges a `[schedule]` table with the defaults and its preset.
-
-    Args:
-        config: Dict, the recipe's `[schedule]` table (may be empty or None).
-
-    Returns:
-        A new dict with every key of `SCHEDULE_DEFAULTS`; for a preset name
-        (`"seed003"`), `name` is the preset's underlying schedule and
-        `preset` records the name given.
-
-    Example:
-
-    >>> resolve_schedule_config({"name": "seed003"})["warmup_epochs"]
-    5
-    """
-    config = dict(config or {})
-    name = config.get("name", SCHEDULE_DEFAULTS["name"])
-    resolved = dict(SCHEDULE_DEFAULTS)
-    if name in SCHEDULE_PRESETS:
-        resolved.update(SCHEDULE_PRESETS[name])
-        resolved["preset"] = name
-        config.pop("name")
-    resolved.update(config)
-    return resolved
+#: The schedules `build_schedule` builds. A recipe may also name a preset
+#: (`textrecipes.recipe.schema.SCHEDULE_PRESETS`: `seed003`, `warmup_cosine`).
+SCHEDULE_NAMES = ("constant", "step", "exponential", "cosine", "cosine_restarts")
+#: The ramps `Warmup` makes.
+WARMUP_MODES = ("linear", "exponential")
 
 
 def _to_steps(config, key, steps_per_epoch):
@@ -596,133 +452,6 @@ def _to_steps(config, key, steps_per_epoch):
     return int(round(epochs * steps_per_epoch))
 
 
-def validate_schedule(config, epochs, *, steps_per_epoch=None):
-    """Lists the problems in a recipe's `[schedule]` table.
-
-    Args:
-        config: Dict, the `[schedule]` table.
-        epochs: Int, training length in epochs (to catch a warmup or step
-            size longer than training).
-        steps_per_epoch: Int or None. When given, `*_steps` keys are checked
-            against the training length too. Defaults to `None`.
-
-    Returns:
-        A list of readable messages, empty when the table is fine.
-
-    Example:
-
-    >>> validate_schedule({"name": "cosine", "learnig_rate": 0.1}, epochs=10)
-    ["[schedule] unknown key 'learnig_rate'; did you mean 'learning_rate'? ..."]
-    """
-    problems = []
-    config = dict(config or {})
-    accepted = list(SCHEDULE_DEFAULTS)
-    for key in config:
-        if key not in SCHEDULE_DEFAULTS:
-            problems.append(_unknown_key(key, accepted, "schedule"))
-    for key, value in config.items():
-        if key in _TYPES and not _is_type(value, _TYPES[key][0]):
-            problems.append(
-                f"[schedule] {key} must be {_TYPES[key][1]}, got {value!r}"
-            )
-    if problems:
-        return problems
-
-    name = config.get("name", SCHEDULE_DEFAULTS["name"])
-    if name not in SCHEDULE_NAMES:
-        close = difflib.get_close_matches(name, SCHEDULE_NAMES, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        return [
-            f"[schedule] unknown name {name!r}{hint} "
-            f"(accepted: {', '.join(SCHEDULE_NAMES)})"
-        ]
-    for twin in ("warmup", "step_size", "decay"):
-        if (
-            config.get(f"{twin}_steps") is not None
-            and config.get(f"{twin}_epochs") is not None
-        ):
-            problems.append(
-                f"[schedule] give {twin}_epochs or {twin}_steps, not both"
-            )
-
-    c = resolve_schedule_config(config)
-    kind = c["name"]
-    lr = c["learning_rate"]
-
-    def check(ok, message):
-        if not ok:
-            problems.append("[schedule] " + message)
-
-    check(lr > 0, f"learning_rate must be > 0, got {lr!r}")
-    check(
-        0 <= c["min_learning_rate"] <= max(lr, 0),
-        "min_learning_rate must be in [0, learning_rate], got "
-        f"{c['min_learning_rate']!r} (learning_rate={lr!r})",
-    )
-    check(
-        c["warmup"] in ("linear", "exponential"),
-        f"warmup must be 'linear' or 'exponential', got {c['warmup']!r}",
-    )
-    start = c["warmup_start_learning_rate"]
-    if start is not None:
-        low_ok = start > 0 if c["warmup"] == "exponential" else start >= 0
-        check(
-            low_ok and start <= max(lr, 0),
-            f"warmup_start_learning_rate must be in "
-            f"{'(0' if c['warmup'] == 'exponential' else '[0'}, learning_rate], "
-            f"got {start!r}",
-        )
-    check(
-        0 < c["factor"] <= 1, f"factor must be in (0, 1], got {c['factor']!r}"
-    )
-    check(
-        0 < c["decay_rate"] <= 1,
-        f"decay_rate must be in (0, 1], got {c['decay_rate']!r}",
-    )
-    check(c["t_mul"] >= 1, f"t_mul must be >= 1, got {c['t_mul']!r}")
-    check(0 < c["m_mul"] <= 1, f"m_mul must be in (0, 1], got {c['m_mul']!r}")
-    for key in ("warmup_epochs", "warmup_steps"):
-        if c[key] is not None:
-            check(c[key] >= 0, f"{key} must be >= 0, got {c[key]!r}")
-    for key in ("step_size_epochs", "step_size_steps", "decay_epochs", "decay_steps"):
-        if c[key] is not None:
-            check(c[key] > 0, f"{key} must be > 0, got {c[key]!r}")
-    check(
-        isinstance(epochs, numbers.Integral) and epochs > 0,
-        f"epochs must be a positive integer, got {epochs!r}",
-    )
-    if problems:
-        return problems
-
-    # Lengths against the training length, in epochs (or steps when known).
-    spe = steps_per_epoch or 1
-    unit = "steps" if steps_per_epoch else "epochs"
-    total = epochs * spe
-    warm = _to_steps(c, "warmup", spe) if steps_per_epoch else c["warmup_epochs"]
-    if c["warmup_steps"] is not None and not steps_per_epoch:
-        warm = 0  # cannot compare steps without steps_per_epoch
-    needs_decay_room = kind in ("cosine", "cosine_restarts")
-    if needs_decay_room and warm >= total:
-        check(False, f"warmup ({warm} {unit}) is as long as training "
-              f"({total} {unit}): no room left for the {kind} decay")
-    elif warm > total:
-        check(False, f"warmup ({warm} {unit}) is longer than training ({total} {unit})")
-    if kind in ("cosine", "cosine_restarts") and c["min_learning_rate"] >= lr:
-        check(False, "min_learning_rate equals learning_rate: the cosine would be flat")
-
-    # A non-default value the chosen schedule ignores is most likely a slip.
-    used = _COMMON | _USES[kind]
-    for key, value in config.items():
-        if key not in used and value != SCHEDULE_DEFAULTS[key]:
-            users = [n for n, keys in _USES.items() if key in keys]
-            check(
-                False,
-                f"{key}={value!r} is ignored by the {kind!r} schedule"
-                + (f" (used by: {', '.join(users)})" if users else ""),
-            )
-    return problems
-
-
 def build_schedule(config, *, steps_per_epoch, epochs):
     """Builds the per-step `LearningRateSchedule` a recipe's `[schedule]`
     table describes.
@@ -730,10 +459,11 @@ def build_schedule(config, *, steps_per_epoch, epochs):
     Lengths may be given in epochs (`*_epochs` keys, converted with
     `steps_per_epoch`) or steps (`*_steps` keys). A warmup wraps the chosen
     schedule (`Warmup`), whose lengths then count from the end of warmup.
-    See `SCHEDULE_DEFAULTS` for every key.
+    See `textrecipes.recipe.schema.SCHEMA` for every key.
 
     Args:
-        config: Dict, the `[schedule]` table; `{}` or None gives the default
+        config: Dict, the `[schedule]` table, resolved (as in a recipe from
+            `load_recipe`) or as given; `{}` or None gives the default
             `{"name": "constant", "learning_rate": 1e-3}`.
         steps_per_epoch: Int > 0, optimizer steps per epoch.
         epochs: Int > 0, training length in epochs.
@@ -742,7 +472,8 @@ def build_schedule(config, *, steps_per_epoch, epochs):
         A `keras.optimizers.schedules.LearningRateSchedule`.
 
     Raises:
-        ValueError: listing every problem `validate_schedule` finds.
+        ValueError: listing every problem in the table (a
+            `textrecipes.recipe.validation.RecipeError`), lengths in steps included.
 
     Example:
 
@@ -755,16 +486,13 @@ def build_schedule(config, *, steps_per_epoch, epochs):
         raise ValueError(
             f"steps_per_epoch must be a positive integer, got {steps_per_epoch!r}"
         )
-    problems = validate_schedule(config, epochs, steps_per_epoch=steps_per_epoch)
-    if problems:
-        raise ValueError("Invalid [schedule] table:\n  " + "\n  ".join(problems))
-    c = resolve_schedule_config(config)
+    c = resolve_table("schedule", config, epochs=epochs, steps_per_epoch=steps_per_epoch)
     spe = steps_per_epoch
     lr = float(c["learning_rate"])
     floor = float(c["min_learning_rate"])
     warm = _to_steps(c, "warmup", spe) or 0
     rest = epochs * spe - warm
-    kind = c["name"]
+    kind = schedule_kind(c["name"])
 
     if kind == "constant":
         base = Constant(lr)

@@ -17,6 +17,7 @@ import numpy as np
 from textrecipes.export.metadata import RunFolderError
 
 FREEZE_MODES = ("none", "embedding", "all_but_head", "gradual")
+UNFREEZE_MODES = ("none", "gradual")  # train.unfreeze: one fit, or one more layer group per epoch (`fit_in_stages`)
 
 # Head first, then down the network. The hashed-bigram embedding feeds the head
 # directly (a shallow fastText branch), so it travels with the head.

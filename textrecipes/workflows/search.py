@@ -21,8 +21,10 @@ from textrecipes.recipe.loading import RecipeError, load_recipe, to_toml
 from textrecipes.run.folder import prepare_run_dir
 from textrecipes.workflows.train import train
 
-# metric → (direction, where it comes from)
+# metric → its direction
 METRICS = {"val_accuracy": "max", "val_loss": "min", "val_macro_f1": "max"}
+# "none": the recipe does not search (``textrecipes search`` refuses it); grid and random: KerasTuner oracles.
+METHODS = ("none", "grid", "random")
 
 
 def flatten_space(space: Mapping, prefix: str = "") -> dict:
