@@ -10,18 +10,14 @@ import pytest
 
 from textrecipes.recipe.loading import DEFAULTS
 from textrecipes.recipe.validation import resolve
-from textrecipes.training.callbacks import (
-    EarlyStopping,
-    InterruptBetweenBatches,
-    LearningRateLogger,
-    LossPlateauStop,
-    ReduceLROnPlateauScaled,
-    TerminateOnNaNWithAdvice,
-    build_callbacks,
-    get_schedule,
-    metric_mode,
-)
-from textrecipes.training.schedules import CosineAnnealing, ExponentialDecay, ScaledSchedule
+from textrecipes.training.callbacks import EarlyStopping, LossPlateauStop, TerminateOnNaNWithAdvice, build_callbacks
+from textrecipes.training.monitors import metric_mode
+from textrecipes.training.resume import InterruptBetweenBatches
+from textrecipes.training.rates import LearningRateLogger
+from textrecipes.training.rates import ReduceLROnPlateauScaled
+from textrecipes.training.rates import get_schedule
+from textrecipes.training.schedules import CosineAnnealing, ExponentialDecay
+from textrecipes.training.schedule_wrappers import ScaledSchedule
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(32, 4)).astype("float32")

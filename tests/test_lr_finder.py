@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from textrecipes.training.callbacks import get_schedule
+from textrecipes.training.rates import get_schedule
 from textrecipes.training.lr_finder import LRFinderResult, find_learning_rate
 from textrecipes.training.schedules import CosineAnnealing
 

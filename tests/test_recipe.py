@@ -152,12 +152,18 @@ def test_lossless_numbers_and_paths_are_accepted(tmp_path):
 def test_choice_lists_are_the_ones_beside_the_code():
     from textrecipes.data.readers import BAD_LINE_MODES
     from textrecipes.export.tflite import QUANTIZE
-    from textrecipes.models.classifiers import BUILDERS, INITIALIZERS, NGRAM_POOLINGS, NORMALIZATIONS, POOLINGS
-    from textrecipes.tasks.pairs import MATCH_FEATURES
+    from textrecipes.models.classifiers import BUILDERS, NGRAM_POOLINGS, NORMALIZATIONS
+    from textrecipes.models.encoders import POOLINGS
+    from textrecipes.models.layers import INITIALIZERS
+    from textrecipes.models.pairs import MATCH_FEATURES
+    from textrecipes.tasks.classification import CLASS_WEIGHTS
     from textrecipes.text.tokenization import SPLITS
     from textrecipes.training.distribute import MIXED_PRECISION, STRATEGIES
+    from textrecipes.training.optimizers import OPTIMIZERS
     from textrecipes.training.schedules import SCHEDULE_NAMES
+    from textrecipes.training.transfer import UNFREEZE_MODES
     from textrecipes.workflows.search import METRICS
+    from textrecipes.workflows.train import TASKS
 
     expected = {("model", "name"): tuple(BUILDERS), ("model", "initializer"): tuple(INITIALIZERS),
                 ("model", "pooling"): POOLINGS, ("model", "normalization"): NORMALIZATIONS,
@@ -165,7 +171,9 @@ def test_choice_lists_are_the_ones_beside_the_code():
                 ("tokenize", "split"): SPLITS, ("data", "on_bad_lines"): BAD_LINE_MODES,
                 ("train", "strategy"): STRATEGIES, ("train", "mixed_precision"): MIXED_PRECISION,
                 ("export", "tflite_quantize"): QUANTIZE, ("search", "metric"): tuple(METRICS),
-                ("schedule", "name"): SCHEDULE_NAMES + tuple(schema.SCHEDULE_PRESETS)}
+                ("schedule", "name"): SCHEDULE_NAMES + tuple(schema.SCHEDULE_PRESETS),
+                ("data", "format"): tuple(TASKS), ("optimizer", "name"): tuple(OPTIMIZERS),
+                ("train", "class_weight"): CLASS_WEIGHTS, ("train", "unfreeze"): UNFREEZE_MODES}
     for path, values in expected.items():
         assert schema.choices_of(schema.lookup(path)) == values, path
     for path, entry in schema.iter_keys():  # every reference resolves, every default is allowed

@@ -71,8 +71,8 @@ def test_plots_leave_the_users_matplotlib_backend_alone(tmp_path):
     """Plotting inside `train` once selected Agg, which turned off inline plots in the calling notebook."""
     import matplotlib
 
-    from textrecipes.evaluation.metrics import plot_learning_curves
-    from textrecipes.evaluation.report import plot_confusion_matrix
+    from textrecipes.evaluation.plots import plot_learning_curves
+    from textrecipes.evaluation.plots import plot_confusion_matrix
 
     matplotlib.use("svg")  # stands for the notebook's inline backend
     plot_learning_curves({"loss": [0.7, 0.5], "val_loss": [0.69, 0.6]}, str(tmp_path / "curves.png"))

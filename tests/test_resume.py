@@ -94,7 +94,7 @@ def test_trim_history_and_resume_epoch(tmp_path):
 def test_epoch_backup_keeps_two_states_and_restores_the_one_asked_for(tmp_path):
     import keras
 
-    from textrecipes.training.callbacks import EpochBackup
+    from textrecipes.training.resume import EpochBackup
 
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)

@@ -7,17 +7,9 @@ import pytest
 from textrecipes.recipe.loading import DEFAULTS
 from textrecipes.recipe.schema import schedule_kind
 from textrecipes.recipe.validation import resolve, resolve_table
-from textrecipes.training.schedules import (
-    Constant,
-    CosineAnnealing,
-    ExponentialDecay,
-    ScaledSchedule,
-    StepDecay,
-    Warmup,
-    build_schedule,
-    plot_schedule,
-    schedule_values,
-)
+from textrecipes.training.schedules import Constant, CosineAnnealing, ExponentialDecay, StepDecay, build_schedule
+from textrecipes.training.schedule_wrappers import ScaledSchedule, Warmup
+from textrecipes.evaluation.plots import plot_schedule, schedule_values
 
 KS = keras.optimizers.schedules
 STEPS = np.arange(0, 260, 7)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
 
+from textrecipes.augment.offline import add_cli as add_augment  # noqa: E402 - light: no TensorFlow
 from textrecipes.recipe import command as recipe_command  # noqa: E402 - imports no TensorFlow
 
 
@@ -184,23 +186,8 @@ def _run_options(p, *, set_help: str, run_dir_help: str, overwrite_help: str) ->
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``textrecipes`` command.
-
-    Returns:
-        An `argparse.ArgumentParser` with the ``train``, ``finetune``, ``pretrain``,
-        ``search``, ``ensemble``, ``distill``, ``report``, ``predict`` and ``data``
-        sub-commands (and ``augment`` when `textrecipes.augment.eda` provides it);
-        each sets ``func`` to its handler.
-
-    Example:
-        >>> args = build_parser().parse_args(["predict", "runs/demo", "texts.txt"])
-        >>> args.command, args.model, args.threshold
-        ('predict', 'runs/demo', 0.5)
-    """
-    parser = argparse.ArgumentParser(prog="textrecipes", description="Text classification recipes: train, evaluate, export, predict.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def _add_train(sub) -> None:
+    """The ``train`` sub-command."""
     p = sub.add_parser("train", help="train, evaluate and export a recipe")
     p.add_argument("recipe", help="recipe file (.toml)")
     _run_options(p, set_help="override a recipe key (repeatable)", run_dir_help="run folder (default: the recipe's run_dir, else runs/<name>)", overwrite_help="replace a finished run in the run folder")
@@ -209,11 +196,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "run each worker of a multi-worker run this way")
     p.set_defaults(func=_cmd_train)
 
+
+def _add_search(sub) -> None:
+    """The ``search`` sub-command."""
     p = sub.add_parser("search", help="hyperparameter search over the recipe's [search] space")
     p.add_argument("recipe", help="recipe file (.toml) with a [search] table")
     _run_options(p, set_help="override a recipe key (repeatable)", run_dir_help="search folder (default: runs/<name>-search)", overwrite_help="replace a finished search in the folder")
     p.set_defaults(func=_cmd_search)
 
+
+def _add_ensemble(sub) -> None:
+    """The ``ensemble`` sub-command."""
     p = sub.add_parser("ensemble", help="train k seeds or k recipes and export their combination as one SavedModel")
     p.add_argument("recipe", help="base recipe file (.toml); its data split is shared by every member")
     p.add_argument("--seeds", type=int, nargs="+", default=[], help="one member per seed")
@@ -222,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p, set_help="override a key of every member", run_dir_help="ensemble folder (default: runs/<name>-ensemble)", overwrite_help="replace a finished ensemble in the folder")
     p.set_defaults(func=_cmd_ensemble)
 
+
+def _add_distill(sub) -> None:
+    """The ``distill`` sub-command."""
     p = sub.add_parser("distill", help="distill an ensemble into one small LSTM")
     p.add_argument("ensemble_dir", help="a folder written by `textrecipes ensemble`")
     p.add_argument("--recipe", help="recipe for the student's training (default: the ensemble's recipe.toml)")
@@ -232,11 +228,17 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(p, set_help="override a recipe key", run_dir_help="student folder (default: ENSEMBLE_DIR/distilled)", overwrite_help="replace a finished student in the folder")
     p.set_defaults(func=_cmd_distill)
 
+
+def _add_report(sub) -> None:
+    """The ``report`` sub-command."""
     p = sub.add_parser("report", help="write report.md and report.html for a run folder")
     p.add_argument("run_dir", help="a finished run folder")
     p.add_argument("--top", type=int, default=10, help="how many confidently wrong validation examples (default 10)")
     p.set_defaults(func=_cmd_report)
 
+
+def _add_finetune(sub) -> None:
+    """The ``finetune`` sub-command."""
     p = sub.add_parser("finetune", help="continue training a run folder on new labelled data (a new run folder)")
     p.add_argument("run_dir", help="a finished run folder")
     p.add_argument("train", help="the new training TSV, in the run's format")
@@ -256,6 +258,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_finetune)
 
+
+def _add_pretrain(sub) -> None:
+    """The ``pretrain`` sub-command."""
     p = sub.add_parser("pretrain", help="train an LSTM language model on a plain corpus (one text a line)")
     p.add_argument("corpus", help="plain text file, one text a line")
     p.add_argument("--run-dir", default="runs/lm", help="the LM run folder (default runs/lm)")
@@ -278,6 +283,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_cmd_pretrain)
 
+
+def _add_predict(sub) -> None:
+    """The ``predict`` sub-command."""
     p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
                                        ".keras or .tflite file")
     p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
@@ -287,6 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)
 
+
+def _add_data(sub) -> None:
+    """The ``data`` sub-command."""
     p = sub.add_parser("data", help="fetch datasets, summarise TSV files")
     data_sub = p.add_subparsers(dest="data_command", required=True)
     f = data_sub.add_parser("fetch", help="fetch a named dataset (rotten-tomatoes)")
@@ -309,10 +320,30 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--seed", type=int, default=0, help="seed of the mismatched pairs (default 0)")
     d.set_defaults(func=_cmd_derive)
 
-    from textrecipes.augment.offline import add_cli as add_augment  # light: no TensorFlow
 
-    add_augment(sub)
-    recipe_command.add_cli(sub)
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``textrecipes`` command.
+
+    Returns:
+        An `argparse.ArgumentParser` with the ``train``, ``search``, ``ensemble``,
+        ``distill``, ``report``, ``finetune``, ``pretrain``, ``predict``, ``data``,
+        ``augment`` and ``recipe`` sub-commands; each sets ``func`` to its handler.
+        A bare ``textrecipes`` prints the help.
+
+    Example:
+        >>> args = build_parser().parse_args(["predict", "runs/demo", "texts.txt"])
+        >>> args.command, args.model, args.threshold
+        ('predict', 'runs/demo', 0.5)
+    """
+    from textrecipes import __version__
+
+    parser = argparse.ArgumentParser(prog="textrecipes", description="Text classification recipes: train, evaluate, export, predict.")
+    parser.add_argument("--version", action="version", version=f"textrecipes {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="also print debugging messages")
+    sub = parser.add_subparsers(dest="command")
+    for add in (_add_train, _add_search, _add_ensemble, _add_distill, _add_report, _add_finetune, _add_pretrain,
+                _add_predict, _add_data, add_augment, recipe_command.add_cli):
+        add(sub)
     return parser
 
 
@@ -333,7 +364,14 @@ def main(argv=None) -> int:
         >>> main(["train", "recipes/sentiment_lstm.toml", "--set", "train.epochs=1"])  # doctest: +SKIP
         0
     """
-    args = build_parser().parse_args(argv)  # before the imports below, so --help is instant
+    parser = build_parser()
+    args = parser.parse_args(argv)  # before the imports below, so --help is instant
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.verbose:
+        logging.basicConfig(format="%(name)s: %(message)s")
+        logging.getLogger("textrecipes").setLevel(logging.DEBUG)
 
     from textrecipes.data.records import DataError
     from textrecipes.data.download import FetchError

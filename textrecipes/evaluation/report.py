@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from textrecipes.evaluation.metrics import new_figure, save_figure
+from textrecipes.evaluation.plots import plot_confusion_matrix
 from textrecipes.export.metadata import RunFolderError, read_json
 
 TEXT_CHARS = 300  # longer texts are cut in the report's tables
@@ -71,33 +71,6 @@ def top_losses(texts, targets, probabilities, labels, task: str, k: int = 10, th
                  "probability": float(p[i, pred[i]]), "loss": float(loss[i])} for i in wrong]
     rows.sort(key=lambda r: -r["loss"])
     return rows[:k]
-
-
-def plot_confusion_matrix(matrix, labels, path: str) -> str:
-    """Writes a confusion matrix (rows: true, columns: predicted) with its counts to a PNG.
-
-    Args:
-        matrix: square counts, as in ``metrics["confusion_matrix"]``.
-        labels: the label names.
-        path: the PNG file.
-
-    Returns:
-        ``path``.
-
-    Example:
-        >>> import tempfile
-        >>> path = plot_confusion_matrix([[5, 1], [2, 7]], ["neg", "pos"], os.path.join(tempfile.mkdtemp(), "cm.png"))
-        >>> os.path.getsize(path) > 0
-        True
-    """
-    from sklearn.metrics import ConfusionMatrixDisplay
-
-
-    size = max(3.5, 0.5 * len(labels) + 2)
-    fig = new_figure((size, size))
-    ConfusionMatrixDisplay(np.asarray(matrix), display_labels=labels).plot(
-        ax=fig.subplots(), cmap="Blues", xticks_rotation=45, colorbar=False)
-    return save_figure(fig, path)
 
 
 def pair_texts(pairs) -> list:

@@ -12,7 +12,9 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from textrecipes.models.classifiers import POOLINGS, encode_tokens, output_layer
+from textrecipes.models.encoders import POOLINGS
+from textrecipes.models.encoders import encode_tokens
+from textrecipes.models.encoders import output_layer
 from textrecipes.text.tokenization import TextVectorizer, tokenize_tf
 
 PAIR_INPUTS = ("text_a", "text_b")  # the raw-string inputs of a pair model and its export

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from textrecipes.models.classifiers import encode_tokens
+from textrecipes.models.encoders import encode_tokens
 
 
 def build_tagger(vocabulary_size: int, num_tags: int, *, embedding_dim: int = 128, units: int = 128,

@@ -159,7 +159,7 @@ def schedule_kind(name: str) -> str:
 _DECAYS = ("step", "exponential", "cosine", "cosine_restarts")
 _LENGTHS = ("exponential", "cosine", "cosine_restarts")
 _COUNT = "[0, inf)"
-_MODE = key("auto", "the metric's direction (`auto`: from its name)", choices=(_ref("training.callbacks", "MODES"),))
+_MODE = key("auto", "the metric's direction (`auto`: from its name)", choices=(_ref("training.monitors", "MODES"),))
 
 
 def _switch(doc: str, enabled: bool, **options) -> Table:
@@ -217,7 +217,7 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
                     choices=(_ref("models.classifiers", "BUILDERS"),)),
         "task": key("auto", "`auto`: from the labels (`binary` for 2, `multiclass` for more, `multilabel` with "
                     "`data.multi_label`)",
-                    choices=("auto", _ref("models.classifiers", "TASKS"))),
+                    choices=("auto", _ref("models.losses", "TASKS"))),
         "embedding_dim": key(128, "word embedding size", range="[1, inf)"),
         "units": key(128, "RNN units per direction; CNN filters per kernel width", range="[1, inf)"),
         "layers": key(1, "stacked RNN layers (`lstm`, `gru`)", range="[1, inf)"),
@@ -225,7 +225,7 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
         "bidirectional": key(True, "read the text both ways (`lstm`, `gru`)"),
         "pooling": key("mean_max", "how the RNN states are pooled: `max` and `mean_max` over all (masked) states, "
                        "`attention` (additive), `last` the final state",
-                       choices=(_ref("models.classifiers", "POOLINGS"),)),
+                       choices=(_ref("models.encoders", "POOLINGS"),)),
         "dropout": key(0.5, "dropout before the head", range="[0, 1)"),
         "embedding_dropout": key(0.2, "spatial dropout on the embeddings", range="[0, 1)"),
         "token_dropout": key(0.2, "word dropout: drops whole token vectors while training (the model overfits "
@@ -242,7 +242,7 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
         "rnn_length": key(256, "the RNN reads only the first N tokens while the n-gram branch sees all "
                           "`tokenize.max_length`; 0: the RNN reads everything", range=_COUNT),
         "hidden_units": key(0, "above 0: a ReLU layer of that size before the head", range=_COUNT),
-        "initializer": key("glorot_uniform", "kernel initializer", choices=(_ref("models.classifiers", "INITIALIZERS"),)),
+        "initializer": key("glorot_uniform", "kernel initializer", choices=(_ref("models.layers", "INITIALIZERS"),)),
         "normalization": key("none", "normalization after pooling",
                              choices=(_ref("models.classifiers", "NORMALIZATIONS"),)),
         "vectors": key("", "word2vec/GloVe text vectors for the word embedding (`model.embedding_dim` must "
@@ -269,7 +269,7 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
         "min_learning_rate": key(0.0, "floor of the decays; the end of each cosine cycle", range=_COUNT,
                                  used_by=_DECAYS),
         "warmup": key("linear", "the warmup ramp, for any schedule (`exponential`: straight on a log scale)",
-                      choices=(_ref("training.schedules", "WARMUP_MODES"),)),
+                      choices=(_ref("training.schedule_wrappers", "WARMUP_MODES"),)),
         "warmup_epochs": key(0, "warmup length in epochs", "int or float", range=_COUNT, nullable=True),
         "warmup_steps": key(None, "warmup length in optimizer steps; replaces `warmup_epochs`", "int",
                             range=_COUNT, nullable=True, replaces="warmup_epochs"),

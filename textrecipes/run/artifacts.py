@@ -16,7 +16,7 @@ import time
 from typing import Mapping
 
 from textrecipes.data.atomic import atomic_write
-from textrecipes.evaluation.metrics import plot_learning_curves
+from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.export.metadata import MODEL_CARD, model_card
 from textrecipes.recipe.loading import to_toml
 from textrecipes.run.folder import FINISHED

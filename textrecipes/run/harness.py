@@ -27,7 +27,7 @@ from typing import Mapping
 
 import keras
 
-from textrecipes.evaluation.metrics import plot_learning_curves
+from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.recipe.loading import RecipeError
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
 from textrecipes.run.folder import FINISHED, prepare_run_dir

@@ -1,20 +1,22 @@
-"""Training callbacks and the builder for a recipe's `[callbacks]` table.
+"""Training callbacks: when to stop, and the builder for a recipe's `[callbacks]` table.
 
 Keras' own callbacks are used wherever they do the job (early stopping,
-checkpointing, backup-and-restore, TensorBoard). Ours fill five gaps:
+checkpointing, backup-and-restore, TensorBoard). Ours fill the gaps:
 
 - `EarlyStopping` sets `mode` from the metric's name, so an unknown metric
   never makes Keras' `mode="auto"` raise.
 - `LossPlateauStop` is the seed-002 rule: stop once the epoch loss moves by
   less than `min_delta`.
-- `ReduceLROnPlateauScaled` also works when the optimizer holds a schedule
-  (Keras' `ReduceLROnPlateau` raises `TypeError` there).
-- `EpochBackup` keeps the last two epochs' states, written atomically, and
-  resumes every worker of a multi-worker run from the same epoch.
-- `LearningRateLogger` records the rate a schedule actually gave;
-  `TerminateOnNaNWithAdvice` says what to try when the loss blows up.
-- `InterruptBetweenBatches` takes Ctrl-C at the next batch or epoch end,
-  never in the middle of a TensorFlow call or a checkpoint write.
+- `TerminateOnNaNWithAdvice` says what to try when the loss blows up.
+- in `textrecipes.training.rates`: `ReduceLROnPlateauScaled` also works when
+  the optimizer holds a schedule (Keras' raises `TypeError` there), and
+  `LearningRateLogger` records the rate a schedule actually gave;
+- in `textrecipes.training.resume`: `EpochBackup` keeps the last two epochs'
+  states, written atomically, and resumes every worker of a multi-worker run
+  from the same epoch; `InterruptBetweenBatches` takes Ctrl-C at the next
+  batch or epoch end, never in the middle of a TensorFlow call or a checkpoint write.
+
+`build_callbacks` builds them all from the table.
 
 A recipe's table, e.g.:
 
@@ -30,158 +32,17 @@ from __future__ import annotations
 
 import math
 import os
-import signal
-import threading
 import warnings
 
 import keras
 import numpy as np
-import tensorflow as tf
-from keras import ops
 
 from textrecipes.recipe.validation import resolve_table
-from textrecipes.training import resume
-from textrecipes.training.schedules import ScaledSchedule
+from textrecipes.training.monitors import resolve_mode
+from textrecipes.training.rates import LearningRateLogger, ReduceLROnPlateauScaled, _require_tensorboard, current_learning_rate
+from textrecipes.training.resume import EpochBackup
 
-__all__ = [
-    "metric_mode",
-    "get_schedule",
-    "current_learning_rate",
-    "EarlyStopping",
-    "LossPlateauStop",
-    "ReduceLROnPlateauScaled",
-    "LearningRateLogger",
-    "TerminateOnNaNWithAdvice",
-    "EpochBackup",
-    "InterruptBetweenBatches",
-    "MODES",
-    "build_callbacks",
-]
-
-#: The directions a monitored metric may be given: `"auto"` follows `metric_mode`.
-MODES = ("auto", "min", "max")
-
-_LOWER_IS_BETTER = (
-    "loss",
-    "error",
-    "crossentropy",
-    "mse",
-    "mae",
-    "mape",
-    "msle",
-    "hinge",
-    "kl_divergence",
-    "kld",
-    "poisson",
-    "logcosh",
-    "perplexity",
-)
-
-
-def _require_tensorboard(what):
-    # tensorflow-cpu does not pull in the `tensorboard` package, without which
-    # tf.summary (and Keras' TensorBoard callback) fail at the first write.
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        raise ImportError(
-            f"{what} needs the `tensorboard` package: `pip install tensorboard`, "
-            "or set `tensorboard = false` in the recipe's [callbacks] table."
-        ) from None
-
-
-def metric_mode(monitor):
-    """Says whether a monitored metric should go down (`"min"`) or up (`"max"`).
-
-    Names containing a loss-like word (`loss`, `error`, `crossentropy`, `mse`,
-    `mae`, ...) are `"min"`; everything else (accuracy, AUC, F1, ...) is
-    `"max"`. A `val_` prefix is ignored.
-
-    Args:
-        monitor: String, a metric name as it appears in `logs`.
-
-    Returns:
-        `"min"` or `"max"`.
-
-    Example:
-
-    >>> metric_mode("val_loss"), metric_mode("val_sparse_categorical_accuracy")
-    ('min', 'max')
-    """
-    name = monitor.lower()
-    if name.startswith("val_"):
-        name = name[4:]
-    return "min" if any(word in name for word in _LOWER_IS_BETTER) else "max"
-
-
-def _resolve_mode(monitor, mode):
-    return metric_mode(monitor) if mode in (None, "auto") else mode
-
-
-def _base_optimizer(optimizer):
-    # A mixed-precision LossScaleOptimizer delegates to `inner_optimizer`.
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
-
-
-def get_schedule(optimizer):
-    """Returns the `LearningRateSchedule` an optimizer holds, or None.
-
-    Keras 3 has no public getter: `optimizer.learning_rate` evaluates the
-    schedule at `optimizer.iterations` and returns a tensor, so this reads
-    the attribute the optimizer keeps it in.
-
-    Args:
-        optimizer: A `keras.optimizers.Optimizer` (a `LossScaleOptimizer`
-            is unwrapped).
-
-    Returns:
-        The schedule, or None when the optimizer holds a float rate.
-
-    Example:
-
-    >>> opt = keras.optimizers.Adam(keras.optimizers.schedules.ExponentialDecay(
-    ...     1e-3, 100, 0.9))
-    >>> type(get_schedule(opt)).__name__
-    'ExponentialDecay'
-    """
-    rate = getattr(_base_optimizer(optimizer), "_learning_rate", None)
-    if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule):
-        return rate
-    return None
-
-
-def current_learning_rate(optimizer, *, last_step=False):
-    """The optimizer's learning rate as a Python float.
-
-    Args:
-        optimizer: A `keras.optimizers.Optimizer`.
-        last_step: Boolean. If True and the optimizer holds a schedule,
-            evaluate it at `iterations - 1` (the step just taken) instead of
-            at `iterations` (the next step). Defaults to `False`.
-
-    Returns:
-        Python float.
-
-    Example:
-
-    >>> current_learning_rate(keras.optimizers.SGD(0.01))
-    0.009999999776482582
-    """
-    schedule = get_schedule(optimizer)
-    if schedule is not None and last_step:
-        step = ops.maximum(ops.convert_to_tensor(optimizer.iterations) - 1, 0)
-        return float(ops.convert_to_numpy(schedule(step)))
-    return float(ops.convert_to_numpy(optimizer.learning_rate))
-
-
-def _retrace(model):
-    # A train function traced in an earlier `fit` baked in the old rate
-    # object; dropping it makes the next steps trace with the new one.
-    make = getattr(model, "make_train_function", None)
-    if make is not None and getattr(model, "train_function", None) is not None:
-        make(force=True)
+__all__ = ["EarlyStopping", "LossPlateauStop", "TerminateOnNaNWithAdvice", "build_callbacks"]
 
 
 class EarlyStopping(keras.callbacks.EarlyStopping):
@@ -229,7 +90,7 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
             min_delta=min_delta,
             patience=patience,
             verbose=verbose,
-            mode=_resolve_mode(monitor, mode),
+            mode=resolve_mode(monitor, mode),
             baseline=baseline,
             restore_best_weights=restore_best_weights,
             start_from_epoch=start_from_epoch,
@@ -314,336 +175,6 @@ class LossPlateauStop(keras.callbacks.Callback):
             "min_epochs": self.min_epochs,
             "verbose": self.verbose,
         }
-
-
-class ReduceLROnPlateauScaled(keras.callbacks.Callback):
-    """Lowers the learning rate when a metric stops improving, schedule or not.
-
-    Keras' `ReduceLROnPlateau` assigns `optimizer.learning_rate`, which
-    raises `TypeError` when the optimizer was built with a schedule. This
-    callback wraps such a schedule, at the start of training, in a
-    `ScaledSchedule` and multiplies its scale by `factor` on a plateau, so
-    the schedule's shape is kept and only its height drops. With a float
-    rate it lowers the rate itself, as Keras does. The rate never goes below
-    `min_learning_rate` (judged at the current step).
-
-    Args:
-        monitor: String, the metric to watch. Defaults to `"val_loss"`.
-        factor: Float in (0, 1), the multiplier on a plateau. Defaults to
-            `0.5`.
-        patience: Int, epochs without improvement before lowering.
-            Defaults to `2`.
-        min_delta: Float, smallest change that counts as improvement.
-            Defaults to `1e-4`.
-        cooldown: Int, epochs to wait after a reduction. Defaults to `0`.
-        min_learning_rate: Float, the lowest rate. Defaults to `0.0`.
-        mode: `"auto"`, `"min"` or `"max"`; `"auto"` uses `metric_mode`.
-            Defaults to `"auto"`.
-        verbose: Int; 1 prints each reduction. Defaults to `0`.
-
-    Example:
-
-    >>> optimizer = keras.optimizers.Adam(CosineAnnealing(1e-3, 1000))
-    >>> model.compile(optimizer, "sparse_categorical_crossentropy")
-    >>> model.fit(x, y, validation_split=0.2, epochs=20,
-    ...           callbacks=[ReduceLROnPlateauScaled(patience=2)])
-    """
-
-    def __init__(
-        self,
-        monitor="val_loss",
-        factor=0.5,
-        patience=2,
-        min_delta=1e-4,
-        cooldown=0,
-        min_learning_rate=0.0,
-        mode="auto",
-        verbose=0,
-    ):
-        super().__init__()
-        if not 0 < factor < 1:
-            raise ValueError(
-                f"ReduceLROnPlateauScaled needs 0 < factor < 1. Received: {factor}"
-            )
-        if mode not in MODES:
-            raise ValueError(
-                f"mode must be 'auto', 'min' or 'max'. Received: {mode!r}"
-            )
-        self.monitor = monitor
-        self.factor = factor
-        self.patience = patience
-        self.min_delta = min_delta
-        self.cooldown = cooldown
-        self.min_learning_rate = min_learning_rate
-        self.mode = mode
-        self.verbose = verbose
-        self.scaled_schedule = None
-        self.reductions = []
-        self._reset()
-
-    def _reset(self):
-        self.best = None
-        self.wait = 0
-        self.cooldown_counter = 0
-
-    def _improved(self, current):
-        if self.best is None:
-            return True
-        if _resolve_mode(self.monitor, self.mode) == "min":
-            return current < self.best - abs(self.min_delta)
-        return current > self.best + abs(self.min_delta)
-
-    def on_train_begin(self, logs=None):
-        self._reset()
-        optimizer = _base_optimizer(self.model.optimizer)
-        schedule = get_schedule(optimizer)
-        if schedule is None or isinstance(schedule, ScaledSchedule):
-            self.scaled_schedule = schedule
-            return
-        strategy = getattr(self.model, "distribute_strategy", None)
-        if strategy is not None:
-            with strategy.scope():
-                scaled = ScaledSchedule(schedule, 1.0)
-        else:
-            scaled = ScaledSchedule(schedule, 1.0)
-        optimizer.learning_rate = scaled
-        self.scaled_schedule = scaled
-        _retrace(self.model)
-
-    def on_epoch_end(self, epoch, logs=None):
-        current = (logs or {}).get(self.monitor)
-        if current is None:
-            warnings.warn(
-                f"ReduceLROnPlateauScaled watches {self.monitor!r}, which is "
-                f"not in the logs (available: {', '.join(logs or {})}).",
-                stacklevel=2,
-            )
-            return
-        current = float(current)
-        if self.cooldown_counter > 0:
-            self.cooldown_counter -= 1
-            self.wait = 0
-        if self._improved(current):
-            self.best = current
-            self.wait = 0
-            return
-        if self.cooldown_counter > 0:
-            return
-        self.wait += 1
-        if self.wait >= self.patience:
-            self._reduce(epoch)
-            self.cooldown_counter = self.cooldown
-            self.wait = 0
-
-    def _reduce(self, epoch):
-        optimizer = _base_optimizer(self.model.optimizer)
-        old = current_learning_rate(optimizer)
-        if old <= np.float32(self.min_learning_rate):
-            return
-        new = max(old * self.factor, self.min_learning_rate)
-        if self.scaled_schedule is not None:
-            scale = float(ops.convert_to_numpy(self.scaled_schedule.scale))
-            self.scaled_schedule.scale.assign(scale * new / old)
-        else:
-            optimizer.learning_rate = new
-        self.reductions.append((epoch, old, new))
-        if self.verbose:
-            print(
-                f"Epoch {epoch + 1}: learning rate lowered from {old:.3g} "
-                f"to {new:.3g}."
-            )
-
-    def get_config(self):
-        return {
-            "monitor": self.monitor,
-            "factor": self.factor,
-            "patience": self.patience,
-            "min_delta": self.min_delta,
-            "cooldown": self.cooldown,
-            "min_learning_rate": self.min_learning_rate,
-            "mode": self.mode,
-            "verbose": self.verbose,
-        }
-
-
-class LearningRateLogger(keras.callbacks.Callback):
-    """Writes the learning rate into each epoch's logs (and TensorBoard).
-
-    With a schedule the logged value is the rate of the epoch's last step
-    (the schedule evaluated at `optimizer.iterations - 1`); with a float
-    rate, the rate itself. It lands in `logs["learning_rate"]`, hence in
-    `History.history` and in a `CSVLogger` placed after this callback.
-    Put it before callbacks that change the rate at epoch end
-    (`ReduceLROnPlateauScaled`), so it records the rate that was used.
-
-    Args:
-        log_dir: String or None; when given, the rate is also written as the
-            TensorBoard scalar `learning_rate` (step = epoch) there. Keras'
-            own `TensorBoard` callback already logs the rate, so leave this
-            None when you use it. Defaults to `None`.
-        key: String, the logs key. Defaults to `"learning_rate"`.
-
-    Example:
-
-    >>> history = model.fit(x, y, epochs=3, callbacks=[LearningRateLogger()])
-    >>> len(history.history["learning_rate"])
-    3
-    """
-
-    def __init__(self, log_dir=None, key="learning_rate"):
-        super().__init__()
-        if log_dir:
-            _require_tensorboard("LearningRateLogger(log_dir=...)")
-        self.log_dir = log_dir
-        self.key = key
-        self._writer = None
-
-    def on_train_begin(self, logs=None):
-        if self.log_dir and self._writer is None:
-
-            self._writer = tf.summary.create_file_writer(os.fspath(self.log_dir))
-
-    def on_epoch_end(self, epoch, logs=None):
-        rate = current_learning_rate(self.model.optimizer, last_step=True)
-        if logs is not None:
-            logs[self.key] = rate
-        if self._writer is not None:
-
-            with self._writer.as_default():
-                tf.summary.scalar(self.key, rate, step=epoch)
-            self._writer.flush()
-
-    def on_train_end(self, logs=None):
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
-
-    def get_config(self):
-        return {"log_dir": self.log_dir, "key": self.key}
-
-
-class EpochBackup(keras.callbacks.BackupAndRestore):
-    """`BackupAndRestore` that keeps the last ``keep`` epochs' states, written atomically, and
-    resumes every worker of a multi-worker run from the same epoch.
-
-    Keras' callback keeps one state per process, written in place: a worker
-    killed between its peers' backup of an epoch and its own resumes an epoch
-    behind them and the run hangs, and a kill mid-write leaves weights and epoch
-    number out of step. Here each epoch's state goes to its own file
-    (``epoch-0003.weights.h5``, written under a temporary name and renamed),
-    the last ``keep`` are kept, and `textrecipes.training.resume.agree_resume_epoch`
-    picks the newest epoch every worker holds. The folder is removed when
-    training ends.
-
-    Args:
-        backup_dir: the folder for the states (one per process).
-        keep: states kept, newest first. Defaults to 2 (enough for workers one epoch apart).
-        resume_from: the epoch to resume from when the caller has agreed on it
-            already (the runner does, to trim ``history.csv``); None agrees in
-            `on_train_begin`. Defaults to None.
-
-    Example:
-
-    >>> model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup")])
-    """
-
-    def __init__(self, backup_dir, keep=2, resume_from=None):
-        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
-        if int(keep) < 1:
-            raise ValueError(f"keep must be at least 1, got {keep}")
-        self.keep = int(keep)
-        self.resume_from = resume_from
-        self.resumed_epoch = 0
-
-    def on_train_begin(self, logs=None):
-        epoch = self.resume_from
-        if epoch is None:
-            epoch = resume.agree_resume_epoch(
-                self.backup_dir, self.model.distribute_strategy, int(self.params.get("epochs") or 0)
-            )
-        self.resumed_epoch = int(epoch)
-        # States newer than the agreed one belong to a future this run will redo.
-        for stale in resume.backup_epochs(self.backup_dir):
-            if stale > self.resumed_epoch:
-                os.remove(resume.backup_path(self.backup_dir, stale))
-        if not self.resumed_epoch:
-            return
-        if not self.model.built:
-            raise ValueError("EpochBackup needs a built model before fit() to restore its state")
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        self.model.load_weights(resume.backup_path(self.backup_dir, self.resumed_epoch))
-        self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
-
-    def _save_model(self):
-        os.makedirs(self.backup_dir, exist_ok=True)
-        epoch = self._current_epoch
-        final = resume.backup_path(self.backup_dir, epoch)
-        partial = final[: -len(".weights.h5")] + ".partial.weights.h5"
-        self.model.save_weights(partial, overwrite=True)
-        os.replace(partial, final)  # atomic: a state is either complete or absent
-        for old in resume.backup_epochs(self.backup_dir):
-            if old <= epoch - self.keep or old > epoch:
-                os.remove(resume.backup_path(self.backup_dir, old))
-
-    def get_config(self):
-        return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}
-
-
-class InterruptBetweenBatches(keras.callbacks.Callback):
-    """Takes Ctrl-C (SIGINT) at the next batch or epoch end instead of wherever it lands.
-
-    Python raises `KeyboardInterrupt` at whatever line runs when the signal
-    comes: inside TensorFlow's Python wrappers, h5py's file code or a
-    half-written checkpoint. Unwinding from there can crash the process
-    instead of stopping it (a CI run once ended in a segmentation fault). Used
-    as a context manager around `fit`, this callback turns the first Ctrl-C
-    into a flag and raises `KeyboardInterrupt` from its own batch or epoch
-    hook, after the callbacks before it in the list (put it last, after the
-    backup) have finished. A second Ctrl-C interrupts at once. Outside the
-    main thread, where Python cannot set signal handlers, it does nothing.
-
-    Example:
-
-    >>> with InterruptBetweenBatches() as interrupt:
-    ...     model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup"), interrupt])
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.pending = False
-        self._previous = None
-
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._on_signal)
-        return self
-
-    def __exit__(self, *exc):
-        self._restore()
-        return False
-
-    def _restore(self):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-    def _on_signal(self, signum, frame):
-        if self.pending:  # the second Ctrl-C: the user does not want to wait
-            self._restore()
-            raise KeyboardInterrupt
-        self.pending = True
-
-    def _raise_if_pending(self, *args, **kwargs):
-        if self.pending:
-            self._restore()
-            raise KeyboardInterrupt
-
-    on_train_batch_end = on_test_batch_end = on_epoch_end = _raise_if_pending
-
-    def get_config(self):
-        return {}
 
 
 class TerminateOnNaNWithAdvice(keras.callbacks.Callback):
@@ -768,7 +299,7 @@ def build_callbacks(config, *, run_dir, verbose=1):
             keras.callbacks.ModelCheckpoint(
                 os.path.join(folder, "best.keras"),
                 monitor=monitor,
-                mode=_resolve_mode(monitor, c["checkpoint"]["mode"]),
+                mode=resolve_mode(monitor, c["checkpoint"]["mode"]),
                 save_best_only=True,
             )
         )

@@ -224,7 +224,7 @@ def precision_policy(mixed: bool):
     Layers keep the policy they were built with, and `Model.compile` wraps the
     optimizer in a `LossScaleOptimizer` under ``mixed_float16``, so the policy
     only has to be in force while the model is built and compiled. The output
-    layer stays float32 (`textrecipes.models.classifiers.output_layer`).
+    layer stays float32 (`textrecipes.models.encoders.output_layer`).
 
     Args:
         mixed: True for ``mixed_float16``, False for ``float32``.
@@ -377,7 +377,7 @@ def supervise(command: list[str], restarts: int, *, delay: float = 2.0, env: dic
     a worker: when one worker dies, TensorFlow's `MultiWorkerMirroredStrategy`
     holds the others in their collective ops, and when the worker comes back
     they abort ("... has likely restarted. Restart your program"), so every
-    worker's process restarts and `textrecipes.training.callbacks.EpochBackup` resumes
+    worker's process restarts and `textrecipes.training.resume.EpochBackup` resumes
     all of them from the newest epoch every one of them backed up
     (`agree_resume_epoch`). A single-process run resumes the
     same way after any crash.

@@ -15,7 +15,10 @@ from typing import Mapping
 
 import keras
 
-from textrecipes.training import callbacks as callbacks_lib, distribute, resume, schedules, transfer
+from textrecipes.evaluation.plots import plot_schedule
+from textrecipes.training import callbacks as callbacks_lib, distribute, resume, transfer
+from textrecipes.training.rates import LearningRateLogger
+from textrecipes.training.resume import EpochBackup, InterruptBetweenBatches
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,7 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
     fit_callbacks = callbacks_lib.build_callbacks(callback_cfg, run_dir=run_dir, verbose=1 if verbose else 0)
     # Resuming an interrupted run: history.csv keeps the epochs the backup holds and is appended to.
     # Every worker of a multi-worker run resumes from the newest epoch all of them backed up.
-    backups = [c for c in fit_callbacks if isinstance(c, callbacks_lib.EpochBackup)]
+    backups = [c for c in fit_callbacks if isinstance(c, EpochBackup)]
     resumed = resume.agree_resume_epoch(backups[0].backup_dir, strategy, train_cfg["epochs"]) if backups else 0
     for backup in backups:
         backup.resume_from = resumed
@@ -92,9 +95,9 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
     # The backup goes last: an epoch is declared done only after its history row is
     # written, so a kill between the two never leaves a hole in history.csv.
     # Ctrl-C is taken after the backup, at a batch or epoch end (see InterruptBetweenBatches).
-    interrupt = callbacks_lib.InterruptBetweenBatches()
+    interrupt = InterruptBetweenBatches()
     fit_callbacks = list(extra_callbacks) + [c for c in fit_callbacks if c not in backups] + backups + [interrupt]
-    schedules.plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
+    plot_schedule(schedule, steps_per_epoch * train_cfg["epochs"], os.path.join(run_dir, "schedule.png"))
     if recompile is not None and not resumed:
         # One more layer group per epoch (head first), each step a short fit after a recompile.
         log.info("gradual unfreezing: " + " → ".join("+".join(layer.name for layer in g)
@@ -106,8 +109,8 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
 
         # The history, rate logger and augmentation epoch follow every stage; early stopping,
         # checkpoints, plateau reduction and the backup only the last one, when every group trains.
-        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, callbacks_lib.LearningRateLogger,
-                                                            callbacks_lib.InterruptBetweenBatches))
+        every = [c for c in fit_callbacks if isinstance(c, (keras.callbacks.CSVLogger, LearningRateLogger,
+                                                            InterruptBetweenBatches))
                  or type(c).__name__ in ("AugmentEpochCallback", "TerminateOnNaNWithAdvice")]
         distribute.prepare_distributed_fit(model, train_ds, strategy)
         with interrupt:

@@ -19,11 +19,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from textrecipes.evaluation.metrics import new_figure, save_figure
-from textrecipes.training.callbacks import get_schedule
-from textrecipes.training.schedules import Constant, ScaledSchedule
+from textrecipes.evaluation.plots import plot_lr_finder
+from textrecipes.training.rates import get_schedule
+from textrecipes.training.schedules import Constant
+from textrecipes.training.schedule_wrappers import ScaledSchedule
 
-__all__ = ["LRFinderResult", "find_learning_rate", "plot_lr_finder"]
+__all__ = ["LRFinderResult", "find_learning_rate"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,36 +267,3 @@ def find_learning_rate(
     return result
 
 
-def plot_lr_finder(result, path):
-    """Plots the smoothed loss against the rate (log x) and writes a PNG.
-
-    Args:
-        result: An `LRFinderResult`.
-        path: Where to write the PNG; folders are created.
-
-    Returns:
-        `path`.
-
-    Example:
-
-    >>> plot_lr_finder(find_learning_rate(model, train_ds), "runs/lr.png")
-    'runs/lr.png'
-    """
-    fig = new_figure((6, 3.5))
-    ax = fig.subplots()
-    if len(result.lrs):
-        ax.plot(result.lrs, result.losses, label="smoothed loss")
-        ax.set_xscale("log")
-    ax.axvline(
-        result.suggestion,
-        color="tab:red",
-        linestyle="--",
-        label=f"suggestion {result.suggestion:.2g}",
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate (log scale)")
-    ax.set_ylabel("training loss")
-    ax.set_title("Learning-rate range test")
-    ax.legend()
-
-    return save_figure(fig, path)

@@ -1,9 +1,10 @@
-"""Resume after a fault: which epochs a run folder's ``backup/`` holds, and the history kept so far.
+"""Faults: each epoch backed up, a killed run resumed from it, and Ctrl-C taken only between batches.
 
-`textrecipes.training.callbacks.EpochBackup` writes the state after each
-epoch (atomically, the last two kept); these functions tell a restarted run
-where to go on from (`agree_resume_epoch` makes every worker of a multi-worker
-run agree on one epoch) and keep ``history.csv`` in step with it.
+`EpochBackup` writes the state after each epoch (atomically, the last two
+kept); the functions here tell a restarted run where to go on from
+(`agree_resume_epoch` makes every worker of a multi-worker run agree on one
+epoch) and keep ``history.csv`` in step with it. `InterruptBetweenBatches`
+turns Ctrl-C into a stop at the next batch or epoch end, after the backup.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ from __future__ import annotations
 import csv
 import os
 import re
+import signal
+import threading
 
+import keras
 import tensorflow as tf
 
 from textrecipes.training.distribute import is_multi_worker
@@ -77,7 +81,7 @@ def agree_resume_epoch(backup_dir: str, strategy: tf.distribute.Strategy, max_ep
 
     Workers back up one after another, so a worker killed between its peers'
     backup of an epoch and its own is an epoch behind them; each worker keeps
-    its last two states (`textrecipes.training.callbacks.EpochBackup`), and one
+    its last two states (`textrecipes.training.resume.EpochBackup`), and one
     all-reduce over "which epochs do I hold" finds the newest they share.
     Every worker reads its own ``backup/`` folder: no shared file system is
     needed. Every worker must call this at the same point (it is a collective
@@ -160,3 +164,127 @@ def read_history(csv_path: str) -> dict[str, list[float]]:
             except (TypeError, ValueError):
                 out.setdefault(key, []).append(float("nan"))
     return out
+
+
+class EpochBackup(keras.callbacks.BackupAndRestore):
+    """`BackupAndRestore` that keeps the last ``keep`` epochs' states, written atomically, and
+    resumes every worker of a multi-worker run from the same epoch.
+
+    Keras' callback keeps one state per process, written in place: a worker
+    killed between its peers' backup of an epoch and its own resumes an epoch
+    behind them and the run hangs, and a kill mid-write leaves weights and epoch
+    number out of step. Here each epoch's state goes to its own file
+    (``epoch-0003.weights.h5``, written under a temporary name and renamed),
+    the last ``keep`` are kept, and `textrecipes.training.resume.agree_resume_epoch`
+    picks the newest epoch every worker holds. The folder is removed when
+    training ends.
+
+    Args:
+        backup_dir: the folder for the states (one per process).
+        keep: states kept, newest first. Defaults to 2 (enough for workers one epoch apart).
+        resume_from: the epoch to resume from when the caller has agreed on it
+            already (the runner does, to trim ``history.csv``); None agrees in
+            `on_train_begin`. Defaults to None.
+
+    Example:
+
+    >>> model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup")])
+    """
+
+    def __init__(self, backup_dir, keep=2, resume_from=None):
+        super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
+        if int(keep) < 1:
+            raise ValueError(f"keep must be at least 1, got {keep}")
+        self.keep = int(keep)
+        self.resume_from = resume_from
+        self.resumed_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        epoch = self.resume_from
+        if epoch is None:
+            epoch = agree_resume_epoch(
+                self.backup_dir, self.model.distribute_strategy, int(self.params.get("epochs") or 0)
+            )
+        self.resumed_epoch = int(epoch)
+        # States newer than the agreed one belong to a future this run will redo.
+        for stale in backup_epochs(self.backup_dir):
+            if stale > self.resumed_epoch:
+                os.remove(backup_path(self.backup_dir, stale))
+        if not self.resumed_epoch:
+            return
+        if not self.model.built:
+            raise ValueError("EpochBackup needs a built model before fit() to restore its state")
+        if self.model.optimizer is not None and not self.model.optimizer.built:
+            self.model.optimizer.build(self.model.trainable_variables)
+        self.model.load_weights(backup_path(self.backup_dir, self.resumed_epoch))
+        self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
+
+    def _save_model(self):
+        os.makedirs(self.backup_dir, exist_ok=True)
+        epoch = self._current_epoch
+        final = backup_path(self.backup_dir, epoch)
+        partial = final[: -len(".weights.h5")] + ".partial.weights.h5"
+        self.model.save_weights(partial, overwrite=True)
+        os.replace(partial, final)  # atomic: a state is either complete or absent
+        for old in backup_epochs(self.backup_dir):
+            if old <= epoch - self.keep or old > epoch:
+                os.remove(backup_path(self.backup_dir, old))
+
+    def get_config(self):
+        return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}
+
+
+class InterruptBetweenBatches(keras.callbacks.Callback):
+    """Takes Ctrl-C (SIGINT) at the next batch or epoch end instead of wherever it lands.
+
+    Python raises `KeyboardInterrupt` at whatever line runs when the signal
+    comes: inside TensorFlow's Python wrappers, h5py's file code or a
+    half-written checkpoint. Unwinding from there can crash the process
+    instead of stopping it (a CI run once ended in a segmentation fault). Used
+    as a context manager around `fit`, this callback turns the first Ctrl-C
+    into a flag and raises `KeyboardInterrupt` from its own batch or epoch
+    hook, after the callbacks before it in the list (put it last, after the
+    backup) have finished. A second Ctrl-C interrupts at once. Outside the
+    main thread, where Python cannot set signal handlers, it does nothing.
+
+    Example:
+
+    >>> with InterruptBetweenBatches() as interrupt:
+    ...     model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup"), interrupt])
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.pending = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        self._restore()
+        return False
+
+    def _restore(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+    def _on_signal(self, signum, frame):
+        if self.pending:  # the second Ctrl-C: the user does not want to wait
+            self._restore()
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def _raise_if_pending(self, *args, **kwargs):
+        if self.pending:
+            self._restore()
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_end = _raise_if_pending
+
+    def get_config(self):
+        return {}

@@ -1,4 +1,4 @@
-"""Per-step learning-rate schedules, the `seed003` preset, and their builder.
+"""Per-step learning-rate schedules and their builder from a recipe's ``[schedule]`` table.
 
 Every schedule here is a `keras.optimizers.schedules.LearningRateSchedule`
 registered under the `"textrecipes"` package, so a model compiled with one saves
@@ -6,9 +6,8 @@ to `.keras` and reloads with `safe_mode=True`. `__call__` uses only `keras.ops`,
 so the schedules run on any Keras backend.
 
 Keras already ships exponential and cosine decay; we reuse them inside. What it
-lacks is composition: only `CosineDecay` can warm up, and a plateau reducer
-cannot touch an optimizer built with a schedule. `Warmup` wraps any schedule and
-`ScaledSchedule` gives a schedule a settable multiplier for that reason.
+lacks is composition: `textrecipes.training.schedule_wrappers.Warmup` wraps any
+schedule here, and `ScaledSchedule` gives one a settable multiplier.
 
 A recipe's `[schedule]` table goes through `build_schedule`:
 
@@ -24,27 +23,14 @@ from __future__ import annotations
 import numbers
 
 import keras
-import numpy as np
 from keras import ops
 
 from textrecipes.recipe.schema import schedule_kind
 from textrecipes.recipe.validation import resolve_table
 
-from textrecipes.evaluation.metrics import new_figure, save_figure
+from textrecipes.training.schedule_wrappers import Warmup
 
-__all__ = [
-    "Constant",
-    "StepDecay",
-    "ExponentialDecay",
-    "CosineAnnealing",
-    "Warmup",
-    "ScaledSchedule",
-    "SCHEDULE_NAMES",
-    "WARMUP_MODES",
-    "build_schedule",
-    "schedule_values",
-    "plot_schedule",
-]
+__all__ = ["Constant", "StepDecay", "ExponentialDecay", "CosineAnnealing", "SCHEDULE_NAMES", "build_schedule"]
 
 _Schedule = keras.optimizers.schedules.LearningRateSchedule
 _serialize = keras.optimizers.schedules.serialize
@@ -286,159 +272,12 @@ class CosineAnnealing(_Schedule):
         }
 
 
-@_register
-class Warmup(_Schedule):
-    """A `LearningRateSchedule` that ramps up to any wrapped schedule.
-
-    For `step < warmup_steps` the rate climbs from `initial_learning_rate` to
-    `schedule(0)`, linearly or exponentially (a straight line on a log
-    scale); from then on it is `schedule(step - warmup_steps)`. So the first
-    step after warmup gets exactly the wrapped schedule's first rate, and the
-    wrapped schedule's own lengths count from the end of warmup (as Keras'
-    `CosineDecay` with `warmup_steps` does).
-
-    Args:
-        schedule: The `LearningRateSchedule` to warm up to.
-        warmup_steps: Python int >= 0, length of the ramp in steps.
-        initial_learning_rate: Python float, the rate at step 0. Defaults to
-            `None`: `0.0` for a linear ramp, 1% of `schedule(0)` for an
-            exponential one (which needs a start above 0).
-        mode: `"linear"` or `"exponential"`. Defaults to `"linear"`.
-        name: String. Defaults to `"Warmup"`.
-
-    Example:
-
-    >>> schedule = Warmup(Constant(0.01), warmup_steps=10)
-    >>> [round(float(schedule(s)), 6) for s in (0, 5, 10, 11)]
-    [0.0, 0.005, 0.01, 0.01]
-    """
-
-    def __init__(
-        self,
-        schedule,
-        warmup_steps,
-        initial_learning_rate=None,
-        mode="linear",
-        name="Warmup",
-    ):
-        super().__init__()
-        if isinstance(schedule, dict):
-            schedule = _deserialize(schedule)
-        if mode not in WARMUP_MODES:
-            raise ValueError(
-                "Warmup mode must be 'linear' or 'exponential'. "
-                f"Received: mode={mode!r}"
-            )
-        if warmup_steps < 0:
-            raise ValueError(
-                f"Warmup needs warmup_steps >= 0. Received: {warmup_steps}"
-            )
-        if (
-            mode == "exponential"
-            and initial_learning_rate is not None
-            and initial_learning_rate <= 0
-        ):
-            raise ValueError(
-                "An exponential warmup needs initial_learning_rate > 0. "
-                f"Received: initial_learning_rate={initial_learning_rate}"
-            )
-        self.schedule = schedule
-        self.warmup_steps = warmup_steps
-        self.initial_learning_rate = initial_learning_rate
-        self.mode = mode
-        self.name = name
-
-    def __call__(self, step):
-        step = _float_step(step)
-        if not self.warmup_steps:
-            return self.schedule(step)
-        n = ops.cast(self.warmup_steps, "float32")
-        target = ops.cast(self.schedule(ops.zeros_like(step)), "float32")
-        fraction = ops.minimum(step / n, 1.0)
-        if self.mode == "linear":
-            start = self.initial_learning_rate or 0.0
-            ramp = start + (target - start) * fraction
-        else:
-            if self.initial_learning_rate is None:
-                start = 0.01 * target
-            else:
-                start = ops.cast(self.initial_learning_rate, "float32")
-            ramp = start * ops.power(target / start, fraction)
-        # Both branches are computed (ops.where); the clamp keeps the wrapped
-        # schedule away from negative steps during warmup.
-        after = ops.cast(self.schedule(ops.maximum(step - n, 0.0)), "float32")
-        return ops.where(step < n, ramp, after)
-
-    def get_config(self):
-        return {
-            "schedule": _serialize(self.schedule),
-            "warmup_steps": self.warmup_steps,
-            "initial_learning_rate": self.initial_learning_rate,
-            "mode": self.mode,
-            "name": self.name,
-        }
-
-
-@_register
-class ScaledSchedule(_Schedule):
-    """A `LearningRateSchedule` that multiplies another by a settable scalar.
-
-    The scale lives in a non-trainable `keras.Variable`, so assigning it
-    changes the rate inside an already compiled train function. This is what
-    `textrecipes.training.callbacks.ReduceLROnPlateauScaled` lowers when the optimizer
-    holds a schedule (Keras' `ReduceLROnPlateau` raises `TypeError` there).
-    `get_config` stores the scale's current value, so a saved model keeps
-    any reduction.
-
-    Args:
-        schedule: The `LearningRateSchedule` to scale.
-        scale: Python float or scalar `keras.Variable`. A float is put in a
-            new variable. Defaults to `1.0`.
-        name: String. Defaults to `"ScaledSchedule"`.
-
-    Example:
-
-    >>> schedule = ScaledSchedule(Constant(0.01))
-    >>> _ = schedule.scale.assign(0.5)
-    >>> round(float(schedule(0)), 6)
-    0.005
-    """
-
-    def __init__(self, schedule, scale=1.0, name="ScaledSchedule"):
-        super().__init__()
-        if isinstance(schedule, dict):
-            schedule = _deserialize(schedule)
-        if not isinstance(scale, keras.Variable):
-            scale = keras.Variable(
-                float(scale),
-                dtype="float32",
-                trainable=False,
-                name="learning_rate_scale",
-            )
-        self.schedule = schedule
-        self.scale = scale
-        self.name = name
-
-    def __call__(self, step):
-        rate = ops.cast(self.schedule(step), "float32")
-        return rate * ops.cast(self.scale, "float32")
-
-    def get_config(self):
-        return {
-            "schedule": _serialize(self.schedule),
-            "scale": float(ops.convert_to_numpy(self.scale)),
-            "name": self.name,
-        }
-
-
 # ---------------------------------------------------------------------------
 # The recipe's [schedule] table (its keys: textrecipes.recipe.schema).
 
 #: The schedules `build_schedule` builds. A recipe may also name a preset
 #: (`textrecipes.recipe.schema.SCHEDULE_PRESETS`: `seed003`, `warmup_cosine`).
 SCHEDULE_NAMES = ("constant", "step", "exponential", "cosine", "cosine_restarts")
-#: The ramps `Warmup` makes.
-WARMUP_MODES = ("linear", "exponential")
 
 
 def _to_steps(config, key, steps_per_epoch):
@@ -531,72 +370,3 @@ def build_schedule(config, *, steps_per_epoch, epochs):
     )
 
 
-def schedule_values(schedule, steps):
-    """Evaluates a schedule at the given steps.
-
-    Args:
-        schedule: A `LearningRateSchedule` (or any callable of a step).
-        steps: Int (evaluates `range(steps)`) or a sequence of steps.
-
-    Returns:
-        A float64 NumPy array, one rate per step.
-
-    Example:
-
-    >>> schedule_values(Constant(0.1), 3)
-    array([0.1, 0.1, 0.1])
-    """
-    if isinstance(steps, numbers.Integral):
-        steps = np.arange(steps)
-    steps = np.asarray(steps, dtype="float32")
-    try:
-        values = np.asarray(ops.convert_to_numpy(schedule(steps)), "float64")
-        if values.shape == steps.shape:
-            return values
-    except Exception:  # noqa: BLE001 - some Keras schedules need scalar steps
-        pass
-    return np.array(
-        [float(ops.convert_to_numpy(schedule(s))) for s in steps], "float64"
-    )
-
-
-def plot_schedule(schedule, total_steps, path, *, steps_per_epoch=None, title=None):
-    """Plots a schedule's rate against the step and writes a PNG.
-
-    Args:
-        schedule: A `LearningRateSchedule`.
-        total_steps: Int > 0, steps to plot (at most 2,000 points are
-            evaluated, evenly spread).
-        path: Where to write the PNG; folders are created.
-        steps_per_epoch: Int or None; when given, dotted lines mark epochs
-            (up to 100 of them). Defaults to `None`.
-        title: String or None. Defaults to the schedule's class name.
-
-    Returns:
-        `path`.
-
-    Example:
-
-    >>> plot_schedule(build_schedule({"name": "seed003"}, steps_per_epoch=10,
-    ...     epochs=50), 500, "runs/schedule.png")
-    'runs/schedule.png'
-    """
-    total_steps = int(total_steps)
-    if total_steps <= 0:
-        raise ValueError(f"total_steps must be > 0, got {total_steps}")
-    count = min(total_steps, 2000)
-    steps = np.unique(np.linspace(0, total_steps - 1, count).round().astype(int))
-    values = schedule_values(schedule, steps)
-
-    fig = new_figure((6, 3.5))
-    ax = fig.subplots()
-    ax.plot(steps, values)
-    if steps_per_epoch and total_steps // steps_per_epoch <= 100:
-        for boundary in range(steps_per_epoch, total_steps, steps_per_epoch):
-            ax.axvline(boundary, color="0.85", linestyle=":", linewidth=0.8)
-    ax.set_xlabel("step")
-    ax.set_ylabel("learning rate")
-    ax.set_title(title or type(schedule).__name__)
-    ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 3))
-
-    return save_figure(fig, path)

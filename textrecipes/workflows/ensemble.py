@@ -25,9 +25,8 @@ import numpy as np
 from keras import ops
 
 from textrecipes.data.atomic import save_keras
-from textrecipes.evaluation.metrics import (
-    evaluate_predictions, format_metrics, plot_learning_curves, probabilities_per_label
-)
+from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
+from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.export.metadata import RunFolderError, read_json
 from textrecipes.export.predictors import Predictor
 from textrecipes.export.saved_model import check_export, end_to_end_model, export_saved_model
