@@ -116,17 +116,18 @@ def main() -> int:
     for kind in args.only:
         if kind in DERIVED:
             _derive(*DERIVED[kind])
-    runs = {kind: fingerprint(kind, args.runs) for kind in args.only}
     import platform
 
     out = {"date": datetime.date.today().isoformat(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
            "command": "python " + " ".join(shlex.quote(a) for a in sys.argv),
            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip(),
-           "runs": runs}
-    text = json.dumps(out, indent=1)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text + "\n")
+           "runs": {}}
+    runs = out["runs"]
+    for kind in args.only:  # written after each run, so a crash keeps the runs before it
+        runs[kind] = fingerprint(kind, args.runs)
+        if args.out:
+            with open(args.out, "w") as f:
+                f.write(json.dumps(out, indent=1) + "\n")
     for kind, run in runs.items():
         print(kind, run["metrics"], f"{run['seconds']} s")
     return 0

@@ -191,9 +191,13 @@ class ClassificationTask(Task):
             reports[name] = evaluate_predictions(self.targets[name], probabilities[name], self.labels, self.kind)
         predictions = {}
         if "validation" in probabilities:  # the report's most confidently wrong examples
-            predictions["validation"] = ([r.text for r in splits.validation], self.targets["validation"],
+            predictions["validation"] = (self.shown(splits.validation), self.targets["validation"],
                                          probabilities["validation"])
         return reports, predictions
+
+    def shown(self, records) -> list[str]:
+        """How the report shows records: their texts."""
+        return [r.text for r in records]
 
     def log_final(self, report: Mapping, split_name: str) -> None:
         log.info(format_metrics(report, split_name))

@@ -111,13 +111,8 @@ class PairsTask(ClassificationTask):
     def fit_options(self, model) -> dict:
         return {"class_weight": self.class_weight}
 
-    def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
-        reports, predictions = super().evaluate(model, eval_ds, splits)
-        if "validation" in predictions:
-            _, targets, probabilities = predictions["validation"]
-            predictions["validation"] = (pair_texts([(r.first, r.second) for r in splits.validation]), targets,
-                                         probabilities)
-        return reports, predictions
+    def shown(self, records) -> list[str]:
+        return pair_texts([(r.first, r.second) for r in records])
 
     def export(self, model, run_dir: str, splits) -> tuple:
         e2e = end_to_end_pair_model(self.vectorizer, model)
