@@ -151,7 +151,7 @@ def write_report(out: str, baseline_rows, model_rows, command: str, seed: int = 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", default=",".join(baselines.SUITE))
-    parser.add_argument("--models", default=",".join(MODELS), help="textrecipes model.name values")
+    parser.add_argument("--models", default=",".join(MODELS), help="textrecipes model.name values; '' for none")
     parser.add_argument("--baselines", default=",".join(baselines.METHODS), help="'' for none")
     parser.add_argument("--seeds", default="0", help="comma-separated textrecipes seeds")
     parser.add_argument("--max-train", default="", help="DATASET=N,...: data.max_train_examples for those datasets")
@@ -183,7 +183,7 @@ def main(argv=None):
                                                "machine": baselines.machine(), "command": command})
                 print(dataset, method, {k: v for k, v in result.items() if k != "grid"}, flush=True)
             done = {(r["dataset"], r["model"], r["seed"]) for r in baselines.done_rows(args.jsonl)}
-            for model in args.models.split(","):
+            for model in [m for m in args.models.split(",") if m]:
                 for seed in (int(s) for s in args.seeds.split(",")):
                     if (dataset, model, seed) in done:
                         continue
