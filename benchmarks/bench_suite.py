@@ -18,7 +18,8 @@ one command:
 Every row is appended as soon as it is measured, and a row already in its .jsonl
 (same dataset, model and seed) is not run again, so a killed run resumes where it
 stopped. At the end ``results/suite.md`` gets one table per metric (test accuracy,
-test macro-F1) with the gap of the default to the better baseline, and the seconds.
+test macro-F1) with the gap of the default to the better baseline, and the seconds;
+a section headed "### Where the default loses" written by hand below them is kept.
 
 Usage (from the repository root; long: run it with ``nice -n 10``)::
 
@@ -49,6 +50,7 @@ MODELS = ("lstm", "cnn", "fasttext")
 COLUMNS = (("tfidf_lr", "TF-IDF+LR"), ("fasttext_bl", "fastText"), ("lstm", "lstm (default)"),
            ("cnn", "cnn"), ("fasttext", "fasttext recipe"))
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
+NOTES_HEADING = "### Where the default loses"
 
 
 def textrecipes_run(dataset: str, model: str, seed: int = 0, max_train: int = 0) -> dict:
@@ -106,17 +108,23 @@ def _cells(baseline_rows, model_rows, seed):
 def write_report(out: str, baseline_rows, model_rows, command: str, seed: int = 0) -> str:
     cells = _cells(baseline_rows, model_rows, seed)
     datasets = [d for d in baselines.SUITE if any((d, c) in cells for c, _ in COLUMNS)]
+    rows = [r for r in list(baseline_rows) + list(model_rows) if r in cells.values()]
+    commands = sorted({r["command"] for r in rows if "command" in r})
+    loads = [r["load_avg"] for r in rows if "load_avg" in r]
     capped = sorted({(r["dataset"], r["max_train"]) for r in model_rows if r.get("max_train")})
     lines = [
         f"## Benchmark suite: textrecipes against the baselines ({datetime.date.today().isoformat()})",
         "",
-        f"- machine: {baselines.machine()}; shared with other jobs (load average 4-8), so seconds are noisy",
-        f"- command: `{command}`",
+        f"- machine: {baselines.machine()}; shared with other jobs, so seconds are noisy"
+        + (f" (5-minute load average at the end of the runs: {min(loads):.1f}-{max(loads):.1f})" if loads else ""),
+        "- commands that made the rows: " + "; ".join(f"`{c}`" for c in commands),
+        f"- this report: `{command}`",
+        "- an empty cell: not measured yet; the same command resumes and skips the rows already there",
         f"- textrecipes: seed {seed}, the default recipe (`lstm`) and `model.name` = `cnn` / `fasttext` with every "
         "other key at its default; early stopping on val_accuracy (patience 3, best weights), at most 10 epochs",
         "- baselines (`benchmarks/baselines.py`): TF-IDF word 1-2 grams (character 1-2 grams for Chinese), "
         "sublinear tf, min_df=2, + LogisticRegression, C in (0.1, 1, 10, 100) picked on validation; fastText "
-        "wordNgrams=2, lr in (0.1, 0.3, 1.0) x epoch in (5, 20) picked on validation, thread=1, seed=0",
+        "wordNgrams=2, lr in (0.1, 0.3, 1.0) x epoch in (5, 20, 50) picked on validation, thread=1, seed=0",
         "- gap = lstm (default) - max(TF-IDF+LR, fastText), in points (x100)",
     ]
     if capped:
@@ -143,6 +151,12 @@ def write_report(out: str, baseline_rows, model_rows, command: str, seed: int = 
             row.append("" if r is None else f"{r['seconds']:.0f}" + (f" ({r['epochs']})" if "epochs" in r else ""))
         lines.append(f"| {d} | " + " | ".join(row) + " |")
     text = "\n".join(lines) + "\n"
+    # a hand-written reading of the tables, under NOTES_HEADING, survives a rewrite
+    if os.path.exists(out):
+        with open(out, encoding="utf-8") as f:
+            old = f.read()
+        if NOTES_HEADING in old:
+            text += "\n" + old[old.index(NOTES_HEADING):]
     with open(out, "w", encoding="utf-8") as f:
         f.write(text)
     return text
@@ -180,7 +194,8 @@ def main(argv=None):
                                                    chinese=baselines.language(path) == "zh")
                 _append(args.baselines_jsonl, {"dataset": dataset, "method": method, **result,
                                                "date": datetime.date.today().isoformat(),
-                                               "machine": baselines.machine(), "command": command})
+                                               "machine": baselines.machine(), "command": command,
+                                               "load_avg": round(os.getloadavg()[1], 1)})
                 print(dataset, method, {k: v for k, v in result.items() if k != "grid"}, flush=True)
             done = {(r["dataset"], r["model"], r["seed"]) for r in baselines.done_rows(args.jsonl)}
             for model in [m for m in args.models.split(",") if m]:
@@ -191,7 +206,8 @@ def main(argv=None):
                     _append(args.jsonl, {"dataset": dataset, "model": model, "seed": seed,
                                          "max_train": caps.get(dataset, 0), **result,
                                          "date": datetime.date.today().isoformat(),
-                                         "machine": baselines.machine(), "command": command})
+                                         "machine": baselines.machine(), "command": command,
+                                         "load_avg": round(os.getloadavg()[1], 1)})
                     print(dataset, model, seed, result, flush=True)
     print(write_report(args.out, baselines.done_rows(args.baselines_jsonl), baselines.done_rows(args.jsonl), command,
                        seed=int(args.seeds.split(",")[0])))
