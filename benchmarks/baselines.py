@@ -268,7 +268,8 @@ def write_table(rows: list[dict], out: str, command: str) -> str:
         f"## Suite baselines ({datetime.date.today().isoformat()})",
         "",
         f"- machine: {machine()}; shared with other jobs, so seconds are noisy",
-        f"- command: `{command}`",
+        "- commands that made the rows: " + "; ".join(f"`{c}`" for c in sorted({r["command"] for r in rows})),
+        f"- this table: `{command}`",
         "- each baseline fitted on train, tuned on validation (accuracy), scored once on test; "
         "TF-IDF+LR: word 1-2 grams (character 1-2 grams for Chinese), sublinear tf, min_df=2, "
         f"C in {TFIDF_CS}; fastText: wordNgrams=2, lr in {FASTTEXT_LRS} x epoch in {FASTTEXT_EPOCHS}, thread=1, seed=0",
