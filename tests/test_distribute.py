@@ -112,13 +112,27 @@ def test_precision_policy_is_restored_even_after_an_error():
 def test_runner_trains_under_mixed_precision_and_restores_the_policy(tmp_path):
     from textrecipes.workflows.train import train
 
+    from unittest import mock
+
+    import textrecipes.run.harness as harness
+
+    built = []
+    build_and_compile = harness.build_and_compile
+
+    def keeping(*args, **kwargs):
+        out = build_and_compile(*args, **kwargs)
+        built.append(out[0])
+        return out
+
     data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)
-    result = train({"data": {"train": data}, "model": TINY, "train": {"epochs": 1, "mixed_precision": True},
-                    "export": {"saved_model": False}}, run_dir=str(tmp_path / "run"), verbose=0)
+    with mock.patch.object(harness, "build_and_compile", keeping):
+        result = train({"data": {"train": data}, "model": TINY, "train": {"epochs": 1, "mixed_precision": True},
+                        "export": {"saved_model": False}}, run_dir=str(tmp_path / "run"), verbose=0)
     assert keras.mixed_precision.global_policy().name == "float32"
-    inner = [layer for layer in result.model.layers if isinstance(layer, keras.Model)][0]
-    assert inner.get_layer("lstm").dtype_policy.name == "mixed_float16"
-    assert isinstance(inner.optimizer, keras.optimizers.LossScaleOptimizer)
+    exported = [layer for layer in result.model.layers if isinstance(layer, keras.Model)][0]
+    for model in (built[0], exported):  # the model that trained, and the copy evaluated and exported
+        assert model.get_layer("lstm").dtype_policy.name == "mixed_float16"
+    assert isinstance(built[0].optimizer, keras.optimizers.LossScaleOptimizer)
     assert np.isfinite(result.history["loss"][0])
 
 

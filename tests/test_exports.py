@@ -34,16 +34,17 @@ def run(tmp_path_factory):
     }
     from unittest import mock
 
-    import textrecipes.run.harness
+    import textrecipes.run.artifacts
 
     card_writes = []
+    write_json = textrecipes.run.artifacts.write_json
 
-    def counting_open(file, mode="r", *args, **kwargs):
-        if os.path.basename(str(file)) == "model_card.json" and "w" in mode:
-            card_writes.append(os.path.relpath(str(file), str(tmp / "run")))
-        return open(file, mode, *args, **kwargs)
+    def counting_write_json(path, *args, **kwargs):
+        if os.path.basename(str(path)) == "model_card.json":
+            card_writes.append(os.path.relpath(str(path), str(tmp / "run")))
+        return write_json(path, *args, **kwargs)
 
-    with mock.patch.object(textrecipes.run.harness, "open", counting_open, create=True):
+    with mock.patch.object(textrecipes.run.artifacts, "write_json", counting_write_json):
         result = train(recipe, run_dir=str(tmp / "run"), verbose=0)
     result.card_writes = card_writes
     return result

@@ -317,7 +317,7 @@ def _has_tensorboard():
 
 @pytest.mark.parametrize("case", sorted(SCHEDULE_RUNS))
 def test_every_schedule_and_callbacks_key_trains(case, tmp_path):
-    from textrecipes.run.harness import train
+    from textrecipes.workflows.train import train
 
     if case == "tensorboard" and not _has_tensorboard():
         pytest.skip("needs tensorboard (pip install tensorboard)")

@@ -104,7 +104,8 @@ def run_summary(reports: Mapping, splits, history: Mapping, started: float, expo
         "test": reports.get("test"), "validation": reports.get("validation"),
         "data": [r.to_dict() for r in splits.reports],
         "splits": splits.sizes(),
-        "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
+        "epochs_run": len(history.get("loss", [])), "train_loss": [float(v) for v in history.get("loss", [])],
+        "train_seconds": round(time.time() - started, 1),
         "export_check": export_check,
     }
 

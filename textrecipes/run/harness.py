@@ -241,7 +241,8 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
         # Evaluate and export the trained weights in a local, uncompiled copy: predict and export
         # need no collective ops then, and an exported .keras file holds the model alone (no
         # optimizer or schedule to resolve when it is loaded elsewhere).
-        trained = task.build(initial=False)
+        with distribute.precision_policy(distribute.use_mixed_precision(cfg["train"]["mixed_precision"])):
+            trained = task.build(initial=False)  # the trained model's dtype policy: the same numbers
         trained.set_weights(model.get_weights())
         model = trained
 

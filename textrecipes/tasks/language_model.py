@@ -258,6 +258,7 @@ class LanguageModelTask(Task):
         self.train_tokens = int(sum(len(s) - 1 for s in self.sequences["train"]))
         self.validation_oov = self.vocab.oov_rate(tokens["validation"])
         self.validation_lines = len(splits.validation)
+        self.corpus_report = splits.reports[0].to_dict()
         log.info(f"language model: {len(self.vocab)} ids, {len(self.sequences['train'])} training sequences "
                  f"({self.train_tokens} tokens), {len(self.sequences['validation'])} held out")
 
@@ -302,7 +303,7 @@ class LanguageModelTask(Task):
     def summary(self) -> dict:
         return {"validation_perplexity": self.perplexity, "train_sequences": len(self.sequences["train"]),
                 "train_tokens": self.train_tokens, "validation_lines": self.validation_lines,
-                "validation_oov_rate": self.validation_oov}
+                "validation_oov_rate": self.validation_oov, "corpus": self.corpus_report}
 
 
 def pretrain(corpus_path: str, *, run_dir: str = "runs/lm", embedding_dim: int = 128, units: int = 128,
