@@ -51,3 +51,13 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(_EXPORTS[name]), name)
     raise AttributeError(f"module 'textrecipes' has no attribute {name!r}")
+
+
+def _install_keras_objects():
+    """Keras learns textrecipes' layers and schedules on its first import (a ``.keras`` file then loads anywhere)."""
+    from textrecipes.keras_objects import install_hook
+
+    install_hook()
+
+
+_install_keras_objects()
