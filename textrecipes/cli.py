@@ -114,12 +114,7 @@ def _cmd_predict(args) -> int:
         predictor = PairPredictor(args.model)
     else:
         predictor = Predictor(args.model)  # a bad path fails before we wait on stdin
-    source = "<stdin>" if args.input == "-" else args.input
-    if args.input == "-":
-        lines = sys.stdin.read().splitlines()
-    else:
-        with open(args.input, encoding="utf-8") as f:
-            lines = f.read().splitlines()
+    source, lines = _predict_input(args)
     texts = [line for line in lines if line.strip()]
     skipped = len(lines) - len(texts)
     if fmt == "conll":  # one sentence a line, tokens split on whitespace
@@ -146,6 +141,29 @@ def _cmd_predict(args) -> int:
     if skipped:
         print(f"({skipped} blank input line(s) skipped)", file=sys.stderr)
     return 0
+
+
+def _predict_input(args) -> tuple[str, list[str]]:
+    """``(source name, lines)`` for ``predict``: the --text options, else the input file or stdin.
+
+    Lines end at "\n" only (a CRLF's "\r" is dropped): a text holding a form feed or
+    a Unicode line separator stays one text, as it was one line of the file.
+    """
+    if args.text:
+        if args.input != "-":
+            raise FileNotFoundError(f"predict: give --text or an input file, not both ({args.input!r})")
+        return "--text", list(args.text)
+    if args.input == "-":
+        raw = sys.stdin.read()
+    elif not os.path.isfile(args.input):
+        raise FileNotFoundError(f"{args.input}: no such file (to label a text itself, use --text {args.input!r})")
+    else:
+        with open(args.input, encoding="utf-8", newline="") as f:
+            raw = f.read()
+    lines = [line[:-1] if line.endswith("\r") else line for line in raw.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline that ends the last line
+    return "<stdin>" if args.input == "-" else args.input, lines
 
 
 def _cmd_fetch(args) -> int:
@@ -291,6 +309,7 @@ def _add_predict(sub) -> None:
     p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
     p.add_argument("input", nargs="?", default="-", help="file with one text a line; text_a<TAB>text_b for a pairs run, "
                                                          "a sentence for a tagging run (default: stdin)")
+    p.add_argument("-t", "--text", action="append", help="a text to label (repeat for more), instead of a file")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
     p.set_defaults(func=_cmd_predict)

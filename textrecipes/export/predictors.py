@@ -21,6 +21,50 @@ from textrecipes.text.pipeline import sentence_ids, token_lookup
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
 
 
+def as_texts(texts, what: str = "texts") -> tuple[list[str], bool]:
+    """``(list of str, single)``: one text or a sequence of texts, checked before anything is predicted.
+
+    A bare string is one text (not a sequence of characters); a list, tuple,
+    NumPy array or pandas Series is many. A DataFrame, a mapping or a non-string
+    element is refused with the reason, so that nothing is predicted for the
+    wrong thing.
+
+    Args:
+        texts: a string, or a sequence of strings.
+        what: the argument's name in messages. Default "texts".
+
+    Example:
+        >>> as_texts("a fine film")
+        (['a fine film'], True)
+        >>> as_texts(["a", "b"])
+        (['a', 'b'], False)
+    """
+    if isinstance(texts, bytes):
+        texts = texts.decode("utf-8")
+    if isinstance(texts, str):
+        return [texts], True
+    if hasattr(texts, "columns") and hasattr(texts, "iloc"):  # a pandas DataFrame iterates its column names
+        raise TypeError(f"{what}: got a DataFrame with columns {list(texts.columns)[:5]}; pass one column, "
+                        f"e.g. predict(df[{str(list(texts.columns)[0])!r}])" if len(texts.columns) else
+                        f"{what}: got an empty DataFrame; pass one column of texts")
+    if isinstance(texts, dict):
+        raise TypeError(f"{what}: got a dict; pass a list of texts (e.g. list(d.values()))")
+    if isinstance(texts, np.ndarray) and texts.ndim != 1:
+        raise TypeError(f"{what}: got an array of shape {texts.shape}; pass a 1-D sequence of texts")
+    try:
+        items = list(texts)
+    except TypeError:
+        raise TypeError(f"{what}: expected a string or a sequence of strings, got {type(texts).__name__}") from None
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, bytes):
+            item = item.decode("utf-8")
+        if not isinstance(item, str):
+            raise TypeError(f"{what}[{i}]: expected a string, got {type(item).__name__} ({item!r:.60})")
+        out.append(str(item))
+    return out, False
+
+
 class Predictor:
     """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
 
@@ -156,7 +200,11 @@ class Predictor:
             >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
             array([[0.93, 0.07]], dtype=float32)
         """
-        texts = presegment(texts, self.meta["split"])
+        texts, single = as_texts(texts)
+        probs = self._probabilities(presegment(texts, self.meta["split"]), batch_size)
+        return probs[0] if single else probs
+
+    def _probabilities(self, texts: list[str], batch_size: int) -> np.ndarray:
         if self._tflite is not None:
             return self._tflite.predict_proba(_encode(texts))
         out = []
@@ -170,21 +218,53 @@ class Predictor:
                 out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
 
-    def predict(self, texts: Sequence[str], threshold: float = 0.5) -> list:
+    def predict(self, texts, threshold: float = 0.5):
         """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``.
 
         Args:
-            texts: raw texts.
+            texts: one raw text (then one result, not a list) or a sequence of them
+                (a list, tuple, array or pandas Series; a DataFrame is refused: pass a column).
             threshold: multi-label decision threshold. Default 0.5.
 
         Example:
             >>> Predictor("runs/demo").predict(["a fine film"])  # doctest: +SKIP
             [('fresh', 0.93)]
+            >>> Predictor("runs/demo").predict("a fine film")  # doctest: +SKIP
+            ('fresh', 0.93)
         """
-        probs = self.predict_proba(texts)
+        texts, single = as_texts(texts)
+        results = self._decide(self.predict_proba(texts), threshold)
+        return results[0] if single else results
+
+    def _decide(self, probs: np.ndarray, threshold: float) -> list:
         if self.task == "multilabel":
             return [(tuple(self.labels[i] for i in np.flatnonzero(p >= threshold)), [float(x) for x in p]) for p in probs]
         return [(self.labels[int(p.argmax())], float(p.max())) for p in probs]
+
+
+def as_pairs(pairs) -> tuple[list[tuple[str, str]], bool]:
+    """``(list of (text_a, text_b), single)``: one pair of strings, or a sequence of pairs, checked.
+
+    Example:
+        >>> as_pairs(("a", "b"))
+        ([('a', 'b')], True)
+        >>> as_pairs([("a", "b"), ["c", "d"]])
+        ([('a', 'b'), ('c', 'd')], False)
+    """
+    if isinstance(pairs, (str, bytes)):
+        raise TypeError("pairs: got one string; pass a (text_a, text_b) pair or a list of them")
+    if isinstance(pairs, (tuple, list)) and len(pairs) == 2 and all(isinstance(x, (str, bytes)) for x in pairs):
+        (a, b), _ = as_texts(list(pairs), "pair")
+        return [(a, b)], True
+    if hasattr(pairs, "columns") and hasattr(pairs, "iloc"):
+        raise TypeError("pairs: got a DataFrame; pass list(zip(df['text_a'], df['text_b']))")
+    out = []
+    for i, pair in enumerate(pairs):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"pairs[{i}] must be a (text_a, text_b) pair, got {pair!r:.80}")
+        (a, b), _ = as_texts(list(pair), f"pairs[{i}]")
+        out.append((a, b))
+    return out, False
 
 
 class PairPredictor(Predictor):
@@ -200,11 +280,23 @@ class PairPredictor(Predictor):
     """
 
     def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256) -> np.ndarray:
-        """Probabilities, one column per label, for a list of ``(text_a, text_b)`` pairs."""
-        pairs = list(pairs)
-        for i, pair in enumerate(pairs):
-            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-                raise ValueError(f"pairs[{i}] must be a (text_a, text_b) pair, got {pair!r:.80}")
+        """Probabilities, one column per label, for one ``(text_a, text_b)`` pair or a list of them."""
+        pairs, single = as_pairs(pairs)
+        probs = self._pair_probabilities(pairs, batch_size)
+        return probs[0] if single else probs
+
+    def predict(self, pairs, threshold: float = 0.5):
+        """``(label, probability)`` for one ``(text_a, text_b)`` pair, or a list of them for a list of pairs.
+
+        Example:
+            >>> PairPredictor("runs/pairs_lstm").predict(("Is it?", "It is."))  # doctest: +SKIP
+            ('yes', 0.81)
+        """
+        pairs, single = as_pairs(pairs)
+        results = self._decide(self._pair_probabilities(pairs, 256), threshold)
+        return results[0] if single else results
+
+    def _pair_probabilities(self, pairs: list, batch_size: int) -> np.ndarray:
         out = []
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start:start + batch_size]
@@ -260,8 +352,13 @@ class Tagger:
         self.tags = list(self.meta["labels"])
 
     def predict_proba(self, sentences: Sequence[str]) -> list[np.ndarray]:
-        """One ``(tokens, tags)`` probability array per sentence."""
-        batch = tf.constant(_encode(list(sentences)), tf.string)
+        """One ``(tokens, tags)`` probability array per sentence (one array for one sentence)."""
+        sentences, single = as_texts(sentences, "sentences")
+        probs = self._tag_probabilities(sentences)
+        return probs[0] if single else probs
+
+    def _tag_probabilities(self, sentences: list[str]) -> list[np.ndarray]:
+        batch = tf.constant(_encode(sentences), tf.string)
         if self._serve is not None:
             out = self._serve(sentences=batch)
             probs, lengths = out["probabilities"].numpy(), out["lengths"].numpy()
@@ -274,9 +371,11 @@ class Tagger:
         return [p[:n] for p, n in zip(probs, lengths)]
 
     def tag(self, sentences: Sequence[str]) -> list[list[tuple[str, str]]]:
-        """``[(token, tag), ...]`` per sentence; tokens are split on whitespace exactly as the export splits them."""
-        if not len(sentences):
+        """``[(token, tag), ...]`` per sentence (one such list for one sentence); tokens split on whitespace as the export splits them."""
+        sentences, single = as_texts(sentences, "sentences")
+        if not sentences:
             return []
-        tokens = tf.strings.split(tf.constant(_encode(list(sentences)), tf.string)).to_list()
-        return [list(zip((t.decode("utf-8") for t in row), (self.tags[i] for i in p.argmax(-1))))
-                for row, p in zip(tokens, self.predict_proba(sentences))]
+        tokens = tf.strings.split(tf.constant(_encode(sentences), tf.string)).to_list()
+        tagged = [list(zip((t.decode("utf-8") for t in row), (self.tags[i] for i in p.argmax(-1))))
+                  for row, p in zip(tokens, self._tag_probabilities(sentences))]
+        return tagged[0] if single else tagged
