@@ -9,7 +9,7 @@ import pytest
 
 from conftest import ROOT, SAMPLES
 from textrecipes.recipe.loading import RecipeError, load_recipe
-from textrecipes.run.folder import MARKER, is_run_folder, prepare_run_dir
+from textrecipes.run.folder import LOCK, MARKER, RunLock, is_run_folder, prepare_run_dir
 from textrecipes.export.metadata import RunFolderError
 from textrecipes.data.atomic import atomic_write
 
@@ -46,7 +46,7 @@ def test_a_new_folder_gets_the_marker_first(tmp_path):
     run_dir = tmp_path / "run"
     prepare_run_dir(str(run_dir), overwrite=False)
     marker = json.loads((run_dir / MARKER).read_text())
-    assert os.listdir(run_dir) == [MARKER] and marker["kind"] == "train" and len(marker["run_id"]) == 32
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK] and marker["kind"] == "train" and len(marker["run_id"]) == 32
     assert is_run_folder(str(run_dir))
 
 
@@ -86,7 +86,7 @@ def test_overwrite_replaces_only_a_finished_run_folder(tmp_path):
     with pytest.raises(FileExistsError):
         prepare_run_dir(str(run_dir), overwrite=False)
     prepare_run_dir(str(run_dir), overwrite=True)
-    assert os.listdir(run_dir) == [MARKER] and json.loads((run_dir / MARKER).read_text())["run_id"] != first
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK] and json.loads((run_dir / MARKER).read_text())["run_id"] != first
 
 
 def test_an_interrupted_run_is_kept_for_resuming(tmp_path):
@@ -104,7 +104,7 @@ def test_a_run_folder_from_before_markers_is_recognised(tmp_path):
         (run_dir / name).write_text("x")
     (run_dir / "saved_model").mkdir()
     prepare_run_dir(str(run_dir), overwrite=True)
-    assert os.listdir(run_dir) == [MARKER]
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
 
 
 def test_a_file_is_not_a_run_folder(tmp_path):
@@ -154,3 +154,68 @@ def test_atomic_write_keeps_the_old_file_on_error(tmp_path):
             f.write("half")
             raise RuntimeError("killed")
     assert path.read_text() == "old" and os.listdir(tmp_path) == ["a.json"]
+
+
+# ---------------------------------------------------------------------------
+# Finding 5: one run at a time in a folder; finding 6: resuming only the same recipe; finding 3: NaN.
+
+
+def test_a_second_run_into_a_locked_folder_is_refused_and_the_lock_dies_with_its_process(tmp_path):
+    run_dir = tmp_path / "run"
+    with prepare_run_dir(str(run_dir), overwrite=False):
+        with pytest.raises(RunFolderError, match=r"another run is writing into this folder \(pid \d+"):
+            prepare_run_dir(str(run_dir), overwrite=True)
+        code = ("import sys; from textrecipes.run.folder import RunLock\n"
+                "try:\n    RunLock(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__); sys.exit(3)\n")
+        other = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True,
+                               env={**os.environ, "PYTHONPATH": ROOT})
+        assert other.returncode == 3 and "RunFolderError" in other.stdout
+    prepare_run_dir(str(run_dir), overwrite=False).release()  # released: the folder is usable again
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from textrecipes.run.folder import RunLock\n"
+                               "lock = RunLock(sys.argv[1]); print('held', flush=True); time.sleep(60)", str(run_dir)],
+                              stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": ROOT})
+    assert holder.stdout.readline().strip() == "held"
+    with pytest.raises(RunFolderError, match="another run"):
+        RunLock(str(run_dir))
+    holder.kill()  # SIGKILL: no clean-up ran, yet the OS released the lock
+    holder.wait()
+    RunLock(str(run_dir)).release()
+
+
+def _interrupted(run_dir, recipe):
+    prepare_run_dir(str(run_dir), overwrite=False, recipe=recipe).release()
+    (run_dir / "backup").mkdir()
+    (run_dir / "backup" / "epoch-0001.weights.h5").write_text("x")
+
+
+def test_an_interrupted_run_resumes_only_under_the_same_recipe(tmp_path):
+    recipe = load_recipe({"data": {"train": TRAIN}})
+    run_dir = tmp_path / "run"
+    _interrupted(run_dir, recipe)
+    prepare_run_dir(str(run_dir), overwrite=False, recipe=recipe).release()  # the same recipe: resumed
+    assert (run_dir / "backup").is_dir()
+    moved = load_recipe({"data": {"train": TRAIN}, "export": {"tflite": True}, "name": "elsewhere"})
+    prepare_run_dir(str(run_dir), overwrite=False, recipe=moved).release()  # what it writes after: still resumed
+    assert (run_dir / "backup").is_dir()
+    changed = load_recipe({"data": {"train": TRAIN}, "model": {"units": 7}, "schedule": {"learning_rate": 0.01}})
+    with pytest.raises(RunFolderError, match=r"another recipe \(model\.units: 128 -> 7; schedule\.learning_rate: "
+                                             r"[0-9.e-]+ -> 0\.01\).*--overwrite"):
+        prepare_run_dir(str(run_dir), overwrite=False, recipe=changed)
+    assert (run_dir / "backup" / "epoch-0001.weights.h5").exists()  # refused: nothing removed
+    prepare_run_dir(str(run_dir), overwrite=True, recipe=changed).release()  # asked to start afresh
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
+    assert json.loads((run_dir / MARKER).read_text())["recipe"]["model.units"] == 7
+
+
+def test_a_diverging_run_stops_with_advice_and_exports_nothing(tmp_path):
+    from textrecipes.training import TrainingError
+    from textrecipes.workflows.train import train
+
+    recipe = {"data": {"train": TRAIN, "validation": TRAIN, "test": TRAIN},
+              "model": {"embedding_dim": 8, "units": 8, "ngram_buckets": 0},
+              "optimizer": {"name": "sgd"}, "schedule": {"name": "constant", "learning_rate": 1e30},
+              "train": {"epochs": 2, "batch_size": 2}}
+    with pytest.raises(TrainingError, match="training diverged.*nothing was evaluated or exported.*learning rate"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    left = set(os.listdir(tmp_path / "run"))
+    assert not left & {"metrics.json", "model.keras", "saved_model", "model_card.json"}, left

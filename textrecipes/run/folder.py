@@ -14,6 +14,11 @@ A run folder is recognisably ours: the first file written into it is
   filesystem root is refused outright.
 
 The marker, like every artifact, is written atomically (`textrecipes.data.atomic`).
+It also records the recipe the folder was started with: an interrupted run
+resumes only under the same recipe (a changed one is refused, naming the keys
+that changed, unless ``overwrite`` starts afresh). While a run writes into its
+folder it holds ``.textrecipes-run.lock`` (an OS lock, released even when the
+process is killed), so a second run into the same folder is refused at once.
 """
 
 from __future__ import annotations
@@ -23,11 +28,20 @@ import json
 import os
 import shutil
 import uuid
+from typing import Mapping
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; a second run is then not detected
+    fcntl = None
 
 from textrecipes.data.atomic import atomic_write
 from textrecipes.export.metadata import RunFolderError
 
 MARKER = ".textrecipes-run.json"
+LOCK = ".textrecipes-run.lock"
+# Keys that name where a run goes or what it writes afterwards, not what it learns: a resumed run may change them.
+RESUMABLE_CHANGES = ("name", "run_dir", "export.", "report.")
 FINISHED = "metrics.json"  # written last: its presence means the run finished
 # Everything a run of an earlier version wrote; a folder holding only these (among them a
 # recipe.toml, or a language model's lm.json) is taken for a run folder from before markers existed.
@@ -83,7 +97,8 @@ def is_run_folder(path: str) -> bool:
     """Whether ``path`` is a folder that textrecipes made (it carries the marker, or only our artifacts).
 
     Example:
-        >>>         >>> is_run_folder(tempfile.mkdtemp())
+        >>> import tempfile
+        >>> is_run_folder(tempfile.mkdtemp())
         False
     """
     if not os.path.isdir(path):
@@ -92,42 +107,54 @@ def is_run_folder(path: str) -> bool:
     return MARKER in entries or _is_legacy_run(path, entries)
 
 
-def write_marker(run_dir: str, kind: str) -> dict:
+def write_marker(run_dir: str, kind: str, recipe: Mapping | None = None) -> dict:
     """Writes the marker that makes ``run_dir`` a run folder; returns its content.
 
     Example:
-        >>>         >>> write_marker(tempfile.mkdtemp(), "train")["kind"]
+        >>> import tempfile
+        >>> write_marker(tempfile.mkdtemp(), "train")["kind"]
         'train'
     """
     import textrecipes
 
     marker = {"textrecipes": textrecipes.__version__, "run_id": uuid.uuid4().hex, "kind": kind,
               "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    if recipe is not None:
+        marker["recipe"] = flat_recipe(recipe)
     with atomic_write(os.path.join(run_dir, MARKER)) as f:
         json.dump(marker, f, indent=1)
     return marker
 
 
-def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished: str = FINISHED) -> None:
+def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished: str = FINISHED,
+                    recipe: Mapping | None = None) -> "RunLock":
     """Creates, resumes or (with ``overwrite``) empties a run folder; never touches a folder that is not ours.
 
     Args:
         run_dir: the run folder.
-        overwrite: start afresh in a finished run's folder (it must be a run folder).
+        overwrite: start afresh in a finished run's folder, or in an interrupted
+            run's folder whose recipe changed (it must be a run folder).
         kind: what the folder is for ("train", "pretrain", "ensemble", ...), kept in the marker.
         finished: the file whose presence means the run finished. Default ``metrics.json``.
+        recipe: the resolved recipe; recorded in the marker, and compared with the
+            recorded one before an interrupted run is resumed. Default None (no check).
+
+    Returns:
+        The folder's `RunLock`, held: keep it for as long as the run writes into
+        the folder, then ``release()`` it (or use it as a context manager).
 
     Raises:
         FileExistsError: ``run_dir`` holds a finished run and ``overwrite`` is False.
         RunFolderError: ``run_dir`` is a file, a non-empty folder that is not a
-            run folder, or a folder that holds the working folder, home or root.
+            run folder, a folder that holds the working folder, home or root, a
+            folder another run is writing into, or an interrupted run of another recipe.
 
     Example:
         >>> import os, tempfile
         >>> run_dir = os.path.join(tempfile.mkdtemp(), "run")
-        >>> prepare_run_dir(run_dir, overwrite=False)
-        >>> sorted(os.listdir(run_dir))
-        ['.textrecipes-run.json']
+        >>> with prepare_run_dir(run_dir, overwrite=False):
+        ...     sorted(os.listdir(run_dir))
+        ['.textrecipes-run.json', '.textrecipes-run.lock']
     """
     run_dir = os.fspath(run_dir)
     why = _protected(run_dir)
@@ -140,20 +167,121 @@ def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished
         raise RunFolderError(
             f"{run_dir} is not empty and is not a textrecipes run folder (no {MARKER}); textrecipes never writes "
             "into or removes a folder it did not make: name a new or empty folder")
-    if finished in entries:
-        if not overwrite:
-            raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) "
-                                  "or another run_dir")
-        _empty(run_dir)
-        entries = []
     os.makedirs(run_dir, exist_ok=True)
-    if MARKER not in entries:
-        write_marker(run_dir, kind)
+    lock = RunLock(run_dir)  # before anything is removed: another run may be writing here
+    try:
+        if finished in entries:
+            if not overwrite:
+                raise FileExistsError(f"{run_dir} already holds a finished run; pass overwrite=True (--overwrite) "
+                                      "or another run_dir")
+            _empty(run_dir)
+            entries = []
+        elif MARKER in entries and recipe is not None and _changed_since(run_dir, recipe, overwrite):
+            _empty(run_dir)  # overwrite: the interrupted run of another recipe is given up
+            entries = []
+        if MARKER not in entries:
+            write_marker(run_dir, kind, recipe)
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def flat_recipe(recipe: Mapping, prefix: str = "") -> dict:
+    """``{"section.key": value}`` for a nested recipe, values made JSON-plain (paths as strings).
+
+    Example:
+        >>> flat_recipe({"train": {"epochs": 3}, "seed": 0})
+        {'train.epochs': 3, 'seed': 0}
+    """
+    out = {}
+    for key, value in recipe.items():
+        if isinstance(value, Mapping):
+            out.update(flat_recipe(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = json.loads(json.dumps(value, default=str))
+    return out
+
+
+def _changed_since(run_dir: str, recipe: Mapping, overwrite: bool) -> bool:
+    """Whether an interrupted run must be given up (``overwrite``) because its recipe changed; refuses without it."""
+    try:
+        with open(os.path.join(run_dir, MARKER), encoding="utf-8") as f:
+            before = json.load(f).get("recipe")
+    except (OSError, ValueError):
+        before = None
+    if before is None:
+        return False  # a marker from before recipes were recorded: nothing to compare
+    now = flat_recipe(recipe)
+    changed = [k for k in sorted(set(before) | set(now))
+               if before.get(k) != now.get(k) and not k.startswith(RESUMABLE_CHANGES)]
+    if not changed:
+        return False
+    has_backup = os.path.isdir(os.path.join(run_dir, "backup")) and bool(os.listdir(os.path.join(run_dir, "backup")))
+    if overwrite or not has_backup:
+        return True  # nothing worth keeping (no epoch finished), or the user asked to start afresh
+    shown = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed[:8])
+    more = f" (and {len(changed) - 8} more)" if len(changed) > 8 else ""
+    raise RunFolderError(
+        f"{run_dir} holds an interrupted run of another recipe ({shown}{more}); rerun the same recipe to resume it, "
+        "or pass overwrite=True (--overwrite) to start afresh, or choose another run_dir")
+
+
+class RunLock:
+    """An exclusive OS lock on ``RUN_DIR/.textrecipes-run.lock``, released on `release` or when the process dies.
+
+    Args:
+        run_dir: the run folder.
+
+    Raises:
+        RunFolderError: another process holds the lock (a run is writing into the folder).
+
+    Example:
+        >>> import tempfile
+        >>> with RunLock(tempfile.mkdtemp()) as lock:
+        ...     lock.held
+        True
+    """
+
+    def __init__(self, run_dir: str):
+        self.path = os.path.join(run_dir, LOCK)
+        self._file = open(self.path, "a+", encoding="utf-8")
+        if fcntl is not None:
+            try:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                self._file.seek(0)
+                holder = self._file.read().strip() or "another process"
+                self._file.close()
+                raise RunFolderError(f"{run_dir}: another run is writing into this folder ({holder}); wait for it "
+                                     "to finish or choose another run_dir") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} since "
+                         f"{datetime.datetime.now().isoformat(timespec='seconds')}")
+        self._file.flush()
+
+    @property
+    def held(self) -> bool:
+        return not self._file.closed
+
+    def release(self) -> None:
+        """Releases the lock (the lock file stays; an unlocked one means nothing)."""
+        if not self._file.closed:
+            self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
 
 
 def _empty(run_dir: str) -> None:
     """Removes everything inside a run folder (checked as ours by the caller), keeping the folder."""
     for entry in os.listdir(run_dir):
+        if entry == LOCK:
+            continue  # held by this run
         path = os.path.join(run_dir, entry)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)

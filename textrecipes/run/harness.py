@@ -26,12 +26,13 @@ import time
 from typing import Mapping
 
 import keras
+import numpy as np
 
 from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.recipe.loading import RecipeError
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
 from textrecipes.run.folder import FINISHED, prepare_run_dir
-from textrecipes.training import distribute, schedules
+from textrecipes.training import TrainingError, distribute, schedules
 from textrecipes.training.fit import fit_recipe
 from textrecipes.training.optimizers import build_optimizer, with_layer_rates
 
@@ -135,21 +136,22 @@ def start_run(cfg: Mapping, run_dir: str | None, overwrite: bool, kind: str = "t
         kind: what the folder is for, kept in its marker. Default "train".
 
     Returns:
-        ``(strategy, run_dir, chief_run_dir)``: this worker's folder and the chief's
-        (the same but on a non-chief worker of a multi-worker run).
+        ``(strategy, run_dir, chief_run_dir, lock)``: this worker's folder and the chief's
+        (the same but on a non-chief worker of a multi-worker run), and the folder's
+        held `textrecipes.run.folder.RunLock`.
 
     Example:
         >>> from textrecipes.recipe.loading import load_recipe
-        >>> strategy, run_dir, chief = start_run(load_recipe(None), "runs/x", False)  # doctest: +SKIP
+        >>> strategy, run_dir, chief, lock = start_run(load_recipe(None), "runs/x", False)  # doctest: +SKIP
     """
     # The strategy comes first: MultiWorkerMirroredStrategy must exist before any other TF op.
     strategy = distribute.get_strategy(cfg["train"]["strategy"])
     run_dir = os.fspath(run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"]))
     chief_run_dir = run_dir  # only the chief writes here; other workers write to a private folder
     run_dir = distribute.worker_run_dir(run_dir, strategy)
-    prepare_run_dir(run_dir, overwrite, kind=kind)
+    lock = prepare_run_dir(run_dir, overwrite, kind=kind, recipe=cfg)
     keras.utils.set_random_seed(cfg["seed"])
-    return strategy, run_dir, chief_run_dir
+    return strategy, run_dir, chief_run_dir, lock
 
 
 def build_and_compile(task, cfg: Mapping, strategy, steps_per_epoch: int):
@@ -185,6 +187,23 @@ def build_and_compile(task, cfg: Mapping, strategy, steps_per_epoch: int):
     return model, schedule, compile_model
 
 
+def check_finite(history: Mapping, model) -> None:
+    """Stops a run whose loss or weights are no longer finite, before anything is evaluated or exported.
+
+    Raises:
+        TrainingError: with the epoch, and what to try.
+    """
+    losses = [float(v) for v in history.get("loss", [])]
+    bad_epoch = next((i + 1 for i, v in enumerate(losses) if not math.isfinite(v)), None)
+    if bad_epoch is None and all(np.isfinite(w).all() for w in model.get_weights()):
+        return
+    where = f"the loss became {losses[bad_epoch - 1]} at epoch {bad_epoch}" if bad_epoch else "the weights are not finite"
+    raise TrainingError(
+        f"training diverged: {where}; nothing was evaluated or exported. Try a 10x lower learning rate "
+        "(schedule.learning_rate, or textrecipes.training.lr_finder.find_learning_rate), gradient clipping "
+        "(optimizer.clipnorm = 1.0), and check the data; rerun with --overwrite to start afresh")
+
+
 def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = False, verbose="auto") -> RunResult:
     """Trains, evaluates and exports ``task`` as the resolved recipe ``cfg`` says; writes the run folder.
 
@@ -210,60 +229,66 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
         raise RecipeError(problems, cfg["name"])
     fit_verbose = keras_verbosity(verbose)
     with messages(fit_verbose):
-        strategy, run_dir, chief_run_dir = start_run(cfg, run_dir, overwrite, kind=task.name)
+        strategy, run_dir, chief_run_dir, lock = start_run(cfg, run_dir, overwrite, kind=task.name)
+        with lock:
+            return _run_in_folder(task, cfg, strategy, run_dir, chief_run_dir, fit_verbose, started)
 
-        # 1-2. Dataset files → records, every line accounted for; what the training split teaches.
-        splits = task.read(cfg)
-        for report in splits.reports:
-            log.info(report.summary())
-        task.prepare(splits)
 
-        # 3. tf.data batches, vectorized in the pipeline. batch_size is per replica.
-        batch_size = cfg["train"]["batch_size"] * strategy.num_replicas_in_sync
-        log.info(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s); "
-                 f"global batch {batch_size}")
-        train_ds, eval_ds = task.datasets(splits, batch_size)
-        if distribute.is_multi_worker(strategy):
-            train_ds = distribute.data_sharded(train_ds)
-            eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
+def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: str, fit_verbose, started: float):
+    """The run, once its folder is ready and locked: splits, data, model, fit, evaluation, exports, artifacts."""
+    # 1-2. Dataset files → records, every line accounted for; what the training split teaches.
+    splits = task.read(cfg)
+    for report in splits.reports:
+        log.info(report.summary())
+    task.prepare(splits)
 
-        # 4. The model, its schedule and optimizer, under the strategy.
-        steps_per_epoch = math.ceil(task.examples(splits) / batch_size)
-        model, schedule, compile_model = build_and_compile(task, cfg, strategy, steps_per_epoch)
+    # 3. tf.data batches, vectorized in the pipeline. batch_size is per replica.
+    batch_size = cfg["train"]["batch_size"] * strategy.num_replicas_in_sync
+    log.info(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s); "
+             f"global batch {batch_size}")
+    train_ds, eval_ds = task.datasets(splits, batch_size)
+    if distribute.is_multi_worker(strategy):
+        train_ds = distribute.data_sharded(train_ds)
+        eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
 
-        # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
-        options = task.fit_options(model)
-        history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
-                             steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,
-                             extra_callbacks=options.get("extra_callbacks", ()),
-                             class_weight=options.get("class_weight"),
-                             recompile=compile_model if options.get("gradual") else None)
-        # Evaluate and export the trained weights in a local, uncompiled copy: predict and export
-        # need no collective ops then, and an exported .keras file holds the model alone (no
-        # optimizer or schedule to resolve when it is loaded elsewhere).
-        with distribute.precision_policy(distribute.use_mixed_precision(cfg["train"]["mixed_precision"])):
-            trained = task.build(initial=False)  # the trained model's dtype policy: the same numbers
-        trained.set_weights(model.get_weights())
-        model = trained
+    # 4. The model, its schedule and optimizer, under the strategy.
+    steps_per_epoch = math.ceil(task.examples(splits) / batch_size)
+    model, schedule, compile_model = build_and_compile(task, cfg, strategy, steps_per_epoch)
 
-        # 6. Evaluation.
-        reports, predictions = task.evaluate(model, eval_ds, splits)
-        final_name = "test" if reports.get("test") else "validation"
-        final = reports.get(final_name) or {}
-        if final:
-            task.log_final(final, final_name)
+    # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
+    options = task.fit_options(model)
+    history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
+                         steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,
+                         extra_callbacks=options.get("extra_callbacks", ()),
+                         class_weight=options.get("class_weight"),
+                         recompile=compile_model if options.get("gradual") else None)
+    check_finite(history, model)
+    # Evaluate and export the trained weights in a local, uncompiled copy: predict and export
+    # need no collective ops then, and an exported .keras file holds the model alone (no
+    # optimizer or schedule to resolve when it is loaded elsewhere).
+    with distribute.precision_policy(distribute.use_mixed_precision(cfg["train"]["mixed_precision"])):
+        trained = task.build(initial=False)  # the trained model's dtype policy: the same numbers
+    trained.set_weights(model.get_weights())
+    model = trained
 
-        # 7. Exports, each reloaded and checked; then the artifacts, metrics.json last.
-        meta = task.metadata()
-        write_run_files(run_dir, cfg, meta, task.vocab, meta_file=task.meta_file)
-        e2e, exports = task.export(model, run_dir, splits)
-        write_model_card(run_dir, cfg, meta, reports, exports)
-        summary = {**run_summary(reports, splits, history, started, exports.get("saved_model")), **task.summary()}
-        plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
-        if final:
-            task.report(run_dir, predictions, summary)
-        write_json(os.path.join(run_dir, FINISHED), summary)
-        run_dir = finish_run(run_dir, chief_run_dir)
-        log.info(f"run folder: {run_dir} ({summary['train_seconds']} s)")
+    # 6. Evaluation.
+    reports, predictions = task.evaluate(model, eval_ds, splits)
+    final_name = "test" if reports.get("test") else "validation"
+    final = reports.get(final_name) or {}
+    if final:
+        task.log_final(final, final_name)
+
+    # 7. Exports, each reloaded and checked; then the artifacts, metrics.json last.
+    meta = task.metadata()
+    write_run_files(run_dir, cfg, meta, task.vocab, meta_file=task.meta_file)
+    e2e, exports = task.export(model, run_dir, splits)
+    write_model_card(run_dir, cfg, meta, reports, exports)
+    summary = {**run_summary(reports, splits, history, started, exports.get("saved_model")), **task.summary()}
+    plot_learning_curves(history, os.path.join(run_dir, "learning_curves.png"))
+    if final:
+        task.report(run_dir, predictions, summary)
+    write_json(os.path.join(run_dir, FINISHED), summary)
+    run_dir = finish_run(run_dir, chief_run_dir)
+    log.info(f"run folder: {run_dir} ({summary['train_seconds']} s)")
     return RunResult(run_dir, dict(cfg), final, reports.get("validation") or {}, history, list(task.labels),
                      task.kind, e2e)

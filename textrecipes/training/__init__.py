@@ -1,3 +1,10 @@
 """Stage 5, fitting: optimizers, learning-rate schedules, callbacks, the ``tf.distribute`` strategy, resume from
 backups, the LR finder and the transfer-learning pieces (layer groups, freezing, discriminative rates).
 """
+
+
+class TrainingError(RuntimeError):
+    """Training could not give a usable model (for example its loss became NaN); the message says what to try.
+
+    Defined here, in a module that imports nothing, so the command line can catch it without starting TensorFlow.
+    """
