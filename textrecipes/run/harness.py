@@ -243,7 +243,7 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
         # optimizer or schedule to resolve when it is loaded elsewhere).
         with distribute.precision_policy(distribute.use_mixed_precision(cfg["train"]["mixed_precision"])):
             trained = task.build(initial=False)  # the trained model's dtype policy: the same numbers
-        trained.set_weights(model.get_weights())
+        trained.set_weights(task.after_fit(model).get_weights())
         model = trained
 
         # 6. Evaluation.
