@@ -86,3 +86,34 @@ def folder_hashes(folder):
             with open(path, "rb") as f:
                 out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
     return out
+
+
+def test_cli_prune_writes_a_new_run_folder_and_leaves_the_original_untouched(small_run, tmp_path, capsys):
+    from textrecipes.cli import main
+
+    before = folder_hashes(small_run.run_dir)
+    out = str(tmp_path / "pruned")
+    status = main(["prune", small_run.run_dir, "--out", out, "--sparsity", "0.5", "--epochs", "2",
+                   "--set", "data.max_train_examples=1000", "--set", "prune.frequency=8", "--quiet"])
+    assert status == 0
+    assert folder_hashes(small_run.run_dir) == before  # only read
+    with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    assert metrics["pruning"]["layers"]["bigram_embedding"] == pytest.approx(0.5, abs=2e-3)
+    assert metrics["finetune"]["from"] == small_run.run_dir
+    assert metrics["export_check"]["max_abs_diff"] < 1e-5
+    assert os.path.exists(os.path.join(out, ".textrecipes-run.json"))
+    table = saved_table(os.path.join(out, "saved_model"))
+    assert (table == 0).mean() == pytest.approx(0.5, abs=2e-3)
+    probs = Predictor(os.path.join(out, "saved_model")).predict_proba(TEXTS)
+    assert probs.shape == (len(TEXTS), 2) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    # Never into the run itself, nor into a folder that is not a textrecipes run.
+    capsys.readouterr()
+    assert main(["prune", small_run.run_dir, "--out", small_run.run_dir, "--quiet"]) == 2
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    assert main(["prune", small_run.run_dir, "--out", str(foreign), "--quiet"]) == 2
+    assert (foreign / "notes.txt").read_text() == "mine" and sorted(os.listdir(foreign)) == ["notes.txt"]
+    assert "error" in capsys.readouterr().err
+    assert folder_hashes(small_run.run_dir) == before
