@@ -88,6 +88,22 @@ def _cmd_finetune(args) -> int:
     return 0
 
 
+def _cmd_prune(args) -> int:
+    import json
+
+    from textrecipes.workflows.prune import prune_run
+
+    result = prune_run(args.run_dir, out_dir=args.out, sparsity=args.sparsity, epochs=args.epochs, layers=args.layers,
+                       learning_rate=args.learning_rate, overrides=args.set, overwrite=args.overwrite,
+                       verbose=0 if args.quiet else "auto")
+    with open(os.path.join(result.run_dir, "metrics.json"), encoding="utf-8") as f:
+        record = json.load(f)["pruning"]
+    if not args.quiet:
+        print(f"{result.run_dir}: {record['params_after']:,} of {record['params_before']:,} parameters nonzero "
+              f"(sparsity {record['sparsity']:.3f}); accuracy {result.metrics.get('accuracy', float('nan')):.4f}")
+    return 0
+
+
 def _cmd_pretrain(args) -> int:
     from textrecipes.tasks.language_model import pretrain
 
@@ -277,6 +293,20 @@ def _add_finetune(sub) -> None:
     p.set_defaults(func=_cmd_finetune)
 
 
+def _add_prune(sub) -> None:
+    """The ``prune`` sub-command."""
+    p = sub.add_parser("prune", help="prune a finished run while fine-tuning it on its own data (a new run folder)")
+    p.add_argument("run_dir", help="a finished run folder (only read)")
+    p.add_argument("--out", required=True, help="the new run folder")
+    p.add_argument("--sparsity", type=float, default=0.9, help="fraction of each pruned weight set to zero (default 0.9)")
+    p.add_argument("--layers", nargs="+", help="layer kinds (embedding, rnn, conv, dense) and/or names (default: all kinds)")
+    p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs, the ramp over all but the last (default 3)")
+    p.add_argument("--learning-rate", type=float, help="default: a tenth of the run's schedule.learning_rate")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key of the run's recipe")
+    p.add_argument("--overwrite", action="store_true", help="replace a finished run in --out")
+    p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_cmd_prune)
+
 def _add_pretrain(sub) -> None:
     """The ``pretrain`` sub-command."""
     p = sub.add_parser("pretrain", help="train an LSTM language model on a plain corpus (one text a line)")
@@ -360,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"textrecipes {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="also print debugging messages")
     sub = parser.add_subparsers(dest="command")
-    for add in (_add_train, _add_search, _add_ensemble, _add_distill, _add_report, _add_finetune, _add_pretrain,
+    for add in (_add_train, _add_search, _add_ensemble, _add_distill, _add_report, _add_finetune, _add_prune, _add_pretrain,
                 _add_predict, _add_data, add_augment, recipe_command.add_cli):
         add(sub)
     return parser

@@ -26,6 +26,9 @@ MODULES = (
     "textrecipes.training.schedules",
     "textrecipes.training.schedule_wrappers",
     "textrecipes.workflows.ensemble",
+    "textrecipes.pruning.schedule",
+    "textrecipes.pruning.masks",
+    "textrecipes.pruning.structured",
 )
 
 _registered = False

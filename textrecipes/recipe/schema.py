@@ -347,6 +347,18 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
             "write `tensorboard/` (needs `pip install tensorboard`)", False,
             histogram_freq=key(0, "epochs between weight histograms (0: none)", range=_COUNT)),
     }),
+    "prune": Table(
+        "magnitude pruning while training (`textrecipes.pruning`): the smallest weights zeroed on a cubic ramp, "
+        "the zeros baked into every export", {
+            "enabled": key(False, "prune while training (and `textrecipes prune` after)"),
+            "target_sparsity": key(0.9, "the fraction of each pruned weight set to zero", range="[0, 1)"),
+            "start_epoch": key(1, "the epoch (from 0) whose first step prunes first", range=_COUNT),
+            "end_epoch": key(3, "the target is reached at the start of this epoch (from 0), at most `train.epochs`; "
+                             "the epochs after it train at the target", range=_COUNT),
+            "frequency": key(100, "optimizer steps between two mask updates", range="[1, inf)"),
+            "layers": key(["embedding", "rnn", "conv", "dense"], "layer kinds (`embedding`, `rnn`, `conv`, `dense`: "
+                          "the output layer left out) and/or layer names", "list of str"),
+        }, switch=True),
     "export": Table("the exported models", {
         "saved_model": key(True, "write `saved_model/` (raw strings in, checked against the Keras model)"),
         "keras": key(True, "write `model.keras`"),

@@ -323,6 +323,19 @@ def _schedule_keys(r: dict, context: Mapping) -> list[str]:
     return problems
 
 
+def _prune_epochs(r: dict, _) -> list[str]:
+    p, epochs = r["prune"], r["train"]["epochs"]
+    if not p["enabled"]:
+        return []
+    if p["start_epoch"] > p["end_epoch"]:
+        return [f"'prune.start_epoch' = {p['start_epoch']} must not exceed 'prune.end_epoch' = {p['end_epoch']}"]
+    if p["end_epoch"] > epochs:
+        return [f"'prune.end_epoch' = {p['end_epoch']} is after training ('train.epochs' = {epochs}; epochs count "
+                "from 0 and the target is reached at the start of 'prune.end_epoch')"]
+    if not p["layers"]:
+        return ["'prune.layers' is empty: name layer kinds or layers to prune"]
+    return []
+
 RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
     (("augment.source",), _augment_source),
     (("name",), lambda r, _: check_name(r["name"])),
@@ -334,6 +347,7 @@ RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
       "schedule.warmup", "schedule.name"), _schedule_rates),
     (("schedule.warmup_epochs", "schedule.warmup_steps", "schedule.name", "train.epochs"), _warmup_length),
     (("schedule.name", "schedule.step_size_epochs", "schedule.step_size_steps"), _schedule_keys),
+    (("prune.enabled", "prune.start_epoch", "prune.end_epoch", "prune.layers", "train.epochs"), _prune_epochs),
 ]
 
 

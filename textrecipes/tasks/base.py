@@ -93,6 +93,10 @@ class Task:
         """``{layer name: learning-rate multiplier}`` for the optimizer; empty: one rate."""
         return {}
 
+    def after_fit(self, model):
+        """The fitted model whose weights the evaluation copy receives (training-only layers taken off); default: it."""
+        return model
+
     # 6-8: evaluation, export, artifacts.
     def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
         """``(reports, predictions)``: split name → metrics, and what the report needs of the predictions."""

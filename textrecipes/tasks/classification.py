@@ -31,6 +31,8 @@ from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_t
 from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
 from textrecipes.models.losses import loss_for
+from textrecipes.pruning.callback import MagnitudePruning
+from textrecipes.pruning.recipe import finish_pruning, prune_for_recipe, pruning_record
 from textrecipes.recipe.loading import default_recipe
 from textrecipes.tasks.base import Task
 from textrecipes.tasks.language_model import check_lm_compatible, init_from_lm, load_language_model
@@ -68,6 +70,7 @@ class ClassificationTask(Task):
         self.class_weight = None
         self.augmenter = self.epoch_variable = None
         self.tflite_check = None
+        self.batch_size = self.pruning = None
 
     # 1. Records.
     def read(self, cfg: Mapping):
@@ -130,7 +133,7 @@ class ClassificationTask(Task):
 
     # 3. Batches.
     def datasets(self, splits, batch_size: int) -> tuple:
-        augment = self.cfg["augment"]
+        augment, self.batch_size = self.cfg["augment"], batch_size
         self.augmenter, self.epoch_variable = build_augmenter(augment, self.seed)
         train_ds = make_dataset(self.texts["train"], self.targets["train"], self.vectorizer, batch_size=batch_size,
                                 shuffle=True, seed=self.seed, bucket=self.cfg["train"]["bucket"],
@@ -166,7 +169,13 @@ class ClassificationTask(Task):
             log.info(f"weights from the language model: {', '.join(copied)}")
         if self.cfg["train"]["unfreeze"] == "gradual":
             transfer.apply_freeze(model, "gradual")
-        return model
+        return self.with_pruning(model)
+
+    def with_pruning(self, model) -> keras.Model:
+        """``[prune]`` enabled: the model with its pruning masks (they train with it; `after_fit` takes them off)."""
+        if not self.cfg["prune"]["enabled"]:
+            return model
+        return prune_for_recipe(model, self.cfg["prune"], -(-len(self.texts["train"]) // self.batch_size))
 
     def compile_options(self) -> dict:
         return {"loss": loss_for(self.kind, self.cfg["train"]["label_smoothing"]),
@@ -180,8 +189,13 @@ class ClassificationTask(Task):
         if self.augmenter is not None:
 
             extra.append(AugmentEpochCallback(self.epoch_variable))
+        if self.cfg["prune"]["enabled"]:
+            extra.append(MagnitudePruning())
         return {"extra_callbacks": extra, "class_weight": self.class_weight,
                 "gradual": self.cfg["train"]["unfreeze"] == "gradual"}
+
+    def after_fit(self, model) -> keras.Model:
+        return finish_pruning(model)  # without masks: unchanged
 
     # 5. Evaluation.
     def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
@@ -224,6 +238,9 @@ class ClassificationTask(Task):
                      f"{exports['saved_model']['texts']} texts)")
         if export_cfg["tflite"]:
             exports["model.tflite"] = self.tflite_check = self.export_tflite(e2e, run_dir, sample)
+        if self.cfg["prune"]["enabled"]:
+            saved = os.path.join(run_dir, "saved_model") if export_cfg["saved_model"] else None
+            exports["pruning"] = self.pruning = pruning_record(model, self.cfg["prune"], saved)
         return e2e, exports
 
     def export_tflite(self, e2e, run_dir: str, sample: list) -> dict:
@@ -250,7 +267,7 @@ class ClassificationTask(Task):
                 "label_smoothing": self.cfg["train"]["label_smoothing"],
                 "class_weight": None if self.class_weight is None
                 else {labels[i]: w for i, w in self.class_weight.items()},
-                "vectors": self.vectors_report}
+                "vectors": self.vectors_report, "pruning": self.pruning}
 
     def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
         write_report(run_dir, predictions=predictions.get("validation"), metrics=metrics)

@@ -34,6 +34,7 @@ NOT_FOR_PAIRS = {
     ("model", "vectors"): "pretrained vectors are for the single-text classifiers",
     ("model", "init_from"): "a language model starts the single-text classifiers only",
     ("train", "unfreeze"): "gradual unfreezing is for fine-tuning single-text classifiers",
+    ("prune", "enabled"): "pruning is wired into the single-text classifier only so far",
 }
 
 

@@ -201,7 +201,7 @@ class FinetuneTask(ClassificationTask):
         embedding = self.old_model.get_layer("embedding").get_weights()[0]
         model.get_layer("embedding").set_weights([transfer.extend_rows(embedding, len(self.added_words), self.seed)])
         model.get_layer("probabilities").set_weights(list(self.head[:2]))
-        return model
+        return self.with_pruning(model)
 
     def fit_options(self, model) -> dict:
         if "validation" in self.eval_ds:  # the model is compiled: how good is it before fine-tuning?
