@@ -118,6 +118,20 @@ class _Collector:
         if len(self.report.problems) < 1000:
             self.report.problems.append(message)
 
+    def rows(self, max_line_bytes, header: bool = False):
+        """``(number, line)`` for each line that may carry a record: bad lines (undecodable, too long)
+        go to `bad`, the header and blank lines to `ignore`, and every line is counted as read."""
+        for number, line, error in _lines(self.path, _check_max_line_bytes(max_line_bytes)):
+            self.read(number)
+            if error:
+                self.bad(number, *error)
+            elif header and number == 1:
+                self.ignore("header")
+            elif not line.strip():
+                self.ignore("blank line")
+            else:
+                yield number, line
+
     def done(self) -> Dataset:
         self.report.check()
         return Dataset(self.records, self.report)
@@ -172,17 +186,7 @@ def read_classification(
         raise ValueError("label_sep must be a non-empty string")
     allowed = set(labels) if labels is not None else None
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
-        out.read(number)
-        if error:
-            out.bad(number, *error)
-            continue
-        if header and number == 1:
-            out.ignore("header")
-            continue
-        if not line.strip():
-            out.ignore("blank line")
-            continue
+    for number, line in out.rows(max_line_bytes, header):
         fields = line.split("\t")
         if len(fields) != 2:
             out.bad(number, "wrong column count", f"expected 2 tab-separated columns, found {len(fields)}")
@@ -242,17 +246,7 @@ def read_pairs(
     if allowed is not None:
         labeled = True
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
-        out.read(number)
-        if error:
-            out.bad(number, *error)
-            continue
-        if header and number == 1:
-            out.ignore("header")
-            continue
-        if not line.strip():
-            out.ignore("blank line")
-            continue
+    for number, line in out.rows(max_line_bytes, header):
         fields = [f.strip() for f in line.split("\t")]
         if labeled is None and len(fields) in (2, 3):
             labeled = len(fields) == 3
@@ -290,14 +284,8 @@ def read_corpus(path, *, on_bad_lines: str = "error", max_line_bytes: int = MAX_
         True
     """
     out = _Collector(path, on_bad_lines)
-    for number, line, error in _lines(path, _check_max_line_bytes(max_line_bytes)):
-        out.read(number)
-        if error:
-            out.bad(number, *error)
-        elif not line.strip():
-            out.ignore("blank line")
-        else:
-            out.keep(Text(line.strip(), number))
+    for number, line in out.rows(max_line_bytes):
+        out.keep(Text(line.strip(), number))
     return out.done()
 
 

@@ -8,6 +8,8 @@ a hashed bag of the whole text's words and bigrams feeds the head.
 
 from __future__ import annotations
 
+import inspect
+
 import keras
 from keras import layers
 
@@ -168,40 +170,10 @@ def build_lstm_classifier(
         >>> model.output_shape
         (None, 1)
     """
-    return _rnn_classifier("lstm", vocabulary_size, num_labels, task=task, embedding_dim=embedding_dim, units=units,
-                           layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
-                           embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
-                           ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
-                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name,
-                           ngram_words=ngram_words, rnn_length=rnn_length, ngram_pooling=ngram_pooling)
+    return _rnn_classifier("lstm", **locals())  # every argument above, by name
 
 
-def build_gru_classifier(
-    vocabulary_size: int,
-    num_labels: int,
-    *,
-    task: str = "binary",
-    embedding_dim: int = 128,
-    units: int = 128,
-    layers: int = 1,
-    bidirectional: bool = True,
-    pooling: str = "mean_max",
-    dropout: float = 0.5,
-    embedding_dropout: float = 0.2,
-    token_dropout: float = 0.2,
-    l1: float = 0.0,
-    l2: float = 0.0,
-    ngram_buckets: int = 131072,
-    ngram_dim: int = 64,
-    ngram_words: bool = True,
-    ngram_pooling: str = "sqrtn",
-    rnn_length: int = 256,
-    initializer: str = "glorot_uniform",
-    normalization: str = "none",
-    hidden_units: int = 0,
-    seed: int = 0,
-    name: str = "gru_classifier",
-) -> keras.Model:
+def build_gru_classifier(vocabulary_size: int, num_labels: int, **options) -> keras.Model:
     """Builds Embedding(mask_zero) → GRU → pooling → Dropout → Dense; `build_lstm_classifier` with GRU cells.
 
     The GRU keeps Keras' defaults (tanh/sigmoid, ``reset_after=True``, no
@@ -223,12 +195,15 @@ def build_gru_classifier(
         >>> model.output_shape
         (None, 3)
     """
-    return _rnn_classifier("gru", vocabulary_size, num_labels, task=task, embedding_dim=embedding_dim, units=units,
-                           layers=layers, bidirectional=bidirectional, pooling=pooling, dropout=dropout,
-                           embedding_dropout=embedding_dropout, token_dropout=token_dropout, l1=l1, l2=l2,
-                           ngram_buckets=ngram_buckets, ngram_dim=ngram_dim, initializer=initializer,
-                           normalization=normalization, hidden_units=hidden_units, seed=seed, name=name,
-                           ngram_words=ngram_words, rnn_length=rnn_length, ngram_pooling=ngram_pooling)
+    arguments = build_gru_classifier.__signature__.bind(vocabulary_size, num_labels, **options)
+    arguments.apply_defaults()  # an unknown or misspelt option is a TypeError, as for any call
+    return _rnn_classifier("gru", **arguments.arguments)
+
+
+# The GRU builder takes exactly the LSTM builder's arguments and defaults (but its name): one list, not two.
+build_gru_classifier.__signature__ = inspect.signature(build_lstm_classifier).replace(parameters=[
+    p.replace(default="gru_classifier") if p.name == "name" else p
+    for p in inspect.signature(build_lstm_classifier).parameters.values()])
 
 
 def build_cnn_classifier(
