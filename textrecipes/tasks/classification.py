@@ -4,7 +4,7 @@ The classification task supplies the run harness with the data flow of a text
 classifier: `read_classification` → the vocabulary of the training split (or
 a pretrained language model's) → a `TextVectorizer` → ``tf.data`` batches
 (optionally augmented on the fly) → a model of `textrecipes.models.classifiers`
-(``model.name``: lstm, gru, cnn, fasttext), its loss and accuracy → scikit-learn
+(``model.name``: lstm, gru, cnn, fasttext, linear), its loss and accuracy → scikit-learn
 metrics per split → ``model.keras``, a SavedModel over raw strings and
 optionally TFLite, each checked against the Keras model → the report with the
 most confidently wrong validation examples.
@@ -30,6 +30,7 @@ from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
 from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
+from textrecipes.models.linear import adapt_model, tfidf_layers
 from textrecipes.models.losses import loss_for
 from textrecipes.recipe.loading import default_recipe
 from textrecipes.tasks.base import Task
@@ -174,6 +175,14 @@ class ClassificationTask(Task):
 
     def layer_rates(self, model) -> dict:
         return transfer.group_rates(model, self.cfg["train"]["layer_lr_decay"])
+
+    def adapt(self, model, splits) -> None:
+        if not tfidf_layers(model):  # only the linear model holds statistics of the training split
+            return
+        # The unaugmented training ids: the idf is scikit-learn's, counted on the training texts as they are.
+        train_ids = make_dataset(self.texts["train"], self.targets["train"], self.vectorizer, batch_size=256)
+        fitted = adapt_model(model, train_ids)
+        log.info(f"{', '.join(fitted)}: idf fitted on {len(self.texts['train'])} training texts")
 
     def fit_options(self, model) -> dict:
         extra = []
