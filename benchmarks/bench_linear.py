@@ -156,7 +156,7 @@ def linear_run(name: str, path: str, method: str, seed: int, recipe: dict) -> di
 
     cfg = merge(recipe, {"name": f"linear_{name}", "seed": seed, "model": {"name": method},
                          "data": {s: os.path.join(path, f"{s}.tsv") for s in ("train", "validation", "test")},
-                         "export": {"keras": False}})
+                         "export": {"keras": False}, "evaluate": {"baseline": False}})  # tfidf_lr is the baseline here
     if is_chinese(path):
         cfg = merge(cfg, {"tokenize": {"split": "word"}})  # CJK characters are tokens of their own (the default)
     result = train(cfg, run_dir=os.path.join(ROOT, "runs", "bench_linear", f"{name}_{method}"), overwrite=True, verbose=0)
