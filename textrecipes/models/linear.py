@@ -72,7 +72,7 @@ class SparseLinear(keras.layers.Layer):
     Example:
         >>> import numpy as np
         >>> layer = SparseLinear(5, units=2, c=10.0, num_texts=1000)
-        >>> layer([np.array([[1, 3]]), np.array([[0.6, 0.8]], "float32")]).shape
+        >>> tuple(layer([np.array([[1, 3]]), np.array([[0.6, 0.8]], "float32")]).shape)
         (1, 2)
         >>> layer.penalty_strength()
         5e-05
