@@ -71,6 +71,7 @@ def test_training_learns_and_loss_falls(pair_run):
     metrics = json.loads((pair_run / "metrics.json").read_text())
     assert metrics["test"]["examples"] == 400
     assert metrics["test"]["accuracy"] > 0.6, metrics["test"]  # balanced classes: chance is 0.5
+    assert "baseline" not in metrics  # the linear baseline is for single texts
     with open(pair_run / "history.csv") as f:
         losses = [float(row["loss"]) for row in csv.DictReader(f)]
     assert losses[-1] < losses[0]

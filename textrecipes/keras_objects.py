@@ -22,6 +22,8 @@ MODULES = (
     "textrecipes.models.layers",
     "textrecipes.models.losses",
     "textrecipes.models.pairs",
+    "textrecipes.models.tfidf",
+    "textrecipes.models.linear",
     "textrecipes.training.optimizers",
     "textrecipes.training.schedules",
     "textrecipes.training.schedule_wrappers",

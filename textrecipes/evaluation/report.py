@@ -21,6 +21,7 @@ import os
 
 import numpy as np
 
+from textrecipes.evaluation.baseline import report_sentence
 from textrecipes.evaluation.plots import plot_confusion_matrix
 from textrecipes.export.metadata import RunFolderError, read_json
 
@@ -139,6 +140,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -
     summary = (f"{split_name}: {final['examples']} examples, accuracy {final['accuracy']:.4f}, "
                f"macro-F1 {final['macro_f1']:.4f}; task {task}; {metrics.get('epochs_run', '?')} epoch(s), "
                f"{metrics.get('train_seconds', '?')} s")
+    summary += report_sentence(metrics, split_name)
     if meta.get("format") == "pairs":
         summary += f"; text pairs ({', '.join(meta.get('inputs', ['text_a', 'text_b']))})"
     per_class = [(n, final["per_class"][n]) for n in labels]

@@ -15,6 +15,7 @@ from keras import layers
 
 from textrecipes.models.encoders import POOLINGS, _embed, encode_tokens, kernel_initializer, output_layer
 from textrecipes.models.layers import INITIALIZERS, FirstTokens, HashedBigrams, MaskedConv1D, MaskedPooling
+from textrecipes.models.linear import build_linear_classifier
 
 
 NORMALIZATIONS = ("none", "batch", "layer")
@@ -354,4 +355,5 @@ BUILDERS = {
     "gru": build_gru_classifier,
     "cnn": build_cnn_classifier,
     "fasttext": build_fasttext_classifier,
+    "linear": build_linear_classifier,  # TF-IDF words + hashed n-grams, textrecipes.models.linear (issue 17)
 }

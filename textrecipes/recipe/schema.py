@@ -359,6 +359,12 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
             "layers": key(["embedding", "rnn", "conv", "dense"], "layer kinds (`embedding`, `rnn`, `conv`, `dense`: "
                           "the output layer left out) and/or layer names", "list of str"),
         }, switch=True),
+    "evaluate": Table("what the model is scored against", {
+        "baseline": key(True, "classification: also fit scikit-learn's TF-IDF + logistic regression on the training split "
+                        "and report it beside the model (`metrics.json`'s `baseline`, the log, the report)"),
+        "baseline_max_examples": key(100000, "the baseline is fitted on a seeded sample of at most this many training "
+                                     "texts", range="[1, inf)"),
+    }),
     "export": Table("the exported models", {
         "saved_model": key(True, "write `saved_model/` (raw strings in, checked against the Keras model)"),
         "keras": key(True, "write `model.keras`"),

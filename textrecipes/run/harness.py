@@ -255,7 +255,9 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
     steps_per_epoch = math.ceil(task.examples(splits) / batch_size)
     model, schedule, compile_model = build_and_compile(task, cfg, strategy, steps_per_epoch)
 
-    # 5. Fit with the recipe's callbacks; history.csv is written as it goes.
+    # 5. Fit with the recipe's callbacks; history.csv is written as it goes. First the statistics
+    # the model reads from the training split (the linear model's idf), as preprocessing layers adapt.
+    task.adapt(model, splits)
     options = task.fit_options(model)
     history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
                          steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,

@@ -13,7 +13,8 @@ the data meets them:
 4. `datasets`: the ``tf.data`` batches for fit and evaluation;
 5. `build`: the model, under the strategy's scope (called again for a local copy);
 6. `compile_options`: its loss and metrics (the optimizer is the harness's);
-7. `fit_options`: callbacks, class weights and staged unfreezing it needs;
+7. `adapt`: statistics layers of the model fitted on the training split (the linear model's idf);
+   `fit_options`: callbacks, class weights and staged unfreezing it needs;
 8. `evaluate`: the reports of each evaluated split;
 9. `export`: the Keras file and the SavedModel, each checked by its own round trip;
 10. `metadata`, `summary`, `report`: what goes into ``labels.json``,
@@ -84,6 +85,9 @@ class Task:
     def compile_options(self) -> dict:
         """``model.compile`` keyword arguments other than the optimizer (loss, metrics, ...)."""
         raise NotImplementedError
+
+    def adapt(self, model, splits) -> None:
+        """Fits what the model takes from the training split rather than from gradients (an idf), before fit."""
 
     def fit_options(self, model) -> dict:
         """``extra_callbacks``, ``class_weight`` and ``gradual`` (staged unfreezing) for the fit."""

@@ -4,7 +4,7 @@ The classification task supplies the run harness with the data flow of a text
 classifier: `read_classification` → the vocabulary of the training split (or
 a pretrained language model's) → a `TextVectorizer` → ``tf.data`` batches
 (optionally augmented on the fly) → a model of `textrecipes.models.classifiers`
-(``model.name``: lstm, gru, cnn, fasttext), its loss and accuracy → scikit-learn
+(``model.name``: lstm, gru, cnn, fasttext, linear), its loss and accuracy → scikit-learn
 metrics per split → ``model.keras``, a SavedModel over raw strings and
 optionally TFLite, each checked against the Keras model → the report with the
 most confidently wrong validation examples.
@@ -25,11 +25,13 @@ from textrecipes.data.atomic import save_keras
 from textrecipes.data.readers import read_classification, read_options
 from textrecipes.data.records import DataError
 from textrecipes.data.splits import format_label_counts, label_counts, load_splits
+from textrecipes.evaluation.baseline import fit_baseline, log_comparison
 from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
 from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
 from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
+from textrecipes.models.linear import adapt_model, tfidf_layers
 from textrecipes.models.losses import loss_for
 from textrecipes.pruning.callback import MagnitudePruning
 from textrecipes.pruning.recipe import finish_pruning, prune_for_recipe, pruning_record
@@ -61,6 +63,7 @@ class ClassificationTask(Task):
         >>> result = run(ClassificationTask(cfg), cfg, run_dir="runs/doc", overwrite=True)  # doctest: +SKIP
     """
     name = "classification"
+    has_baseline = True  # evaluate.baseline applies (single texts)
 
     def __init__(self, cfg: Mapping):
         super().__init__(cfg)
@@ -71,6 +74,7 @@ class ClassificationTask(Task):
         self.augmenter = self.epoch_variable = None
         self.tflite_check = None
         self.batch_size = self.pruning = None
+        self.baseline = None
 
     # 1. Records.
     def read(self, cfg: Mapping):
@@ -184,6 +188,14 @@ class ClassificationTask(Task):
     def layer_rates(self, model) -> dict:
         return transfer.group_rates(model, self.cfg["train"]["layer_lr_decay"])
 
+    def adapt(self, model, splits) -> None:
+        if not tfidf_layers(model):  # only the linear model holds statistics of the training split
+            return
+        # The unaugmented training ids: the idf is scikit-learn's, counted on the training texts as they are.
+        train_ids = make_dataset(self.texts["train"], self.targets["train"], self.vectorizer, batch_size=256)
+        fitted = adapt_model(model, train_ids)
+        log.info(f"{', '.join(fitted)}: idf fitted on {len(self.texts['train'])} training texts")
+
     def fit_options(self, model) -> dict:
         extra = []
         if self.augmenter is not None:
@@ -203,11 +215,31 @@ class ClassificationTask(Task):
         for name, ds in eval_ds.items():
             probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), self.kind)
             reports[name] = evaluate_predictions(self.targets[name], probabilities[name], self.labels, self.kind)
+        self.baseline = self.fit_baseline()
         predictions = {}
         if "validation" in probabilities:  # the report's most confidently wrong examples
             predictions["validation"] = (self.shown(splits.validation), self.targets["validation"],
                                          probabilities["validation"])
         return reports, predictions
+
+    def fit_baseline(self) -> dict | None:
+        """``evaluate.baseline``: scikit-learn's TF-IDF + LR on the same training split and tokens (`fit_baseline`)."""
+        evaluate = self.cfg["evaluate"]
+        if not (evaluate["baseline"] and self.has_baseline):
+            return None
+        tok = self.cfg["tokenize"]
+
+        def tokenizer(texts):  # the run's tokens: jieba texts are already segmented by spaces
+            return tokenize(texts, split="word" if tok["split"] == "jieba" else tok["split"], lowercase=tok["lowercase"])
+
+        baseline = fit_baseline(self.texts, self.targets, self.labels, self.kind, tokenizer=tokenizer, seed=self.seed,
+                                max_examples=evaluate["baseline_max_examples"])
+        if baseline.get("sampled"):
+            log.info(f"linear baseline: fitted on a seeded sample of {baseline['train_examples']} of the "
+                     f"{baseline['train_total']} training texts (evaluate.baseline_max_examples)")
+        elif "skipped" in baseline:
+            log.info(f"linear baseline skipped: {baseline['skipped']}")
+        return baseline
 
     def shown(self, records) -> list[str]:
         """How the report shows records: their texts."""
@@ -215,6 +247,7 @@ class ClassificationTask(Task):
 
     def log_final(self, report: Mapping, split_name: str) -> None:
         log.info(format_metrics(report, split_name))
+        log_comparison(report, self.baseline, split_name)
 
     # 6. Exports.
     def end_to_end(self, model) -> keras.Model:
@@ -267,7 +300,8 @@ class ClassificationTask(Task):
                 "label_smoothing": self.cfg["train"]["label_smoothing"],
                 "class_weight": None if self.class_weight is None
                 else {labels[i]: w for i, w in self.class_weight.items()},
-                "vectors": self.vectors_report, "pruning": self.pruning}
+                "vectors": self.vectors_report, "pruning": self.pruning,
+                **({"baseline": self.baseline} if self.baseline else {})}
 
     def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
         write_report(run_dir, predictions=predictions.get("validation"), metrics=metrics)

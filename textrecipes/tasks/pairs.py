@@ -55,6 +55,7 @@ class PairsTask(ClassificationTask):
         ["'data.text_first' does not apply to data.format = 'pairs' (the label is always the last column)"]
     """
     name = "pairs"
+    has_baseline = False  # the linear baseline reads single texts
 
     def check(self, cfg: Mapping) -> list[str]:
         defaults = default_recipe()
