@@ -94,6 +94,9 @@ def compare(a_path: str, b_path: str) -> int:
         b = json.load(f)
     same = True
     for kind in RECIPES:
+        if kind not in a["runs"] or kind not in b["runs"]:
+            print(f"{kind:8s} not in both fingerprints")
+            continue
         for key in ("metrics", "epochs_run", "first_20"):
             equal = a["runs"][kind][key] == b["runs"][kind][key]
             same &= equal
