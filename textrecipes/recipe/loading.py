@@ -5,18 +5,38 @@ API: ``[data]`` → ``[tokenize]`` → ``[model]`` → ``[optimizer]``/``[schedu
 ``[train]``/``[callbacks]`` → ``[export]``. Every key has a default
 (`textrecipes.recipe.schema.SCHEMA`); a recipe file only states what differs.
 Nothing in a recipe is executed or imported.
+
+Paths: a relative data path written in a recipe file (``data.train``,
+``data.validation``, ``data.test``, ``model.vectors``, ``model.init_from``,
+``augment.source = "file:..."``) is relative to the recipe file's folder, so a
+recipe and its data travel together; paths given on the command line
+(``--set``) or in a dict are relative to the current directory. ``run_dir`` is
+always relative to the current directory. When a later layer (``--set``, a
+dict of overrides) names another ``data.train`` without naming
+``data.validation``/``data.test``, the file's validation and test files (which
+belong to its own training file) are dropped, and both are split off the new
+training file.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
 import os
 import tomllib
 from typing import Any, Mapping
 
 import tomli_w
 
-from textrecipes.recipe.schema import defaults
+from textrecipes.recipe.schema import Key, defaults, iter_keys
 from textrecipes.recipe.validation import RecipeError, resolve
+
+log = logging.getLogger("textrecipes")
+
+# Path keys relative to the recipe file; run_dir stays relative to the working folder.
+RELATIVE_TO_RECIPE = tuple(".".join(path) for path, entry in iter_keys()
+                           if isinstance(entry, Key) and entry.type == "path" and path != ("run_dir",))
+PREFIXED_PATHS = {"augment.source": ("file:", "vectors:")}  # a path after a prefix
 
 __all__ = ["DEFAULTS", "RecipeError", "default_recipe", "parse_override", "recipe_layers", "load_recipe", "to_toml"]
 
@@ -109,6 +129,7 @@ def recipe_layers(source: str | os.PathLike | Mapping | None = None,
             raise RecipeError([f"not UTF-8 text (byte {e.start}): save the recipe as UTF-8"], label) from None
         except OSError as e:
             raise RecipeError([f"cannot read the recipe file: {e.strerror or e}"], label) from None
+        given = relative_to(given, os.path.dirname(label))
     layers = [given]
     if isinstance(overrides, Mapping):
         layers.append(overrides)
@@ -119,7 +140,86 @@ def recipe_layers(source: str | os.PathLike | Mapping | None = None,
             for k in reversed(keys):
                 nested = {k: nested}
             layers.append(nested)
-    return label, layers
+    return label, _new_train_drops_old_splits(label, layers)
+
+
+def relative_to(layer: Mapping, folder: str) -> dict:
+    """A copy of ``layer`` with its relative data paths joined to ``folder`` (a recipe file's folder).
+
+    Example:
+        >>> relative_to({"data": {"train": "../data/x.tsv", "test": "/abs/y.tsv"}}, "recipes")["data"]
+        {'train': 'data/x.tsv', 'test': '/abs/y.tsv'}
+    """
+    return _map_relative_paths(layer, lambda path: os.path.normpath(os.path.join(folder, path)) if folder else path)
+
+
+def _map_relative_paths(recipe: Mapping, fn) -> dict:
+    """A copy of ``recipe`` with ``fn`` applied to each relative data path (after a ``file:`` prefix, if any)."""
+    out = copy.deepcopy(dict(recipe))
+    for dotted in RELATIVE_TO_RECIPE + tuple(PREFIXED_PATHS):
+        section, _, name = dotted.rpartition(".")
+        table = out.get(section) if section else out
+        if not isinstance(table, dict) or not isinstance(table.get(name), str) or not table[name]:
+            continue
+        value, prefix = table[name], ""
+        for candidate in PREFIXED_PATHS.get(dotted, ()):
+            if value.startswith(candidate):
+                prefix, value = candidate, value[len(candidate):]
+        if dotted in PREFIXED_PATHS and not prefix:
+            continue  # e.g. augment.source = "wordnet": not a path
+        if not os.path.isabs(os.path.expanduser(value)):
+            table[name] = prefix + fn(value)
+    return out
+
+
+def _new_train_drops_old_splits(label: str, layers: list[Mapping]) -> list[Mapping]:
+    """Layers where an earlier layer's validation/test files are dropped when a later one names another train file."""
+    out = [layer for layer in layers]
+    for i, layer in enumerate(layers[1:], 1):
+        data = layer.get("data") if isinstance(layer, Mapping) else None
+        if not isinstance(data, Mapping) or "train" not in data:
+            continue
+        for j in range(i):
+            earlier = out[j].get("data") if isinstance(out[j], Mapping) else None
+            if not isinstance(earlier, Mapping) or earlier.get("train") == data["train"]:
+                continue
+            dropped = [k for k in ("validation", "test") if earlier.get(k) and k not in data]
+            if dropped:
+                out[j] = {**out[j], "data": {k: v for k, v in earlier.items() if k not in dropped}}
+                log.warning(f"data.train = {data['train']!r} replaces {earlier.get('train')!r} of {label}: its "
+                            f"{' and '.join('data.' + k for k in dropped)} ({', '.join(repr(earlier[k]) for k in dropped)}) "
+                            "belonged to that file and are split off the new one instead (set them to keep them)")
+    return out
+
+
+def missing_files(recipe: Mapping) -> list[str]:
+    """One message per data path in a resolved recipe that does not name an existing file (or folder, for init_from).
+
+    Example:
+        >>> missing_files({"data": {"train": "no/such.tsv"}})
+        ["data.train = 'no/such.tsv': no such file (a relative path in a recipe file is relative to the recipe's folder)"]
+    """
+    problems = []
+    for dotted in RELATIVE_TO_RECIPE + tuple(PREFIXED_PATHS):
+        section, _, name = dotted.rpartition(".")
+        table = recipe.get(section, {}) if section else recipe
+        value = table.get(name) if isinstance(table, Mapping) else None
+        if not isinstance(value, str) or not value:
+            continue
+        path = value
+        for prefix in PREFIXED_PATHS.get(dotted, ()):
+            if value.startswith(prefix):
+                path = value[len(prefix):]
+        if dotted in PREFIXED_PATHS and path == value:
+            continue
+        want_folder = dotted == "model.init_from"
+        ok = os.path.isdir(path) if want_folder else os.path.isfile(path)
+        if not ok:
+            what = ("is a folder, not a file" if os.path.isdir(path) else "is not a regular file") \
+                if os.path.exists(path) and not want_folder else f"no such {'folder' if want_folder else 'file'}"
+            problems.append(f"{dotted} = {value!r}: {what} (a relative path in a recipe file is relative to the "
+                            "recipe's folder)")
+    return problems
 
 
 def load_recipe(source: str | os.PathLike | Mapping | None = None, overrides: list[str] | Mapping | None = None) -> dict:
@@ -132,8 +232,8 @@ def load_recipe(source: str | os.PathLike | Mapping | None = None, overrides: li
 
     Returns:
         The full recipe: every key, defaults filled in (a plain nested dict). Relative
-        data paths in a file are resolved against the current directory, as on the
-        command line.
+        data paths in a file are resolved against the file's folder; those in
+        ``overrides`` or a dict against the current directory (see the module docs).
 
     Raises:
         RecipeError: listing every problem: unknown keys (with a "did you mean"), wrong
@@ -156,12 +256,15 @@ def _without_unset(table: Mapping) -> dict:
     return {k: _without_unset(v) if isinstance(v, Mapping) else v for k, v in table.items() if v is not None}
 
 
-def to_toml(recipe: Mapping) -> str:
+def to_toml(recipe: Mapping, folder: str | None = None) -> str:
     """Writes a recipe as TOML text (with `tomli_w`); `load_recipe` reads it back to the same recipe.
 
     Args:
         recipe: a recipe (as from `load_recipe`). TOML has no null: an unset key (None)
             is left out, and reads back as unset.
+        folder: the folder the TOML file will live in: relative data paths (relative
+            to the current directory in ``recipe``) are rewritten relative to it, so
+            that loading the file finds the same files. Default None (as they are).
 
     Returns:
         The TOML text.
@@ -178,4 +281,11 @@ def to_toml(recipe: Mapping) -> str:
         bidirectional = true
         <BLANKLINE>
     """
+    if folder is not None:
+        recipe = _relative_paths(recipe, folder)
     return tomli_w.dumps(_without_unset(recipe))
+
+
+def _relative_paths(recipe: Mapping, folder: str) -> dict:
+    """The inverse of `relative_to`: relative data paths rewritten from the current directory to ``folder``."""
+    return _map_relative_paths(recipe, lambda path: os.path.relpath(path, folder))

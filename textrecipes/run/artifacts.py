@@ -53,7 +53,7 @@ def write_run_files(run_dir: str, cfg: Mapping, meta: Mapping, vocab, meta_file:
         with atomic_write(os.path.join(run_dir, "vocabulary.json")) as f:
             f.write(vocab.to_json())
     with atomic_write(os.path.join(run_dir, "recipe.toml")) as f:
-        f.write(to_toml(cfg))
+        f.write(to_toml(cfg, run_dir))
 
 
 def write_metrics(run_dir: str, reports: Mapping, splits, history: Mapping, started: float,

@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from textrecipes.evaluation.plots import plot_learning_curves
-from textrecipes.recipe.loading import RecipeError
+from textrecipes.recipe.loading import RecipeError, missing_files
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
 from textrecipes.run.folder import FINISHED, prepare_run_dir
 from textrecipes.training import TrainingError, distribute, schedules
@@ -224,7 +224,7 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
         DataError: for a bad data line (naming the file and line), or too few examples.
     """
     started = time.time()
-    problems = task.check(cfg)
+    problems = task.check(cfg) + missing_files(cfg)  # before the run folder exists: nothing left behind
     if problems:
         raise RecipeError(problems, cfg["name"])
     fit_verbose = keras_verbosity(verbose)

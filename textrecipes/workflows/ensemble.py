@@ -31,7 +31,7 @@ from textrecipes.export.metadata import RunFolderError, read_json
 from textrecipes.export.predictors import Predictor
 from textrecipes.export.saved_model import check_export, end_to_end_model, export_saved_model
 from textrecipes.models.classifiers import build_lstm_classifier
-from textrecipes.recipe.loading import load_recipe, to_toml
+from textrecipes.recipe.loading import RecipeError, load_recipe, missing_files, to_toml
 from textrecipes.run.artifacts import write_json, write_model_card
 from textrecipes.run.folder import prepare_run_dir
 from textrecipes.text.pipeline import encode_labels, make_dataset
@@ -180,11 +180,13 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
     started = time.time()
     cfg = load_recipe(recipe, overrides)
     run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", f"{cfg['name']}-ensemble")
+    if missing_files(cfg):
+        raise RecipeError(missing_files(cfg), cfg["name"])
     _prepare(run_dir, overwrite)
     data = shared_data(cfg, os.path.join(run_dir, "data"))
     base = {**copy.deepcopy(cfg), "data": data, "run_dir": ""}
     with open(os.path.join(run_dir, "recipe.toml"), "w", encoding="utf-8") as f:
-        f.write(to_toml(base))
+        f.write(to_toml(base, run_dir))
     if seeds is not None:
         member_cfgs = [{**copy.deepcopy(base), "seed": int(s), "name": f"{cfg['name']}-seed{s}"} for s in seeds]
     else:

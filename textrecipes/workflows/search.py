@@ -17,7 +17,7 @@ import os
 import time
 from typing import Mapping
 
-from textrecipes.recipe.loading import RecipeError, load_recipe, to_toml
+from textrecipes.recipe.loading import RecipeError, load_recipe, missing_files, to_toml
 from textrecipes.run.folder import prepare_run_dir
 from textrecipes.workflows.train import train
 
@@ -294,6 +294,8 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     import keras_tuner
 
     cfg = load_recipe(recipe, overrides)
+    if missing_files(cfg):
+        raise RecipeError(missing_files(cfg), cfg["name"])
     space = validate_space(cfg)
     search = cfg["search"]
     run_dir = run_dir or cfg["run_dir"] or os.path.join("runs", f"{cfg['name']}-search")
@@ -338,7 +340,7 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
     with open(best_path, "w", encoding="utf-8") as f:
         f.write(f"# The best of {len(rows)} trial(s) of a {search['method']} search on {metric}: trial {best['trial']}, "
                 f"{metric} = {best[metric]:.4f}\n# Overrides: " + ", ".join(f"{k} = {best[k]!r}" for k in space) + "\n")
-        f.write(to_toml(best_cfg))
+        f.write(to_toml(best_cfg, run_dir))
     if verbose:
         print(format_results(rows, metric))
         if tuner.stopped_by_budget:
