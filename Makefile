@@ -17,7 +17,7 @@ setup: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,zh,notebooks]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[test,zh,notebooks,search]'
 	touch $@
 
 data: $(RT)

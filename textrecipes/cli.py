@@ -426,11 +426,12 @@ def main(argv=None) -> int:
     from textrecipes.data.download import FetchError
     from textrecipes.export.metadata import RunFolderError
     from textrecipes.recipe.loading import RecipeError
+    from textrecipes.resources import MissingExtra
     from textrecipes.training import TrainingError
 
     try:
         return args.func(args)
-    except (RecipeError, DataError, RunFolderError, FetchError, TrainingError, FileExistsError,
+    except (RecipeError, DataError, RunFolderError, FetchError, TrainingError, MissingExtra, FileExistsError,
             FileNotFoundError) as e:
         print(f"textrecipes: error: {e}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ import time
 from typing import Mapping
 
 from textrecipes.recipe.loading import RecipeError, load_recipe, missing_files, to_toml
+from textrecipes.resources import optional_import
 from textrecipes.run.folder import prepare_run_dir
 from textrecipes.workflows.train import train
 
@@ -168,7 +169,7 @@ def _best_metric(result, metric: str) -> float:
 
 
 def _make_tuner_class():
-    import keras_tuner
+    keras_tuner = optional_import("keras_tuner", "search", "hyperparameter search")
 
     class RecipeTuner(keras_tuner.Tuner):
         """A KerasTuner `Tuner` whose trial is a full `runner.train` run of an overridden recipe.
@@ -291,7 +292,7 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
         >>> len(out["rows"]), os.path.basename(out["best_recipe"])  # doctest: +SKIP
         (4, 'best_recipe.toml')
     """
-    import keras_tuner
+    keras_tuner = optional_import("keras_tuner", "search", "hyperparameter search")
 
     cfg = load_recipe(recipe, overrides)
     if missing_files(cfg):
