@@ -12,7 +12,10 @@ import textrecipes
 from conftest import ROOT
 
 README = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
-SNIPPETS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+DOCS = {name: open(os.path.join(ROOT, "docs", name), encoding="utf-8").read()
+        for name in sorted(os.listdir(os.path.join(ROOT, "docs"))) if name.endswith(".md")}
+RECIPE_KEYS = os.path.join(ROOT, "docs", "recipes.md")  # the generated key table lives here
+SNIPPETS = [snippet for text in [README, *DOCS.values()] for snippet in re.findall(r"```python\n(.*?)```", text, flags=re.S)]
 
 
 def test_readme_opens_with_the_two_commands():
@@ -32,11 +35,20 @@ def test_readme_recipe_key_table_is_the_schemas():
     from textrecipes.recipe.docs import refresh_readme
     from textrecipes.recipe.schema import Table, iter_keys
 
-    stale = refresh_readme(os.path.join(ROOT, "README.md"), check=True)
-    assert not stale, "README's recipe key table is stale: run `python -m textrecipes.recipe.docs`"
+    stale = refresh_readme(RECIPE_KEYS, check=True)
+    assert not stale, "docs/recipes.md's recipe key table is stale: run `python -m textrecipes.recipe.docs`"
+    table = open(RECIPE_KEYS, encoding="utf-8").read()
     for path, entry in iter_keys():
         if not (isinstance(entry, Table) and not entry.switch):  # every key and every callback has a row
-            assert f"| `{'.'.join(path)}` |" in README, f"README lacks recipe key {'.'.join(path)}"
+            assert f"| `{'.'.join(path)}` |" in table, f"docs/recipes.md lacks recipe key {'.'.join(path)}"
+
+
+def test_readme_stays_short_and_its_links_resolve():
+    assert len(README.splitlines()) < 250
+    for text, base in [(README, ROOT), *((t, os.path.join(ROOT, "docs")) for t in DOCS.values())]:
+        for target in re.findall(r"\]\(([^)#]+)\)", text):
+            if not target.startswith("http"):
+                assert os.path.exists(os.path.normpath(os.path.join(base, target))), target
 
 
 @pytest.mark.parametrize("name", textrecipes.__all__)

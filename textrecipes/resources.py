@@ -16,6 +16,9 @@ _PLACES = {"recipes": ("recipes",), "samples": ("data", "samples")}
 def folder(kind: str) -> str:
     """The folder holding the shipped ``kind`` ("recipes" or "samples").
 
+    Args:
+        kind: "recipes" (the recipe files) or "samples" (the small sample datasets).
+
     Raises:
         FileNotFoundError: neither an installed copy nor a source checkout holds it.
 
@@ -34,6 +37,10 @@ def folder(kind: str) -> str:
 def path(kind: str, name: str) -> str:
     """The path of one shipped file, e.g. ``path("samples", "label_text.tsv")``.
 
+    Args:
+        kind: "recipes" or "samples".
+        name: the file's name in that folder.
+
     Example:
         >>> os.path.exists(path("samples", "label_text.tsv"))
         True
@@ -46,11 +53,21 @@ def path(kind: str, name: str) -> str:
 
 
 class MissingExtra(ModuleNotFoundError):
-    """An optional dependency is not installed; the message names the extra that brings it."""
+    """An optional dependency is not installed; the message names the extra that brings it.
+
+    Example:
+        >>> str(MissingExtra("hyperparameter search needs keras_tuner: pip install 'textrecipes[search]'"))[:31]
+        'hyperparameter search needs ker'
+    """
 
 
 def optional_import(module: str, extra: str, what: str):
     """Imports an optional dependency, or raises `MissingExtra` saying which extra to install.
+
+    Args:
+        module: the module to import.
+        extra: the ``pip install 'textrecipes[EXTRA]'`` that brings it.
+        what: what needs it, for the message.
 
     Example:
         >>> optional_import("json", "none", "this example").__name__

@@ -1,12 +1,12 @@
-"""What the schema says, written out: the README's recipe key table and the annotated resolved recipe.
+"""What the schema says, written out: the recipe key table of docs/recipes.md and the annotated resolved recipe.
 
-`key_table` is the Markdown table between the markers in README.md ("Recipe files");
+`key_table` is the Markdown table between the markers in docs/recipes.md;
 `refresh_readme` rewrites it there, and a test fails when it is stale. `annotated_toml`
 is what ``textrecipes recipe show`` prints: a resolved recipe as TOML, each key with its
 meaning and allowed values as a comment above it.
 
 Run ``python -m textrecipes.recipe.docs`` after changing `textrecipes.recipe.schema` to
-refresh README.md.
+refresh docs/recipes.md.
 """
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def key_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def refresh_readme(path: str = "README.md", *, check: bool = False) -> bool:
+def refresh_readme(path: str = "docs/recipes.md", *, check: bool = False) -> bool:
     """Writes `key_table` between `BEGIN` and `END` in a README; says whether it was stale.
 
     Args:
-        path: the README. Default "README.md".
+        path: the page holding the table. Default "docs/recipes.md".
         check: only compare, never write. Default False.
 
     Returns:
@@ -134,7 +134,7 @@ def refresh_readme(path: str = "README.md", *, check: bool = False) -> bool:
         ValueError: when the README lacks the markers.
 
     Example:
-        >>> refresh_readme("README.md", check=True)
+        >>> refresh_readme("docs/recipes.md", check=True)
         False
     """
     with open(path, encoding="utf-8") as f:
@@ -191,7 +191,7 @@ def annotated_toml(recipe: Mapping) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m textrecipes.recipe.docs [README.md] [--check]``: refreshes (or checks) the key table.
+    """``python -m textrecipes.recipe.docs [docs/recipes.md] [--check]``: refreshes (or checks) the key table.
 
     Args:
         argv: the arguments. Default None (``sys.argv[1:]``).
@@ -200,12 +200,12 @@ def main(argv: list[str] | None = None) -> int:
         0; with ``--check``, 1 when the table is stale.
 
     Example:
-        >>> main(["README.md", "--check"])
+        >>> main(["docs/recipes.md", "--check"])
         0
     """
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args
-    paths = [a for a in args if a != "--check"] or ["README.md"]
+    paths = [a for a in args if a != "--check"] or ["docs/recipes.md"]
     stale = refresh_readme(paths[0], check=check)
     print(f"{paths[0]}: the recipe key table {'is stale' if check and stale else 'was refreshed' if stale else 'is current'}")
     return 1 if check and stale else 0

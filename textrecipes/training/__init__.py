@@ -7,4 +7,9 @@ class TrainingError(RuntimeError):
     """Training could not give a usable model (for example its loss became NaN); the message says what to try.
 
     Defined here, in a module that imports nothing, so the command line can catch it without starting TensorFlow.
+
+    Example:
+        >>> from textrecipes.training import TrainingError
+        >>> str(TrainingError("training diverged: the loss became nan at epoch 2"))
+        'training diverged: the loss became nan at epoch 2'
     """

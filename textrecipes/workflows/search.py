@@ -288,7 +288,7 @@ def run_search(recipe=None, *, overrides=None, run_dir: str | None = None, overw
         FileExistsError: when ``run_dir`` holds a finished search and not ``overwrite``.
 
     Example:
-        >>> out = run_search("recipes/search_demo.toml", overrides=["train.epochs=1"])  # doctest: +SKIP
+        >>> out = run_search("recipes/search_lr_batch.toml", overrides=["train.epochs=1"])  # doctest: +SKIP
         >>> len(out["rows"]), os.path.basename(out["best_recipe"])  # doctest: +SKIP
         (4, 'best_recipe.toml')
     """
