@@ -253,8 +253,8 @@ def diagnose(path, *, text_first: bool | None = None, header: bool | None = None
 
     Example:
         >>> d = diagnose("data/samples/label_text.tsv")
-        >>> d.examples, d.split, d.warnings
-        (6, 'word', [])
+        >>> d.examples, d.split, d.labels
+        (6, 'word', {'pos': 3, 'neg': 3})
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -388,12 +388,3 @@ def suggest_recipe(diagnosis: Diagnosis) -> Suggestion:
                       "benchmarks/results/suite.md); weighting is not benchmarked, so it is left to you"))
     return Suggestion(values, why, notes)
 
-
-def reading_keys(diagnosis: Diagnosis) -> Mapping:
-    """The ``data`` keys that read the file as diagnosed: ``text_first`` and ``header``.
-
-    Example:
-        >>> reading_keys(diagnose("data/samples/label_text.tsv"))
-        {'text_first': False, 'header': False}
-    """
-    return {"text_first": diagnosis.text_first, "header": diagnosis.header}
