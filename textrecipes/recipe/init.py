@@ -110,7 +110,7 @@ def init_recipe(train, out: str = "recipe.toml", *, validation=None, test=None) 
         DataError: the training file has no two-column line.
 
     Example:
-        >>> path, d, s = init_recipe("data/samples/label_text.tsv", "/tmp/new.toml")  # doctest: +SKIP
+        >>> path, d, s = init_recipe("data/samples/label_text.tsv", "new_recipe.toml")  # doctest: +SKIP
     """
     out = os.fspath(out)
     if os.path.lexists(out):
