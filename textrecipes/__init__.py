@@ -12,6 +12,7 @@ _EXPORTS = {
     "split_records": "textrecipes.data.splits",
     "label_counts": "textrecipes.data.splits",
     "fetch": "textrecipes.data.download",
+    "diagnose": "textrecipes.data.sniff",
     "Augmenter": "textrecipes.augment.eda",
     "tokenize": "textrecipes.text.tokenization",
     "Vocabulary": "textrecipes.text.tokenization",
@@ -39,6 +40,7 @@ _EXPORTS = {
     "run_search": "textrecipes.workflows.search",
     "train_ensemble": "textrecipes.workflows.ensemble",
     "distill": "textrecipes.workflows.ensemble",
+    "evaluate": "textrecipes.workflows.evaluate",
     "write_report": "textrecipes.evaluation.report",
 }
 

