@@ -36,10 +36,8 @@ def _run_name(path: str) -> str:
 
 
 def _data_path(path: str, out: str) -> str:
-    folder = os.path.dirname(os.path.abspath(out))
-    if os.path.realpath(folder) == os.path.realpath(os.getcwd()):
-        return os.path.relpath(os.path.abspath(path), folder)
-    return os.path.abspath(path)
+    """``path`` as the recipe at ``out`` must name it: relative to the recipe's folder (how recipe paths resolve)."""
+    return os.path.relpath(os.path.abspath(path), os.path.dirname(os.path.abspath(out)))
 
 
 def recipe_text(diagnosis: Diagnosis, suggestion: Suggestion, *, train: str, validation: str = "",
