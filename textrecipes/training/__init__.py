@@ -8,3 +8,10 @@ class TrainingError(RuntimeError):
 
     Defined here, in a module that imports nothing, so the command line can catch it without starting TensorFlow.
     """
+
+
+class StrategyError(TrainingError, ValueError):
+    """The distribution strategy asked for cannot be made here (``train.strategy = "gpu"`` without a GPU, a bad TF_CONFIG).
+
+    A `ValueError` too, as the strategy's errors were before; the command line prints it on one line (exit 2).
+    """
