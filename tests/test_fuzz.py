@@ -102,7 +102,7 @@ def decode_line(raw: bytes, number: int, limit: int):
         raw = raw[:-1]
     if len(raw) > limit:
         return None, "line too long"
-    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+    if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
         return raw.decode("utf-8"), None

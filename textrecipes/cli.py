@@ -120,6 +120,10 @@ def _cmd_pretrain(args) -> int:
 def _cmd_predict(args) -> int:
     from textrecipes.export.predictors import Predictor
 
+    if args.verify:  # every exported file against the model card's sha256 sums, before any is loaded
+        from textrecipes.export.verify import verify_exports
+
+        verify_exports(args.model)
     fmt = _run_format(args.model)
     if fmt == "conll":
         from textrecipes.export.predictors import Tagger
@@ -170,17 +174,20 @@ def _predict_input(args) -> tuple[str, list[str]]:
         if args.input != "-":
             raise FileNotFoundError(f"predict: give --text or an input file, not both ({args.input!r})")
         return "--text", list(args.text)
+    from textrecipes.data.files import check_regular_file, decode_lines
+
+    source = "<stdin>" if args.input == "-" else args.input
     if args.input == "-":
-        raw = sys.stdin.read()
-    elif not os.path.isfile(args.input):
+        raw = sys.stdin.buffer.read()
+    elif not os.path.lexists(args.input):
         raise FileNotFoundError(f"{args.input}: no such file (to label a text itself, use --text {args.input!r})")
     else:
-        with open(args.input, encoding="utf-8", newline="") as f:
+        with open(check_regular_file(args.input, "predict input"), "rb") as f:  # a FIFO or folder: refused, never waited on
             raw = f.read()
-    lines = [line[:-1] if line.endswith("\r") else line for line in raw.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline that ends the last line
-    return "<stdin>" if args.input == "-" else args.input, lines
+    lines, bad = decode_lines(raw, source, args.on_bad_lines)
+    if bad:
+        print(f"({bad} input line(s) not valid UTF-8 skipped)", file=sys.stderr)
+    return source, lines
 
 
 def _cmd_evaluate(args) -> int:
@@ -365,6 +372,10 @@ def _add_predict(sub) -> None:
     p.add_argument("-t", "--text", action="append", help="a text to label (repeat for more), instead of a file")
     p.add_argument("--threshold", type=float, default=0.5, help="multi-label decision threshold (default 0.5)")
     p.add_argument("--with-text", action="store_true", help="echo the text after label and probability")
+    p.add_argument("--verify", action="store_true",
+                   help="check the exported files against the sha256 sums in model_card.json before loading")
+    p.add_argument("--on-bad-lines", choices=("error", "skip"), default="error",
+                   help="an input line that is not UTF-8: error (default, naming the line) or skip it")
     p.set_defaults(func=_cmd_predict)
 
 

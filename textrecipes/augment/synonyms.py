@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import abc
 
+from textrecipes.data.files import check_regular_file, fragment
+from textrecipes.data.records import DataError
+
 __all__ = ["SynonymSource", "MappingSynonyms", "FileSynonyms"]
 
 
@@ -115,7 +118,8 @@ class FileSynonyms(MappingSynonyms):
     full-width `，` and `、` common in Chinese text); a synonym may contain
     spaces. Blank lines and lines starting with `#` are skipped; a word that
     appears on several lines gets the synonyms of all of them. A malformed line
-    raises `ValueError` with `file:line: what is wrong`.
+    raises `DataError` (a `ValueError`) with `file:line: what is wrong`, as do a
+    line that is not valid UTF-8 and a folder or FIFO given as the file.
 
     Args:
         path: the synonym file.
@@ -136,9 +140,13 @@ class FileSynonyms(MappingSynonyms):
         self.path = str(path)
         self.encoding = encoding
         mapping = {}
-        with open(path, encoding=encoding, newline="") as lines:
-            for number, line in enumerate(lines, start=1):
-                line = line.rstrip("\r\n")
+        with open(check_regular_file(path, "synonyms file"), "rb") as lines:
+            for number, raw in enumerate(lines, start=1):
+                try:
+                    line = raw.decode(encoding).rstrip("\r\n")
+                except UnicodeDecodeError as e:
+                    raise DataError(f"{self.path}:{number}: not valid {encoding} (byte {e.start}); "
+                                    f"a synonyms file is {encoding} text") from None
                 if number == 1:
                     line = line.lstrip("\ufeff")
                 if not line.strip() or line.lstrip().startswith("#"):
@@ -150,25 +158,25 @@ class FileSynonyms(MappingSynonyms):
     def _parse(self, line, number):
         where = f"{self.path}:{number}"
         if "\t" not in line:
-            raise ValueError(
-                f"{where}: no tab; expected 'word<TAB>syn1,syn2,...', got {line!r}"
+            raise DataError(
+                f"{where}: no tab; expected 'word<TAB>syn1,syn2,...', got {fragment(line)}"
             )
         word, rest = line.split("\t", 1)
         word = word.strip()
         if not word:
-            raise ValueError(f"{where}: empty word before the tab")
+            raise DataError(f"{where}: empty word before the tab")
         if "\t" in rest:
-            raise ValueError(
+            raise DataError(
                 f"{where}: more than one tab; separate synonyms with ',' not tabs"
             )
         for separator in self.SEPARATORS[1:]:
             rest = rest.replace(separator, ",")
         synonyms = [synonym.strip() for synonym in rest.split(",")]
         if not any(synonyms):
-            raise ValueError(f"{where}: no synonyms after the tab for {word!r}")
+            raise DataError(f"{where}: no synonyms after the tab for {fragment(word)}")
         if not all(synonyms):
-            raise ValueError(
-                f"{where}: empty synonym in {rest!r} (a doubled or trailing comma)"
+            raise DataError(
+                f"{where}: empty synonym in {fragment(rest)} (a doubled or trailing comma)"
             )
         return word, synonyms
 

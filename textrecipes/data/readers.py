@@ -17,8 +17,10 @@ Formats (seed ``002``):
 Lines and fields, the same in every reader: a line is what lies between two
 ``\\n`` bytes; one ``\\r`` before the ``\\n`` (CRLF) is dropped, while a lone
 ``\\r`` is not a line break and stays in the line (then stripped with the
-surrounding whitespace of a field, like every Unicode space). A UTF-8 BOM is
-dropped on line 1 only; elsewhere U+FEFF is text. Columns are split on every
+surrounding whitespace of a field, like every Unicode space). A UTF-8 BOM
+starting a line is dropped (line 1, or a file concatenated from several); past
+line 1 a warning names the first such line and the count. Elsewhere U+FEFF is text.
+A folder, FIFO or device is refused before it is opened (a FIFO would block). Columns are split on every
 tab: there is no quoting, so ``"a<TAB>b"`` in quotes is two columns (a wrong
 column count in a two-column file), and quotes are kept as text. A line longer
 than ``max_line_bytes`` (default 1,000,000) is a bad line ("line too long").
@@ -28,10 +30,14 @@ Every kept field is exactly the line's column with surrounding whitespace
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Iterable, Iterator, Mapping, Sequence
 
+from textrecipes.data.files import check_regular_file
 from textrecipes.data.records import DataError, Dataset, LabeledText, ReadReport, TaggedSentence, Text, TextPair
+
+log = logging.getLogger("textrecipes")
 
 BAD_LINE_MODES = ("error", "skip")
 FORMATS = ("label_text", "title_content", "question_answer", "pairs", "corpus", "conll")
@@ -49,17 +55,22 @@ def _lines(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
     less the empty piece after a final newline). One ``\\r`` ending a line
     (CRLF, or a last line cut after its ``\\r``) is dropped; a lone ``\\r``
     anywhere else is not a line break and stays in the text. A UTF-8 BOM is
-    dropped on the first line only; elsewhere U+FEFF is an ordinary character.
+    dropped at the start of any line (past line 1 a warning names the first
+    and the count: files joined with ``cat``); elsewhere U+FEFF is an ordinary character.
     ``error`` is ``(reason, detail)`` for a line that is not valid UTF-8 or is
     longer than ``max_line_bytes`` (its terminator not counted, a BOM counted); such a line is
     never held in memory whole.
     """
     limit = max_line_bytes + 2  # room for a CRLF terminator
-    with open(path, "rb") as f:
+    boms = []  # lines past the first that started with a BOM
+    with open(check_regular_file(path), "rb") as f:
         number = 0
         while True:
             raw = f.readline(limit)
             if not raw:
+                if boms:  # a BOM inside a file: files joined with cat; the label would start with U+FEFF
+                    log.warning(f"warning: {os.fspath(path)}:{boms[0]}: a byte-order mark (U+FEFF) started the line "
+                                f"and was removed ({len(boms)} line(s) past line 1; were files concatenated?)")
                 return
             number += 1
             if not raw.endswith(b"\n") and len(raw) == limit:
@@ -74,8 +85,10 @@ def _lines(path: str | os.PathLike, max_line_bytes: int = MAX_LINE_BYTES) -> Ite
             if len(raw) > max_line_bytes:
                 yield number, None, ("line too long", f"longer than {max_line_bytes} bytes (max_line_bytes)")
                 continue
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            if raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
+                if number > 1:
+                    boms.append(number)
             try:
                 yield number, raw.decode("utf-8"), None
             except UnicodeDecodeError as e:

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import math
 from typing import Callable, Iterable, Mapping, Sequence
 
 from textrecipes.data.records import DataError, LabeledText
+
+log = logging.getLogger("textrecipes")
+INPUT_ONLY = ("label", "line", "tags")  # fields that are not the model's input: two records alike but these are duplicates
 
 
 @dataclasses.dataclass
@@ -24,6 +28,8 @@ class Splits:
         validation: the validation records (may be empty).
         test: the test records (may be empty).
         reports: the `ReadReport` of every file read, the training file's first.
+        duplicates: split name → how many of its records have an input that is also
+            in the training split (`count_duplicates`); recorded in ``metrics.json``.
 
     Example:
         >>> from textrecipes.data.readers import read_classification
@@ -38,6 +44,7 @@ class Splits:
     validation: list
     test: list
     reports: list
+    duplicates: dict = dataclasses.field(default_factory=dict)
 
     def sizes(self) -> dict:
         """``{"train": n, "validation": n, "test": n}``."""
@@ -80,14 +87,51 @@ def load_splits(data: Mapping, seed: int, read: Callable, label_set: Callable) -
     if "test" not in parts or "validation" not in parts:
         test_frac = 0.0 if "test" in parts else data["test_split"]
         val_frac = 0.0 if "validation" in parts else data["validation_split"]
-        records, val, test = split_records(records, validation=val_frac, test=test_frac, seed=seed)
+        try:
+            records, val, test = split_records(records, validation=val_frac, test=test_frac, seed=seed)
+        except ValueError as e:  # scikit-learn's "n_samples=1 ... the resulting train set will be empty"
+            raise DataError(f"{data['train']}: {len(records)} example(s) are too few to split off "
+                            f"validation_split={val_frac} and test_split={test_frac}; add examples, or give "
+                            f"data.validation/data.test files or set the fractions to 0 ({e})") from None
         parts.setdefault("validation", val)
         parts.setdefault("test", test)
     if data["max_train_examples"]:
         records = records[: data["max_train_examples"]]
     if not records:
         raise DataError(f"{data['train']}: no training examples left")
-    return Splits(records, parts["validation"], parts["test"], reports), labels
+    splits = Splits(records, parts["validation"], parts["test"], reports)
+    splits.duplicates = count_duplicates(splits)
+    for name, n in splits.duplicates.items():
+        if n:
+            log.warning(f"warning: {n} of the {len(getattr(splits, name))} {name} examples also appear in the "
+                        f"training split (the same input); their {name} scores overstate the model (dedupe "
+                        f"{data['train']} to avoid it)")
+    return splits, labels
+
+
+def count_duplicates(splits: Splits) -> dict:
+    """How many validation and test records have an input that is also a training record's.
+
+    A record's input is every field but its label, tags and line number (the text;
+    both texts of a pair; a sentence's tokens).
+
+    Args:
+        splits: the `Splits`.
+
+    Returns:
+        ``{"validation": n, "test": n}``.
+
+    Example:
+        >>> s = Splits([LabeledText("a", "x", 1)], [LabeledText("a", "y", 2)], [LabeledText("b", "x", 3)], [])
+        >>> count_duplicates(s)
+        {'validation': 1, 'test': 0}
+    """
+    def key(record):
+        fields = record._asdict() if hasattr(record, "_asdict") else {"record": record}
+        return tuple(v for k, v in fields.items() if k not in INPUT_ONLY)
+
+    seen = {key(r) for r in splits.train}
+    return {name: sum(key(r) in seen for r in getattr(splits, name)) for name in ("validation", "test")}
 
 
 def label_counts(records: Iterable[LabeledText]) -> collections.Counter:
@@ -136,7 +180,7 @@ def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0
     """Stratified train/validation/test split with scikit-learn.
 
     Multi-label records are stratified on their first label. Classes with too few
-    examples to stratify fall back to a plain seeded split.
+    examples to stratify fall back to a plain seeded split, with a warning naming the rarest class.
 
     Args:
         records: the records to split (``LabeledText`` or anything with ``.label``;
@@ -165,8 +209,16 @@ def split_records(records: Sequence, *, validation: float = 0.1, test: float = 0
         keys = [r.label[0] if isinstance(r.label, tuple) else r.label for r in rs]
         counts = collections.Counter(keys)
         held_out = math.ceil(fraction * len(rs))
-        enough = min(counts.values()) >= 2 and min(held_out, len(rs) - held_out) >= len(counts)
-        return keys if enough else None
+        rarest, fewest = min(counts.items(), key=lambda item: (item[1], str(item[0])))
+        if fewest < 2:
+            log.warning(f"warning: the split is not stratified: class {rarest!r} has {fewest} example "
+                        f"({sum(n < 2 for n in counts.values())} class(es) with 1); class shares may differ between splits")
+            return None
+        if min(held_out, len(rs) - held_out) < len(counts):
+            log.warning(f"warning: the split is not stratified: {len(counts)} classes do not fit in {held_out} "
+                        f"held-out example(s); class shares may differ between splits")
+            return None
+        return keys
 
     rest, test_part = (records, []) if test == 0 else train_test_split(
         records, test_size=test, random_state=seed, stratify=strat(records, test)

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from typing import Sequence
 
 import numpy as np
+
+from textrecipes.data.atomic import atomic_write
+
+# Beyond this many labels a report holds no dense confusion matrix (labels² numbers: 10,000
+# labels made a 700 MB printout) but the sparse "confusions" (one row per observed
+# (true, predicted) pair, at most one per example), and the printed table shows the
+# largest classes and the top confusions; the full tables go to files (`write_label_tables`).
+MATRIX_MAX_LABELS = 50
+TOP_CONFUSIONS = 20  # confusions printed (and kept in the model card) beyond MATRIX_MAX_LABELS
 
 
 def probabilities_per_label(raw: np.ndarray, task: str) -> np.ndarray:
@@ -73,9 +83,27 @@ def evaluate_predictions(targets: np.ndarray, probabilities: np.ndarray, label_n
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
         "per_class": {n: {k: float(report[n][k]) for k in ("precision", "recall", "f1-score", "support")} for n in names},
-        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+        **({"confusion_matrix": confusion_matrix(y_true, y_pred, labels=ids).tolist()} if len(names) <= MATRIX_MAX_LABELS
+           else {"confusions": sparse_confusions(y_true, y_pred, names)}),
         "labels": names,
     }
+
+
+def sparse_confusions(y_true: np.ndarray, y_pred: np.ndarray, names: Sequence[str]) -> list:
+    """The confusion matrix's non-zero cells as ``[true, predicted, count]``, mistakes first, most frequent first.
+
+    Its length is at most the number of examples, whatever the number of labels.
+
+    Example:
+        >>> sparse_confusions(np.array([0, 0, 1]), np.array([1, 1, 1]), ["a", "b"])
+        [['a', 'b', 2], ['b', 'b', 1]]
+    """
+    k = len(names)
+    cells, counts = np.unique(np.asarray(y_true, dtype=np.int64) * k + np.asarray(y_pred, dtype=np.int64),
+                              return_counts=True)
+    rows = [(int(c) // k, int(c) % k, int(n)) for c, n in zip(cells, counts)]
+    rows.sort(key=lambda r: (r[0] == r[1], -r[2], r[0], r[1]))
+    return [[names[t], names[p], n] for t, p, n in rows]
 
 
 def format_metrics(metrics: dict, title: str = "test") -> str:
@@ -95,9 +123,13 @@ def format_metrics(metrics: dict, title: str = "test") -> str:
         test: 2 examples, accuracy 1.0000, macro-F1 1.0000
     """
     names = metrics["labels"]
+    lines = [f"{title}: {metrics['examples']} examples, accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}"]
+    if len(names) > MATRIX_MAX_LABELS:  # the largest classes only: the whole table is in the run folder's files
+        names = sorted(names, key=lambda n: (-metrics["per_class"][n]["support"], n))[:MATRIX_MAX_LABELS]
+        lines.append(f"{len(metrics['labels'])} labels: the {len(names)} largest below; every label in "
+                     "per_class.tsv and metrics.json")
     width = max([len(n) for n in names] + [9])
-    lines = [f"{title}: {metrics['examples']} examples, accuracy {metrics['accuracy']:.4f}, macro-F1 {metrics['macro_f1']:.4f}",
-             f"{'label':<{width}}  precision  recall  f1      support"]
+    lines.append(f"{'label':<{width}}  precision  recall  f1      support")
     for n in names:
         c = metrics["per_class"][n]
         lines.append(f"{n:<{width}}  {c['precision']:9.4f}  {c['recall']:6.4f}  {c['f1-score']:6.4f}  {int(c['support']):7d}")
@@ -105,6 +137,57 @@ def format_metrics(metrics: dict, title: str = "test") -> str:
         lines.append("confusion matrix (rows: true, columns: predicted)")
         for n, row in zip(names, metrics["confusion_matrix"]):
             lines.append(f"{n:<{width}}  " + " ".join(f"{v:6d}" for v in row))
+    elif "confusions" in metrics:
+        mistakes = [c for c in metrics["confusions"] if c[0] != c[1]][:TOP_CONFUSIONS]
+        lines.append(f"top {len(mistakes)} confusions (true -> predicted: count; all in confusions.tsv)")
+        lines += [f"{t} -> {p}: {n}" for t, p, n in mistakes]
     return "\n".join(lines)
+
+
+def card_metrics(report: dict) -> dict:
+    """A report as the model card keeps it: beyond `MATRIX_MAX_LABELS` labels, headline figures and the top confusions.
+
+    The per-class table and every confusion stay in ``metrics.json`` (named by
+    ``"details"``), so the card does not grow with the label count.
+
+    Example:
+        >>> card_metrics({"accuracy": 1.0, "labels": ["a", "b"], "per_class": {}})["accuracy"]
+        1.0
+    """
+    if not report or len(report.get("labels", ())) <= MATRIX_MAX_LABELS:
+        return report
+    slim = {k: v for k, v in report.items() if k not in ("per_class", "confusions", "confusion_matrix", "labels")}
+    slim["top_confusions"] = [c for c in report.get("confusions", []) if c[0] != c[1]][:TOP_CONFUSIONS]
+    slim["details"] = "metrics.json (per_class, confusions), per_class.tsv, confusions.tsv"
+    return slim
+
+
+def write_label_tables(run_dir: str, report: dict, split_name: str = "test") -> list:
+    """Writes ``per_class.tsv`` and ``confusions.tsv`` (every non-zero cell) for a report beyond `MATRIX_MAX_LABELS`.
+
+    Args:
+        run_dir: the run folder.
+        report: an `evaluate_predictions` report.
+        split_name: the split it is of, the files' first column. Default "test".
+
+    Returns:
+        The paths written (none for a report with few labels).
+
+    Example:
+        >>> write_label_tables("runs/x", report)  # doctest: +SKIP
+        ['runs/x/per_class.tsv', 'runs/x/confusions.tsv']
+    """
+    if not report or "confusions" not in report:
+        return []
+    per_class, confusions = os.path.join(run_dir, "per_class.tsv"), os.path.join(run_dir, "confusions.tsv")
+    with atomic_write(per_class) as f:
+        f.write("split\tlabel\tprecision\trecall\tf1\tsupport\n")
+        for n in report["labels"]:
+            c = report["per_class"][n]
+            f.write(f"{split_name}\t{n}\t{c['precision']:.4f}\t{c['recall']:.4f}\t{c['f1-score']:.4f}\t{int(c['support'])}\n")
+    with atomic_write(confusions) as f:
+        f.write("split\ttrue\tpredicted\tcount\n")
+        f.writelines(f"{split_name}\t{t}\t{p}\t{n}\n" for t, p, n in report["confusions"])
+    return [per_class, confusions]
 
 

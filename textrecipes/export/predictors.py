@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from textrecipes.export.metadata import META_FILE, MODEL_CARD, RunFolderError, check_meta, read_json
 from textrecipes.export.tflite import TFLiteClassifier
+from textrecipes.export.verify import verify_exports
 from textrecipes.models import classifiers as models
 from textrecipes.text.pipeline import sentence_ids, token_lookup
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
@@ -77,6 +78,9 @@ class Predictor:
         meta: for a ``.tflite`` file only: its labels, task and tokenizer settings
             given directly instead of read from ``model_card.json`` (the runner's
             export check, before the card exists). Default None.
+        verify: check every exported file against the sha256 sums in the run's
+            ``model_card.json`` before loading anything (`textrecipes.export.verify`);
+            a `RunFolderError` names a file that differs. Default False.
 
     Example:
         >>> p = Predictor("runs/demo")  # doctest: +SKIP
@@ -84,10 +88,12 @@ class Predictor:
         [('fresh', 0.93)]
     """
 
-    def __init__(self, path: str, meta: dict | None = None):
+    def __init__(self, path: str, meta: dict | None = None, verify: bool = False):
         path = os.fspath(path)
         if not os.path.exists(path):
             raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
+        if verify:  # before anything is loaded: a SavedModel's graph is code
+            verify_exports(path)
         self._tflite = None
         if meta is not None and not path.endswith(".tflite"):
             raise ValueError(f"{path}: meta is for a .tflite file only; other exports carry their own metadata")

@@ -28,6 +28,8 @@ from typing import Any, Mapping
 
 import tomli_w
 
+from textrecipes.data.files import check_regular_file
+from textrecipes.data.records import DataError
 from textrecipes.recipe.schema import Key, defaults, iter_keys
 from textrecipes.recipe.validation import RecipeError, resolve
 
@@ -212,13 +214,17 @@ def missing_files(recipe: Mapping) -> list[str]:
                 path = value[len(prefix):]
         if dotted in PREFIXED_PATHS and path == value:
             continue
-        want_folder = dotted == "model.init_from"
-        ok = os.path.isdir(path) if want_folder else os.path.isfile(path)
-        if not ok:
-            what = ("is a folder, not a file" if os.path.isdir(path) else "is not a regular file") \
-                if os.path.exists(path) and not want_folder else f"no such {'folder' if want_folder else 'file'}"
-            problems.append(f"{dotted} = {value!r}: {what} (a relative path in a recipe file is relative to the "
-                            "recipe's folder)")
+        where = "(a relative path in a recipe file is relative to the recipe's folder)"
+        if dotted == "model.init_from":
+            if not os.path.isdir(path):
+                problems.append(f"{dotted} = {value!r}: no such folder {where}")
+            continue
+        try:
+            check_regular_file(path, dotted)  # os.stat only: a FIFO is refused, never opened
+        except FileNotFoundError:
+            problems.append(f"{dotted} = {value!r}: no such file {where}")
+        except DataError as e:
+            problems.append(f"{dotted} = {value!r}: {str(e).split(': ', 1)[-1]}")
     return problems
 
 

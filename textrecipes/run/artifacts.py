@@ -16,8 +16,10 @@ import time
 from typing import Mapping
 
 from textrecipes.data.atomic import atomic_write
+from textrecipes.evaluation.metrics import card_metrics
 from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.export.metadata import MODEL_CARD, model_card
+from textrecipes.export.verify import export_digests
 from textrecipes.recipe.loading import to_toml
 from textrecipes.run.folder import FINISHED
 
@@ -104,6 +106,7 @@ def run_summary(reports: Mapping, splits, history: Mapping, started: float, expo
         "test": reports.get("test"), "validation": reports.get("validation"),
         "data": [r.to_dict() for r in splits.reports],
         "splits": splits.sizes(),
+        "duplicates_of_train": dict(getattr(splits, "duplicates", {})),  # validation/test inputs also in train
         "epochs_run": len(history.get("loss", [])), "train_loss": [float(v) for v in history.get("loss", [])],
         "train_seconds": round(time.time() - started, 1),
         "export_check": export_check,
@@ -126,9 +129,10 @@ def write_model_card(run_dir: str, cfg: Mapping, meta: Mapping, reports: Mapping
     Example:
         >>> card = write_model_card("runs/x", cfg, meta, {"test": {}}, {"saved_model": None})  # doctest: +SKIP
     """
-    card = model_card(meta, recipe=cfg, metrics={k: v for k, v in reports.items() if v},
+    card = model_card(meta, recipe=cfg, metrics={k: card_metrics(v) for k, v in reports.items() if v},
                       data_files=[cfg["data"].get(k) for k in ("train", "validation", "test")],
                       exports={k: v for k, v in exports.items() if v is not None})
+    card["sha256"] = export_digests(run_dir)  # checked by predict --verify / Predictor(path, verify=True)
     card_paths = [os.path.join(run_dir, MODEL_CARD)]
     if os.path.isdir(os.path.join(run_dir, "saved_model")):  # a copied SavedModel carries its card
         card_paths.append(os.path.join(run_dir, "saved_model", "assets.extra", MODEL_CARD))

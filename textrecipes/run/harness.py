@@ -30,6 +30,7 @@ import numpy as np
 
 from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.recipe.loading import RecipeError, missing_files
+from textrecipes.run.abandon import discard_if_unused, folder_before
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
 from textrecipes.run.folder import FINISHED, prepare_run_dir
 from textrecipes.training import TrainingError, distribute, schedules
@@ -224,14 +225,23 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
         DataError: for a bad data line (naming the file and line), or too few examples.
     """
     started = time.time()
-    problems = task.check(cfg) + missing_files(cfg)  # before the run folder exists: nothing left behind
+    # Before the run folder exists, nothing is left behind; a folder or a FIFO as data is refused (os.stat only).
+    problems = task.check(cfg) + missing_files(cfg)
     if problems:
         raise RecipeError(problems, cfg["name"])
     fit_verbose = keras_verbosity(verbose)
+    requested = os.fspath(run_dir or cfg["run_dir"] or os.path.join("runs", cfg["name"]))
+    before = folder_before(requested)
     with messages(fit_verbose):
         strategy, run_dir, chief_run_dir, lock = start_run(cfg, run_dir, overwrite, kind=task.name)
-        with lock:
+        try:
             return _run_in_folder(task, cfg, strategy, run_dir, chief_run_dir, fit_verbose, started)
+        except Exception:
+            if run_dir == requested:  # refused before writing anything (empty data, too many labels): no folder left
+                discard_if_unused(run_dir, before, lock)
+            raise
+        finally:
+            lock.release()
 
 
 def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: str, fit_verbose, started: float):

@@ -26,7 +26,7 @@ from textrecipes.data.readers import read_classification, read_options
 from textrecipes.data.records import DataError
 from textrecipes.data.splits import format_label_counts, label_counts, load_splits
 from textrecipes.evaluation.baseline import fit_baseline, log_comparison
-from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label
+from textrecipes.evaluation.metrics import evaluate_predictions, format_metrics, probabilities_per_label, write_label_tables
 from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
 from textrecipes.export.tflite import export_tflite
@@ -45,6 +45,9 @@ from textrecipes.training import transfer
 
 log = logging.getLogger("textrecipes")
 SPLIT_NAMES = ("train", "validation", "test")
+# Most distinct labels a classifier trains on: more is refused before training, naming the file
+# (10,000 labels meant a 10,000-wide softmax over a few examples each, and reports that did not fit).
+MAX_LABELS = 5000
 CLASS_WEIGHTS = ("none", "balanced")  # train.class_weight: none, or scikit-learn's "balanced" (`balanced_class_weights`)
 # [model] keys the runner handles itself rather than passing to a builder.
 RUNNER_MODEL_KEYS = ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
@@ -84,6 +87,10 @@ class ClassificationTask(Task):
             return read_classification(path, labels=labels, **read_options(data))
 
         splits, self.labels = load_splits(data, self.seed, read, lambda records: sorted(label_counts(records)))
+        if len(self.labels) > MAX_LABELS:
+            source = "data.labels" if data["labels"] else data["train"]
+            raise DataError(f"{source}: {len(self.labels):,} distinct labels; textrecipes classifies at most "
+                            f"{MAX_LABELS:,} (tasks.classification.MAX_LABELS): merge rare labels or filter the file")
         self.kind = infer_task(cfg["model"]["task"], self.labels, data["multi_label"], data["train"])
         return splits
 
@@ -304,6 +311,9 @@ class ClassificationTask(Task):
                 **({"baseline": self.baseline} if self.baseline else {})}
 
     def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
+        for split_name in ("test", "validation"):  # many labels: the full tables as files, not in the card or log
+            if write_label_tables(run_dir, metrics.get(split_name) or {}, split_name):
+                break
         write_report(run_dir, predictions=predictions.get("validation"), metrics=metrics)
 
 

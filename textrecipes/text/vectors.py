@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from textrecipes.data.files import check_regular_file, fragment
 from textrecipes.data.records import DataError
 
 PAD_ID, OOV_ID = 0, 1
@@ -54,8 +55,8 @@ def read_word_vectors(path, *, dim: int | None = None, dim_source: str = "", wor
     """
     path = os.fspath(path)
     try:
-        f = open(path, encoding=encoding)
-    except (FileNotFoundError, IsADirectoryError):
+        f = open(check_regular_file(path, "vectors file"), encoding=encoding)
+    except FileNotFoundError:
         raise DataError(f"{path}: no such vectors file") from None
     words: list[str] = []
     rows: list[np.ndarray] = []
@@ -76,7 +77,7 @@ def read_word_vectors(path, *, dim: int | None = None, dim_source: str = "", wor
                 dim, given = header_dim, "the word2vec header"
                 continue
             if number == 1 and word2vec:
-                raise DataError(f"{path}:1: expected a word2vec header 'count dim', got {line.strip()[:60]!r}")
+                raise DataError(f"{path}:1: expected a word2vec header 'count dim', got {fragment(line.strip())}")
             if not line.strip():
                 if word2vec:
                     raise DataError(f"{path}:{number}: blank line")
@@ -84,7 +85,7 @@ def read_word_vectors(path, *, dim: int | None = None, dim_source: str = "", wor
             if header_count is not None and len(words) == header_count:
                 raise DataError(f"{path}:{number}: more vectors than the header's count {header_count}")
             if len(parts) < 2:
-                raise DataError(f"{path}:{number}: expected a word and numbers, got {line.strip()[:60]!r}")
+                raise DataError(f"{path}:{number}: expected a word and numbers, got {fragment(line.strip())}")
             if dim is None:
                 dim, given = len(parts) - 1, f"line {number}"
             elif len(parts) - 1 != dim:

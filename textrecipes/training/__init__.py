@@ -13,3 +13,10 @@ class TrainingError(RuntimeError):
         >>> str(TrainingError("training diverged: the loss became nan at epoch 2"))
         'training diverged: the loss became nan at epoch 2'
     """
+
+
+class StrategyError(TrainingError, ValueError):
+    """The distribution strategy asked for cannot be made here (``train.strategy = "gpu"`` without a GPU, a bad TF_CONFIG).
+
+    A `ValueError` too, as the strategy's errors were before; the command line prints it on one line (exit 2).
+    """

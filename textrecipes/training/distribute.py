@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,8 @@ import tempfile
 import time
 
 import tensorflow as tf
+
+from textrecipes.training import StrategyError
 
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker")
 MIXED_PRECISION = ("auto", True, False)
@@ -72,7 +75,8 @@ def get_strategy(name: str = "auto", *, gpus: list | None = None) -> tf.distribu
             return tf.distribute.get_strategy()
     if name == "gpu":
         if not gpus:
-            raise ValueError("strategy 'gpu' asked for, but no GPU is visible to TensorFlow")
+            raise StrategyError("train.strategy = 'gpu' asked for, but no GPU is visible to TensorFlow; use "
+                                "'auto' (a GPU when there is one) or 'cpu'")
         return tf.distribute.OneDeviceStrategy(getattr(gpus[0], "name", "/gpu:0"))
     if not gpus:  # no GPU: mirror over the logical CPU devices if there are several (tests), else one CPU
         cpus = tf.config.list_logical_devices("CPU")
@@ -82,8 +86,9 @@ def get_strategy(name: str = "auto", *, gpus: list | None = None) -> tf.distribu
 
 def _multi_worker_strategy() -> tf.distribute.Strategy:
     if not os.environ.get("TF_CONFIG"):
-        raise ValueError("strategy 'multi_worker' needs TF_CONFIG, e.g. "
+        raise StrategyError("strategy 'multi_worker' needs TF_CONFIG, e.g. "
                          '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, "task": {"type": "worker", "index": 0}}')
+    check_tf_config(os.environ["TF_CONFIG"])
     try:
         return tf.distribute.MultiWorkerMirroredStrategy()
     except (RuntimeError, ValueError) as e:
@@ -91,6 +96,30 @@ def _multi_worker_strategy() -> tf.distribute.Strategy:
             "MultiWorkerMirroredStrategy must be created before any other TensorFlow op in the process: "
             "run `textrecipes train` (or `train(...)`) in a fresh process, one per worker, with TF_CONFIG set "
             f"({e})") from e
+
+
+def check_tf_config(text: str) -> dict:
+    """The ``TF_CONFIG`` environment variable parsed, or a `StrategyError` saying what is wrong with it.
+
+    Example:
+        >>> check_tf_config('{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 0}}')["task"]
+        {'type': 'worker', 'index': 0}
+    """
+    try:
+        config = json.loads(text)
+    except ValueError as e:
+        raise StrategyError(f"TF_CONFIG is not valid JSON ({e.msg} at character {e.pos}); expected e.g. "
+                            '{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
+                            '"task": {"type": "worker", "index": 0}}') from None
+    if not isinstance(config, dict):
+        raise StrategyError(f"TF_CONFIG must be a JSON object with 'cluster' and 'task', got a {type(config).__name__}")
+    for key in ("cluster", "task"):
+        if key in config and not isinstance(config[key], dict):
+            raise StrategyError(f"TF_CONFIG: {key!r} must be a JSON object, got a {type(config[key]).__name__}")
+    task = config.get("task", {})
+    if "index" in task and (isinstance(task["index"], bool) or not isinstance(task["index"], int) or task["index"] < 0):
+        raise StrategyError(f"TF_CONFIG: task 'index' must be a non-negative integer, got {task['index']!r:.40}")
+    return config
 
 
 def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
