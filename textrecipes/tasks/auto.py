@@ -59,7 +59,7 @@ def fit_linear_member(model: keras.Model, task, fit=None) -> dict:
                                          restore_best_weights=True)
     history = linear.fit(_ids(task, "train", shuffle=True, batch_size=fit["batch_size"]), epochs=fit["epochs"],
                          validation_data=_ids(task, "validation") if has_validation else None,
-                         callbacks=[stop], class_weight=task.class_weight, verbose=0).history
+                         callbacks=[stop], class_weight=task.class_weight, shuffle=False, verbose=0).history
     linear.trainable = False  # the harness's fit trains the LSTM member only
     scores = history[monitor]
     record = {"epochs": len(scores), "best_epoch": int(np.argmax(scores)) + 1,
