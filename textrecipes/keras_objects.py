@@ -24,6 +24,7 @@ MODULES = (
     "textrecipes.models.pairs",
     "textrecipes.models.tfidf",
     "textrecipes.models.linear",
+    "textrecipes.models.auto",
     "textrecipes.training.optimizers",
     "textrecipes.training.schedules",
     "textrecipes.training.schedule_wrappers",

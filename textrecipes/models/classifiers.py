@@ -13,6 +13,7 @@ import inspect
 import keras
 from keras import layers
 
+from textrecipes.models.auto import LINEAR_MEMBER, LSTM_MEMBER, blended_classifier
 from textrecipes.models.encoders import POOLINGS, _embed, encode_tokens, kernel_initializer, output_layer
 from textrecipes.models.layers import INITIALIZERS, FirstTokens, HashedBigrams, MaskedConv1D, MaskedPooling
 from textrecipes.models.linear import build_linear_classifier
@@ -350,10 +351,59 @@ def build_fasttext_classifier(
     return keras.Model(ids, outputs, name=name)
 
 
+def build_auto_classifier(vocabulary_size: int, num_labels: int, **options) -> keras.Model:
+    """Builds the default LSTM and the TF-IDF linear model side by side, their probabilities blended (`blended_classifier`).
+
+    The LSTM member takes every argument of `build_lstm_classifier` (the recipe's
+    ``[model]`` keys, same defaults); the linear member is `build_linear_classifier`
+    with ``linear_ngram_buckets``, ``linear_c`` and ``linear_naive_bayes``. The
+    classification task trains the linear member first, then the LSTM, then picks
+    ``weight`` on validation (`textrecipes.tasks.auto`).
+
+    Args:
+        vocabulary_size, num_labels, task, embedding_dim, units, layers, bidirectional,
+        pooling, dropout, embedding_dropout, token_dropout, l1, l2, ngram_buckets,
+        ngram_dim, ngram_words, ngram_pooling, rnn_length, initializer, normalization,
+        hidden_units, seed: as for `build_lstm_classifier`, with the same defaults.
+        linear_ngram_buckets: the linear member's hashed n-gram features. Default 262144.
+        linear_c: its scikit-learn C. Default 100.0.
+        linear_naive_bayes: its naive-Bayes scaling. Default False.
+        weight: the LSTM's share of the blend. Default 1.0 (the LSTM alone, as it trains).
+        name: model name. Default "auto_classifier".
+
+    Returns:
+        An uncompiled `keras.Model` taking int ids ``(batch, time)``.
+
+    Example:
+        >>> model = build_auto_classifier(1000, 2, units=16, embedding_dim=16, ngram_buckets=256, linear_ngram_buckets=256)
+        >>> [layer.name for layer in model.layers[1:]]
+        ['lstm_classifier', 'linear_classifier', 'probabilities']
+    """
+    arguments = build_auto_classifier.__signature__.bind(vocabulary_size, num_labels, **options)
+    arguments.apply_defaults()
+    lstm_args = dict(arguments.arguments)
+    linear = {key: lstm_args.pop(f"linear_{key}") for key in ("ngram_buckets", "c", "naive_bayes")}
+    weight, name = lstm_args.pop("weight"), lstm_args.pop("name")
+    lstm = _rnn_classifier("lstm", **{**lstm_args, "name": LSTM_MEMBER})
+    linear_member = build_linear_classifier(vocabulary_size, num_labels, task=lstm_args["task"], name=LINEAR_MEMBER,
+                                            **linear)
+    return blended_classifier(lstm, linear_member, weight=weight, name=name)
+
+
+# The auto builder takes the LSTM builder's arguments and defaults, and the linear member's and the blend's.
+build_auto_classifier.__signature__ = inspect.signature(build_lstm_classifier).replace(parameters=[
+    p.replace(default="auto_classifier") if p.name == "name" else p
+    for p in inspect.signature(build_lstm_classifier).parameters.values()] + [
+    inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default)
+    for key, default in (("linear_ngram_buckets", 2**18), ("linear_c", 100.0), ("linear_naive_bayes", False),
+                         ("weight", 1.0))])
+
+
 BUILDERS = {
     "lstm": build_lstm_classifier,
     "gru": build_gru_classifier,
     "cnn": build_cnn_classifier,
     "fasttext": build_fasttext_classifier,
     "linear": build_linear_classifier,  # TF-IDF words + hashed n-grams, textrecipes.models.linear (issue 17)
+    "auto": build_auto_classifier,  # the lstm and linear models blended on validation (textrecipes.models.auto)
 }

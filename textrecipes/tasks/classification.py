@@ -31,11 +31,13 @@ from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
 from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
+from textrecipes.models.auto import is_auto
 from textrecipes.models.linear import adapt_model, tfidf_layers
 from textrecipes.models.losses import loss_for
 from textrecipes.pruning.callback import MagnitudePruning
 from textrecipes.pruning.recipe import finish_pruning, prune_for_recipe, pruning_record
 from textrecipes.recipe.loading import default_recipe
+from textrecipes.tasks.auto import choose_weight, fit_linear_member, log_choice, member_reports
 from textrecipes.tasks.base import Task
 from textrecipes.tasks.language_model import check_lm_compatible, init_from_lm, load_language_model
 from textrecipes.text.pipeline import encode_labels, make_dataset
@@ -78,6 +80,7 @@ class ClassificationTask(Task):
         self.tflite_check = None
         self.batch_size = self.pruning = None
         self.baseline = None
+        self.auto = None  # model.name = "auto": its members' fits and the blend's weight (textrecipes.tasks.auto)
 
     # 1. Records.
     def read(self, cfg: Mapping):
@@ -196,6 +199,9 @@ class ClassificationTask(Task):
         return transfer.group_rates(model, self.cfg["train"]["layer_lr_decay"])
 
     def adapt(self, model, splits) -> None:
+        if is_auto(model):  # the linear member trains first, with its own optimizer, then is frozen
+            self.auto = {"linear_fit": fit_linear_member(model, self)}
+            return
         if not tfidf_layers(model):  # only the linear model holds statistics of the training split
             return
         # The unaugmented training ids: the idf is scikit-learn's, counted on the training texts as they are.
@@ -214,6 +220,8 @@ class ClassificationTask(Task):
                 "gradual": self.cfg["train"]["unfreeze"] == "gradual"}
 
     def after_fit(self, model) -> keras.Model:
+        if self.auto is not None:  # the blend's weight, chosen on validation once the LSTM member is trained
+            self.auto.update(choose_weight(model, self))
         return finish_pruning(model)  # without masks: unchanged
 
     # 5. Evaluation.
@@ -222,6 +230,9 @@ class ClassificationTask(Task):
         for name, ds in eval_ds.items():
             probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), self.kind)
             reports[name] = evaluate_predictions(self.targets[name], probabilities[name], self.labels, self.kind)
+        if self.auto is not None:
+            self.auto["members"] = member_reports(model, self, eval_ds)
+            log_choice(self.auto)
         self.baseline = self.fit_baseline()
         predictions = {}
         if "validation" in probabilities:  # the report's most confidently wrong examples
@@ -299,7 +310,8 @@ class ClassificationTask(Task):
         return check
 
     def metadata(self) -> dict:
-        return export_meta(self.cfg, self.labels, self.kind, self.vocab)
+        meta = export_meta(self.cfg, self.labels, self.kind, self.vocab)
+        return {**meta, "auto": self.auto} if self.auto is not None else meta
 
     def summary(self) -> dict:
         labels = self.labels
@@ -308,7 +320,8 @@ class ClassificationTask(Task):
                 "class_weight": None if self.class_weight is None
                 else {labels[i]: w for i, w in self.class_weight.items()},
                 "vectors": self.vectors_report, "pruning": self.pruning,
-                **({"baseline": self.baseline} if self.baseline else {})}
+                **({"baseline": self.baseline} if self.baseline else {}),
+                **({"auto": self.auto} if self.auto is not None else {})}
 
     def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
         for split_name in ("test", "validation"):  # many labels: the full tables as files, not in the card or log

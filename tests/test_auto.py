@@ -1,0 +1,95 @@
+"""``model.name = "auto"`` (`textrecipes.models.auto`, `textrecipes.tasks.auto`): the LSTM and linear members in one
+model, the blend's weight picked on validation, recorded, and carried by the exports."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import keras
+from textrecipes.export.predictors import Predictor
+from textrecipes.models.auto import WEIGHTS, ProbabilityBlend
+from textrecipes.models.classifiers import BUILDERS
+
+TOPICS = ("alpha", "beta", "gamma")
+
+
+def _write_toy(path: str, n: int, seed: int) -> str:
+    """Three topics, each text holding its topic's keyword among random filler words: linear in the words."""
+    rng = np.random.default_rng(seed)
+    filler = [f"w{i}" for i in range(300)]
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            label = TOPICS[i % 3]
+            words = list(rng.choice(filler, size=12))
+            words.insert(int(rng.integers(0, 12)), label)
+            f.write(f"{label}\t{' '.join(words)}\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def auto_run(tmp_path_factory):
+    """An auto run whose LSTM member cannot learn (a learning rate of 1e-7): the linear member is the better one."""
+    from textrecipes.workflows.train import train
+
+    tmp = tmp_path_factory.mktemp("auto_run")
+    recipe = {
+        "name": "auto_toy",
+        "data": {"train": _write_toy(str(tmp / "train.tsv"), 240, 0),
+                 "validation": _write_toy(str(tmp / "validation.tsv"), 90, 1),
+                 "test": _write_toy(str(tmp / "test.tsv"), 90, 2)},
+        "model": {"name": "auto", "embedding_dim": 8, "units": 8, "ngram_buckets": 512, "ngram_dim": 8},
+        "schedule": {"learning_rate": 1e-7},
+        "train": {"epochs": 1},
+        "evaluate": {"baseline": False},
+        "callbacks": {"checkpoint": False, "backup": False},
+    }
+    return train(recipe, run_dir=str(tmp / "run"), verbose=0)
+
+
+def _metrics(run):
+    with open(os.path.join(run.run_dir, "metrics.json"), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def test_the_weight_moves_to_the_better_linear_member_and_is_recorded(auto_run):
+    auto = _metrics(auto_run)["auto"]
+    members = auto["members"]
+    lstm, linear, blend = (members[name]["validation"]["accuracy"] for name in ("lstm", "linear", "auto"))
+    assert linear >= 0.9 and lstm < 0.6, (linear, lstm)  # the toy forces the linear member ahead
+    assert auto["weight"] in WEIGHTS and auto["weight"] <= 0.3, auto["weight"]
+    assert blend >= max(lstm, linear)  # on validation the blend never loses to either member
+    assert [row["weight"] for row in auto["grid"]] == list(WEIGHTS)
+    assert auto["linear_fit"]["epochs"] >= auto["linear_fit"]["best_epoch"] >= 1
+    # The evaluated model is the blend with that weight: its test report is the blend's.
+    assert auto_run.metrics["accuracy"] == pytest.approx(members["auto"]["test"]["accuracy"], abs=1e-4)
+    with open(os.path.join(auto_run.run_dir, "model_card.json"), encoding="utf-8") as f:
+        assert json.load(f)["auto"]["weight"] == auto["weight"]
+
+
+def test_the_exports_carry_the_chosen_weight_and_predict_as_the_trained_model(auto_run):
+    texts = ["w1 alpha w2 w3", "beta w7 w8", "w9 w10 gamma", "", "w4 w5 w6"]
+    expected = auto_run.model.predict(np.array(texts, dtype=object), verbose=0)
+    metrics = _metrics(auto_run)
+    assert metrics["export_check"]["max_abs_diff"] <= 1e-5
+    exported = Predictor(os.path.join(auto_run.run_dir, "saved_model")).predict_proba(texts)
+    np.testing.assert_allclose(exported, expected, atol=1e-5)
+    reloaded = keras.saving.load_model(os.path.join(auto_run.run_dir, "model.keras"), safe_mode=True)
+    np.testing.assert_allclose(reloaded.predict(np.array(texts, dtype=object), verbose=0), expected, atol=1e-5)
+    blends = [layer for layer in reloaded._flatten_layers() if isinstance(layer, ProbabilityBlend)]
+    assert len(blends) == 1 and blends[0].value == pytest.approx(metrics["auto"]["weight"])
+    assert np.argmax(expected[:3], axis=1).tolist() == [0, 1, 2]  # the keywords decide, as the linear member learnt
+
+
+def test_the_blend_layer_checks_its_weight_and_round_trips_its_config():
+    blend = ProbabilityBlend(0.3, name="probabilities")
+    out = blend([np.array([[0.2, 0.8]], "float32"), np.array([[1.0, 0.0]], "float32")])
+    np.testing.assert_allclose(out.numpy(), [[0.76, 0.24]], atol=1e-6)
+    assert ProbabilityBlend.from_config(blend.get_config()).get_config() == blend.get_config()
+    with pytest.raises(ValueError, match="weight must be in"):
+        ProbabilityBlend(1.5)
+    model = BUILDERS["auto"](50, 2, embedding_dim=4, units=4, ngram_buckets=32, linear_ngram_buckets=32, weight=0.0)
+    assert [layer.name for layer in model.layers[1:]] == ["lstm_classifier", "linear_classifier", "probabilities"]
+    with pytest.raises(TypeError):
+        BUILDERS["auto"](50, 2, no_such_option=1)
