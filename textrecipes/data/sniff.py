@@ -30,7 +30,6 @@ import importlib.util
 import math
 import os
 import re
-from typing import Mapping
 
 from textrecipes.data.readers import MAX_LINE_BYTES, _lines, read_classification
 from textrecipes.data.records import DataError, ReadReport

@@ -17,7 +17,6 @@ import tensorflow as tf
 from textrecipes.export.metadata import META_FILE, MODEL_CARD, RunFolderError, check_meta, read_json
 from textrecipes.export.tflite import TFLiteClassifier
 from textrecipes.export.verify import verify_exports
-from textrecipes.models import classifiers as models
 from textrecipes.text.pipeline import sentence_ids, token_lookup
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, _encode, presegment
 
