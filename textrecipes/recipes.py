@@ -90,6 +90,9 @@ class Recipe(dict):
 def recipe_file(function: str) -> str:
     """The shipped TOML file a recipe function is made from.
 
+    Args:
+        function: the recipe function's name, e.g. "cnn".
+
     Example:
         >>> os.path.basename(recipe_file("cnn"))
         'sentiment_cnn.toml'

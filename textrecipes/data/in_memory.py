@@ -41,6 +41,10 @@ class MemoryData:
         rows: the kept ``(label, text)`` rows.
         report: the `ReadReport` (``path`` names the source: ``"train (in memory)"``).
         replaced: how many values had a tab or newline replaced by a space.
+
+    Example:
+        >>> from_memory(["fun", "dull"], ["pos", "neg"]).report.summary()
+        'train (in memory): 2 lines read, 2 kept'
     """
 
     def __init__(self, rows: list, report: ReadReport, replaced: int):
