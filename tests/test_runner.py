@@ -58,7 +58,8 @@ def test_keras_model_reloads_in_safe_mode_and_predictors_agree(small_run):
 
 def test_finished_run_is_not_overwritten_silently(small_run):
     with pytest.raises(FileExistsError, match="overwrite"):
-        train({"data": {"train": os.path.join(SAMPLES, "label_text.tsv")}}, run_dir=small_run.run_dir, verbose=0)
+        train({"data": {"train": os.path.join(SAMPLES, "label_text.tsv")}}, run_dir=small_run.run_dir, overwrite=False,
+              verbose=0)
 
 
 def test_broken_run_folder_gives_a_clear_error(tmp_path):

@@ -37,6 +37,7 @@ _EXPORTS = {
     "Predictor": "textrecipes.export.predictors",
     "PairPredictor": "textrecipes.export.predictors",
     "Tagger": "textrecipes.export.predictors",
+    "load_predictor": "textrecipes.export.predictors",
     "run_search": "textrecipes.workflows.search",
     "train_ensemble": "textrecipes.workflows.ensemble",
     "distill": "textrecipes.workflows.ensemble",

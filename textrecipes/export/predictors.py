@@ -65,6 +65,25 @@ def as_texts(texts, what: str = "texts") -> tuple[list[str], bool]:
     return out, False
 
 
+def probability_frame(probs: np.ndarray, labels: Sequence[str], given=None):
+    """Probabilities as a pandas DataFrame, a column per label; a pandas Series given keeps its index.
+
+    Raises:
+        ImportError: pandas is not installed (it is optional: ``pip install pandas``).
+
+    Example:
+        >>> probability_frame(np.array([[0.9, 0.1]]), ["pos", "neg"]).columns.tolist()
+        ['pos', 'neg']
+    """
+    try:
+        import pandas as pd
+    except ImportError:
+        raise ImportError("as_frame=True needs pandas (pip install pandas); without it, predict_proba returns "
+                          "an array whose columns are Predictor.labels") from None
+    index = given.index if hasattr(given, "index") and not callable(given.index) else None
+    return pd.DataFrame(np.asarray(probs).reshape(-1, len(labels)), columns=list(labels), index=index)
+
+
 class Predictor:
     """Predicts labels for raw texts from a run folder, a SavedModel, a ``.keras`` or a ``.tflite`` file.
 
@@ -194,19 +213,27 @@ class Predictor:
         width = self._model.output_shape[-1]
         return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, as_frame: bool = False):
         """Probabilities, one column per label in ``self.labels`` order.
 
         Args:
-            texts: raw texts.
+            texts: raw texts (one string: one row of probabilities).
             batch_size: texts per call (a .tflite export runs one at a time). Default 256.
+            as_frame: return a pandas DataFrame, a column per label (a pandas Series of
+                texts keeps its index). Default False: a NumPy array.
 
         Example:
             >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
             array([[0.93, 0.07]], dtype=float32)
+            >>> Predictor("runs/demo").predict_proba(["a fine film"], as_frame=True)  # doctest: +SKIP
+                 fresh  rotten
+            0     0.93    0.07
         """
+        given = texts
         texts, single = as_texts(texts)
         probs = self._probabilities(presegment(texts, self.meta["split"]), batch_size)
+        if as_frame:
+            return probability_frame(probs, self.labels, given)
         return probs[0] if single else probs
 
     def _probabilities(self, texts: list[str], batch_size: int) -> np.ndarray:
@@ -284,10 +311,12 @@ class PairPredictor(Predictor):
         [('yes', 0.81)]
     """
 
-    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256) -> np.ndarray:
-        """Probabilities, one column per label, for one ``(text_a, text_b)`` pair or a list of them."""
+    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256, as_frame: bool = False):
+        """Probabilities, one column per label, for one ``(text_a, text_b)`` pair or a list of them (``as_frame``: a DataFrame)."""
         pairs, single = as_pairs(pairs)
         probs = self._pair_probabilities(pairs, batch_size)
+        if as_frame:
+            return probability_frame(probs, self.labels, pairs)
         return probs[0] if single else probs
 
     def predict(self, pairs, threshold: float = 0.5):
@@ -384,3 +413,44 @@ class Tagger:
         tagged = [list(zip((t.decode("utf-8") for t in row), (self.tags[i] for i in p.argmax(-1))))
                   for row, p in zip(tokens, self._tag_probabilities(sentences))]
         return tagged[0] if single else tagged
+
+
+def _export_format(path: str):
+    """The ``format`` recorded beside an export (``pairs``, ``conll``; a classifier's may be absent), or None."""
+    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    for meta in (os.path.join(folder, "labels.json"), os.path.join(folder, "saved_model", "assets.extra", META_FILE),
+                 os.path.join(folder, "assets.extra", META_FILE), os.path.join(folder, MODEL_CARD)):
+        if os.path.exists(meta):
+            return read_json(meta).get("format")
+    if os.path.exists(os.path.join(folder, "lm.json")):
+        raise RunFolderError(f"{path}: a language-model folder (lm.json); it predicts no labels: use it as "
+                             "model.init_from in a classification recipe")
+    return None
+
+
+def load_predictor(path):
+    """The predictor for whatever ``path`` holds: a `Tagger`, a `PairPredictor` or a `Predictor`.
+
+    It reads the metadata beside the model (``labels.json``, the SavedModel's
+    ``assets.extra/textrecipes.json`` or ``model_card.json``): ``format = "conll"`` is a
+    tagging run, ``"pairs"`` a text-pair run, anything else a text classifier.
+
+    Args:
+        path: a run folder, a SavedModel folder, a ``.keras`` file or a ``.tflite`` file.
+
+    Returns:
+        The loaded predictor.
+
+    Raises:
+        RunFolderError: ``path`` is missing, a language-model folder, or its files are broken.
+
+    Example:
+        >>> p = load_predictor("runs/sentiment_lstm")  # doctest: +SKIP
+        >>> p.predict("A moving, beautifully acted film.")  # doctest: +SKIP
+        ('fresh', 0.91)
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
+    fmt = _export_format(path)
+    return {"conll": Tagger, "pairs": PairPredictor}.get(fmt, Predictor)(path)

@@ -32,6 +32,7 @@ from textrecipes.evaluation.plots import plot_learning_curves
 from textrecipes.recipe.loading import RecipeError, missing_files
 from textrecipes.run.abandon import discard_if_unused, folder_before
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
+from textrecipes.run.display import result_html, result_repr
 from textrecipes.run.folder import FINISHED, prepare_run_dir
 from textrecipes.training import TrainingError, distribute, schedules
 from textrecipes.training.fit import fit_recipe
@@ -70,6 +71,12 @@ class RunResult:
     labels: list
     task: str
     model: keras.Model
+
+    def __repr__(self) -> str:  # the folder and the headline numbers, not the recipe and history
+        return result_repr(self)
+
+    def _repr_html_(self) -> str:  # notebooks: a metrics table, the learning curves and confusion matrix
+        return result_html(self)
 
 
 def keras_verbosity(verbose) -> int:
