@@ -34,6 +34,8 @@ _EXPORTS = {
     "find_learning_rate": "textrecipes.training.lr_finder",
     "load_recipe": "textrecipes.recipe.loading",
     "train": "textrecipes.workflows.train",
+    "finetune": "textrecipes.workflows.finetune",
+    "RunResult": "textrecipes.run.harness",
     "Predictor": "textrecipes.export.predictors",
     "PairPredictor": "textrecipes.export.predictors",
     "Tagger": "textrecipes.export.predictors",

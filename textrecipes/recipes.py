@@ -31,16 +31,16 @@ from __future__ import annotations
 
 import inspect
 import os
-import tomllib
 from typing import Any, Callable, Mapping
 
-from textrecipes.recipe.keywords import KEYWORDS, keyword_overrides, merge
+from textrecipes.recipe.keywords import keyword_overrides, merge
+from textrecipes import resources
 from textrecipes.recipe.loading import load_recipe, to_toml
 
 __all__ = ["Recipe", "RECIPE_FOLDER", "SHIPPED", "available", "recipe_file"]
 
 #: The shipped recipe files.
-RECIPE_FOLDER = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "recipes")
+RECIPE_FOLDER = resources.folder("recipes")  # the checkout's recipes/, or the wheel's copy
 
 # The keys most recipes are tuned by, as short keyword names.
 _COMMON = {"epochs": "train.epochs", "batch_size": "train.batch_size", "learning_rate": "schedule.learning_rate",
