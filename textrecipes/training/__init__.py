@@ -19,4 +19,9 @@ class StrategyError(TrainingError, ValueError):
     """The distribution strategy asked for cannot be made here (``train.strategy = "gpu"`` without a GPU, a bad TF_CONFIG).
 
     A `ValueError` too, as the strategy's errors were before; the command line prints it on one line (exit 2).
+
+    Example:
+        >>> from textrecipes.training import StrategyError
+        >>> isinstance(StrategyError("train.strategy = 'gpu' but no GPU is visible"), ValueError)
+        True
     """
