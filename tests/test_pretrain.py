@@ -90,7 +90,6 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
 
 
 def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
-    from textrecipes.export.metadata import RunFolderError
     from textrecipes.recipe.loading import RecipeError
     from textrecipes.workflows.train import train
 
@@ -99,8 +98,9 @@ def test_mismatched_sizes_and_missing_lm_are_clear_errors(lm_dir, tmp_path):
     with pytest.raises(RecipeError, match=r"model\.units.*set model\.units = 16"):
         train(recipe, run_dir=str(tmp_path / "a"), verbose=0)
     recipe["model"].update(units=16, init_from=str(tmp_path / "no_lm"))
-    with pytest.raises(RunFolderError, match="no_lm"):
-        train(recipe, run_dir=str(tmp_path / "b"), verbose=0)
+    with pytest.raises(RecipeError, match=r"model\.init_from = .*no_lm.*: no such folder"):
+        train(recipe, run_dir=str(tmp_path / "b"), verbose=0)  # before any run folder is made
+    assert not (tmp_path / "b").exists()
 
 
 def test_tied_language_model_scores_words_with_its_own_embedding_matrix():

@@ -224,7 +224,7 @@ def test_strings_round_trip_through_toml(text):
 
 
 def test_a_written_recipe_loads_back_to_the_same_recipe(tmp_path):
-    recipe = load_recipe({"data": {"train": "t.tsv"}, "schedule": {"name": "seed003", "warmup_steps": 3},
+    recipe = load_recipe({"data": {"train": str(tmp_path / "t.tsv")}, "schedule": {"name": "seed003", "warmup_steps": 3},
                           "callbacks": {"loss_plateau": {"min_epochs": 2}, "backup": False},
                           "train": {"mixed_precision": False, "epochs": 50}})
     path = tmp_path / "recipe.toml"

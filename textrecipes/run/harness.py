@@ -29,7 +29,7 @@ import keras
 import numpy as np
 
 from textrecipes.evaluation.plots import plot_learning_curves
-from textrecipes.recipe.loading import RecipeError, missing_files
+from textrecipes.recipe.loading import RecipeError
 from textrecipes.run.abandon import discard_if_unused, folder_before
 from textrecipes.run.artifacts import finish_run, run_summary, write_json, write_model_card, write_run_files
 from textrecipes.run.display import result_html, result_repr
@@ -233,7 +233,7 @@ def run(task, cfg: Mapping, *, run_dir: str | None = None, overwrite: bool = Fal
     """
     started = time.time()
     # Before the run folder exists, nothing is left behind; a folder or a FIFO as data is refused (os.stat only).
-    problems = task.check(cfg) + missing_files(cfg)
+    problems = task.check(cfg) + task.missing_inputs(cfg)
     if problems:
         raise RecipeError(problems, cfg["name"])
     fit_verbose = keras_verbosity(verbose)

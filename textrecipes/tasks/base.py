@@ -26,6 +26,8 @@ from __future__ import annotations
 import logging
 from typing import Mapping
 
+from textrecipes.recipe.loading import missing_files
+
 log = logging.getLogger("textrecipes")
 
 
@@ -60,6 +62,10 @@ class Task:
     def check(self, cfg: Mapping) -> list[str]:
         """Problems of the recipe for this task (keys that do not apply); empty when usable."""
         return []
+
+    def missing_inputs(self, cfg: Mapping) -> list[str]:
+        """The recipe's data files that are missing or not regular files (checked before the run folder exists)."""
+        return missing_files(cfg)
 
     def read(self, cfg: Mapping):
         """Reads the recipe's data files into a `textrecipes.data.splits.Splits`; sets `labels` and `kind`."""

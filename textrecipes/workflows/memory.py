@@ -63,6 +63,11 @@ class _WritesFirst:
     def __getattr__(self, name):
         return getattr(self._task, name)
 
+    def missing_inputs(self, cfg: Mapping) -> list[str]:
+        """As the task's, but for the splits this wrapper writes itself (in `read`, once the run folder exists)."""
+        written = {f"data.{split}" for split in self._memory.checked}
+        return [p for p in self._task.missing_inputs(cfg) if p.split(" = ", 1)[0] not in written]
+
     def read(self, cfg: Mapping):
         for split, memory in self._memory.checked.items():
             memory.write(cfg["data"][split], cfg["data"]["label_sep"])
