@@ -31,8 +31,8 @@ def output_target(output: str | None, input_path: str | None = None):
 
     Example:
         >>> with output_target(None) as out:
-        ...     _ = out.write("fresh\\t0.9000\\n")
-        fresh	0.9000
+        ...     _ = out.write("fresh 0.9000\\n")
+        fresh 0.9000
     """
     if output is None:
         yield sys.stdout
