@@ -136,58 +136,39 @@ def _cmd_predict(args) -> int:
     else:
         predictor = Predictor(args.model)  # a bad path fails before we wait on stdin
     source, lines = _predict_input(args)
-    texts = [line for line in lines if line.strip()]
-    skipped = len(lines) - len(texts)
-    if fmt == "conll":  # one sentence a line, tokens split on whitespace
-        for tagged in predictor.tag(texts):
-            print(" ".join(f"{token}/{tag}" for token, tag in tagged))
-        texts = []
-    elif fmt == "pairs":  # text_a<TAB>text_b a line
-        from textrecipes.data.records import DataError
+    from textrecipes.export.predict_stream import output_target, write_predictions
 
-        numbered = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
-        for n, line in numbered:
-            if line.count("\t") != 1:
-                raise DataError(f"{source}:{n}: expected text_a<TAB>text_b (2 tab-separated columns), "
-                                f"found {line.count(chr(9)) + 1}")
-        pairs = [tuple(line.split("\t")) for _, line in numbered]
-        for text, (label, prob) in zip(texts, predictor.predict(pairs)):
-            print(f"{label}\t{prob:.4f}" + (f"\t{text}" if args.with_text else ""))
-        texts = []
-    for text, (label, prob) in zip(texts, predictor.predict(texts, threshold=args.threshold) if texts else []):
-        if predictor.task == "multilabel":
-            label = ",".join(label)
-            prob = max(prob) if prob else 0.0
-        print(f"{label}\t{prob:.4f}" + (f"\t{text}" if args.with_text else ""))
-    if skipped:
-        print(f"({skipped} blank input line(s) skipped)", file=sys.stderr)
+    with output_target(args.output, None if args.text else args.input) as out:
+        counts = write_predictions(predictor, fmt, lines, out, source=source, batch_size=args.batch_size,
+                                   threshold=args.threshold, with_text=args.with_text,
+                                   probabilities=args.probabilities, progress=sys.stderr.isatty())
+    if counts["blank"]:
+        print(f"({counts['blank']} blank input line(s) skipped: an empty prediction line each, so output lines "
+              "match input lines)", file=sys.stderr)
+    if counts["unreadable"]:
+        print(f"({counts['unreadable']} input line(s) not valid UTF-8 skipped: an empty prediction line each)",
+              file=sys.stderr)
     return 0
 
 
-def _predict_input(args) -> tuple[str, list[str]]:
-    """``(source name, lines)`` for ``predict``: the --text options, else the input file or stdin.
+def _predict_input(args):
+    """``(source name, lines)`` for ``predict``: the --text options, else the input file or stdin, read lazily.
 
-    Lines end at "\n" only (a CRLF's "\r" is dropped): a text holding a form feed or
-    a Unicode line separator stays one text, as it was one line of the file.
+    The lines are an iterable read one line at a time as predictions need them
+    (`textrecipes.data.lines.InputLines`), so memory stays constant however long
+    the input. Lines end at "\n" only (a CRLF's "\r" is dropped): a text holding a
+    form feed or a Unicode line separator stays one text, as it was one line of the file.
     """
     if args.text:
         if args.input != "-":
             raise FileNotFoundError(f"predict: give --text or an input file, not both ({args.input!r})")
         return "--text", list(args.text)
-    from textrecipes.data.files import check_regular_file, decode_lines
+    from textrecipes.data.lines import InputLines
 
-    source = "<stdin>" if args.input == "-" else args.input
-    if args.input == "-":
-        raw = sys.stdin.buffer.read()
-    elif not os.path.lexists(args.input):
+    if args.input != "-" and not os.path.lexists(args.input):
         raise FileNotFoundError(f"{args.input}: no such file (to label a text itself, use --text {args.input!r})")
-    else:
-        with open(check_regular_file(args.input, "predict input"), "rb") as f:  # a FIFO or folder: refused, never waited on
-            raw = f.read()
-    lines, bad = decode_lines(raw, source, args.on_bad_lines)
-    if bad:
-        print(f"({bad} input line(s) not valid UTF-8 skipped)", file=sys.stderr)
-    return source, lines
+    lines = InputLines(args.input, args.on_bad_lines)  # a FIFO or folder: refused here, never waited on
+    return lines.source, lines
 
 
 def _cmd_evaluate(args) -> int:
@@ -362,6 +343,13 @@ def _add_pretrain(sub) -> None:
     p.set_defaults(func=_cmd_pretrain)
 
 
+def _positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def _add_predict(sub) -> None:
     """The ``predict`` sub-command."""
     p = sub.add_parser("predict", help="label texts (or pairs, or tag sentences) with a run folder, SavedModel, "
@@ -375,7 +363,13 @@ def _add_predict(sub) -> None:
     p.add_argument("--verify", action="store_true",
                    help="check the exported files against the sha256 sums in model_card.json before loading")
     p.add_argument("--on-bad-lines", choices=("error", "skip"), default="error",
-                   help="an input line that is not UTF-8: error (default, naming the line) or skip it")
+                   help="an input line that is not UTF-8: error (default, naming the line) or skip it "
+                        "(an empty prediction line)")
+    p.add_argument("-o", "--output", help="write the predictions to this file (whole or not at all) instead of stdout")
+    p.add_argument("--probabilities", action="store_true",
+                   help="every class probability, tab-separated, after a header line of the label names")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="lines predicted at a time (default 256); "
+                                                               "memory stays constant whatever the input's length")
     p.set_defaults(func=_cmd_predict)
 
 

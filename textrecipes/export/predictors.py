@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from textrecipes.export.batches import RowIndex, check_pairs, check_texts, stream_results, streamable, streamable_pairs
 from textrecipes.export.metadata import META_FILE, MODEL_CARD, RunFolderError, check_meta, read_json
 from textrecipes.export.tflite import TFLiteClassifier
 from textrecipes.export.verify import verify_exports
@@ -213,14 +214,18 @@ class Predictor:
         width = self._model.output_shape[-1]
         return None if width is None else (2 if self.task == "binary" and width == 1 else int(width))
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, as_frame: bool = False):
+    def predict_proba(self, texts: Sequence[str], batch_size: int = 256, as_frame: bool = False, stream: bool = False):
         """Probabilities, one column per label in ``self.labels`` order.
 
         Args:
-            texts: raw texts (one string: one row of probabilities).
+            texts: raw texts (one string: one row of probabilities): a list, tuple,
+                array, pandas Series or any iterable, a generator included.
             batch_size: texts per call (a .tflite export runs one at a time). Default 256.
             as_frame: return a pandas DataFrame, a column per label (a pandas Series of
                 texts keeps its index). Default False: a NumPy array.
+            stream: return a generator of one array (or DataFrame) per ``batch_size``
+                texts, reading ``texts`` only as each batch is asked for, so that millions
+                of texts run in bounded memory. Default False.
 
         Example:
             >>> Predictor("runs/demo").predict_proba(["a fine film"])  # doctest: +SKIP
@@ -228,7 +233,15 @@ class Predictor:
             >>> Predictor("runs/demo").predict_proba(["a fine film"], as_frame=True)  # doctest: +SKIP
                  fresh  rotten
             0     0.93    0.07
+            >>> for probs in Predictor("runs/demo").predict_proba(open("texts.txt"), stream=True):  # doctest: +SKIP
+            ...     print(probs.shape)
+            (256, 2)
         """
+        if stream:
+            def compute(chunk, start):
+                probs = self._probabilities(presegment(chunk, self.meta["split"]), batch_size)
+                return probability_frame(probs, self.labels, RowIndex(start, len(chunk))) if as_frame else probs
+            return stream_results(streamable(texts, as_texts), batch_size, check_texts, compute)
         given = texts
         texts, single = as_texts(texts)
         probs = self._probabilities(presegment(texts, self.meta["split"]), batch_size)
@@ -250,22 +263,33 @@ class Predictor:
                 out.append(np.concatenate([1 - raw, raw], axis=1) if self.task == "binary" else raw)
         return np.concatenate(out) if out else np.zeros((0, len(self.labels)), "float32")
 
-    def predict(self, texts, threshold: float = 0.5):
+    def predict(self, texts, threshold: float = 0.5, batch_size: int = 256, stream: bool = False):
         """``(label, probability)`` per text; for multi-label, a tuple of labels above ``threshold``.
 
         Args:
             texts: one raw text (then one result, not a list) or a sequence of them
-                (a list, tuple, array or pandas Series; a DataFrame is refused: pass a column).
+                (a list, tuple, array, pandas Series or any iterable, a generator included;
+                a DataFrame is refused: pass a column).
             threshold: multi-label decision threshold. Default 0.5.
+            batch_size: texts per model call. Default 256.
+            stream: return a generator of one list of results per ``batch_size`` texts,
+                reading ``texts`` only as each batch is asked for (bounded memory). Default False.
 
         Example:
             >>> Predictor("runs/demo").predict(["a fine film"])  # doctest: +SKIP
             [('fresh', 0.93)]
             >>> Predictor("runs/demo").predict("a fine film")  # doctest: +SKIP
             ('fresh', 0.93)
+            >>> batches = Predictor("runs/demo").predict((line.rstrip("\\n") for line in open("texts.txt")), stream=True)  # doctest: +SKIP
+            >>> next(batches)[:1]  # doctest: +SKIP
+            [('fresh', 0.93)]
         """
+        if stream:
+            def compute(chunk, start):
+                return self._decide(self._probabilities(presegment(chunk, self.meta["split"]), batch_size), threshold)
+            return stream_results(streamable(texts, as_texts), batch_size, check_texts, compute)
         texts, single = as_texts(texts)
-        results = self._decide(self.predict_proba(texts), threshold)
+        results = self._decide(self.predict_proba(texts, batch_size=batch_size), threshold)
         return results[0] if single else results
 
     def _decide(self, probs: np.ndarray, threshold: float) -> list:
@@ -311,23 +335,37 @@ class PairPredictor(Predictor):
         [('yes', 0.81)]
     """
 
-    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256, as_frame: bool = False):
-        """Probabilities, one column per label, for one ``(text_a, text_b)`` pair or a list of them (``as_frame``: a DataFrame)."""
+    def predict_proba(self, pairs: Sequence[tuple[str, str]], batch_size: int = 256, as_frame: bool = False,
+                      stream: bool = False):
+        """Probabilities, one column per label, for one ``(text_a, text_b)`` pair or a list of them (``as_frame``: a DataFrame).
+
+        ``stream=True``: a generator of one array (or DataFrame) per ``batch_size`` pairs of any iterable, as for `Predictor`.
+        """
+        if stream:
+            def compute(chunk, start):
+                probs = self._pair_probabilities(chunk, batch_size)
+                return probability_frame(probs, self.labels, RowIndex(start, len(chunk))) if as_frame else probs
+            return stream_results(streamable_pairs(pairs, as_pairs), batch_size, check_pairs, compute)
         pairs, single = as_pairs(pairs)
         probs = self._pair_probabilities(pairs, batch_size)
         if as_frame:
             return probability_frame(probs, self.labels, pairs)
         return probs[0] if single else probs
 
-    def predict(self, pairs, threshold: float = 0.5):
+    def predict(self, pairs, threshold: float = 0.5, batch_size: int = 256, stream: bool = False):
         """``(label, probability)`` for one ``(text_a, text_b)`` pair, or a list of them for a list of pairs.
+
+        ``stream=True``: a generator of one list of results per ``batch_size`` pairs of any iterable.
 
         Example:
             >>> PairPredictor("runs/pairs_lstm").predict(("Is it?", "It is."))  # doctest: +SKIP
             ('yes', 0.81)
         """
+        if stream:
+            return stream_results(streamable_pairs(pairs, as_pairs), batch_size, check_pairs,
+                                  lambda chunk, start: self._decide(self._pair_probabilities(chunk, batch_size), threshold))
         pairs, single = as_pairs(pairs)
-        results = self._decide(self._pair_probabilities(pairs, 256), threshold)
+        results = self._decide(self._pair_probabilities(pairs, batch_size), threshold)
         return results[0] if single else results
 
     def _pair_probabilities(self, pairs: list, batch_size: int) -> np.ndarray:
