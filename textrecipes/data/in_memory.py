@@ -22,7 +22,7 @@ import math
 import numbers
 import os
 import re
-from typing import Any, Sequence
+from typing import Sequence
 
 from textrecipes.data.atomic import atomic_write
 from textrecipes.data.records import DataError, ReadReport
