@@ -118,5 +118,5 @@ def test_predict_command_reads_lines_ending_at_newline_only(small_run, tmp_path)
         assert main(["predict", small_run.run_dir, str(texts), "--with-text"]) == 0
     rows = out.getvalue().splitlines()
     assert [row.split("\t", 2)[2] for row in out.getvalue().split("\n") if row] == [
-        "one\x0ctext with a form feed", "second\u2028still second", "third"], rows
+        "one\x0ctext with a form feed", "second\u2028still second", "", "third"], rows  # the blank line: an empty row
     assert main(["predict", small_run.run_dir, "a great film"]) == 2  # not a file: says to use --text
