@@ -1,8 +1,8 @@
 """An input of one text a line, read one line at a time: constant memory, whatever the file's length.
 
-Lines end at "\\n" only (a CRLF's "\\r" is dropped), as `textrecipes.data.files.decode_lines`
-splits them: a text holding a form feed or a Unicode line separator stays one
-text, as it was one line of the file.
+Lines end at "\\n" only (a CRLF's "\\r" is dropped), as the readers split them:
+a text holding a form feed or a Unicode line separator stays one text, as it was
+one line of the file.
 """
 
 from __future__ import annotations

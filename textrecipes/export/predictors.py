@@ -56,14 +56,7 @@ def as_texts(texts, what: str = "texts") -> tuple[list[str], bool]:
         items = list(texts)
     except TypeError:
         raise TypeError(f"{what}: expected a string or a sequence of strings, got {type(texts).__name__}") from None
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, bytes):
-            item = item.decode("utf-8")
-        if not isinstance(item, str):
-            raise TypeError(f"{what}[{i}]: expected a string, got {type(item).__name__} ({item!r:.60})")
-        out.append(str(item))
-    return out, False
+    return check_texts(items, 0, what), False
 
 
 def probability_frame(probs: np.ndarray, labels: Sequence[str], given=None):
@@ -314,13 +307,7 @@ def as_pairs(pairs) -> tuple[list[tuple[str, str]], bool]:
         return [(a, b)], True
     if hasattr(pairs, "columns") and hasattr(pairs, "iloc"):
         raise TypeError("pairs: got a DataFrame; pass list(zip(df['text_a'], df['text_b']))")
-    out = []
-    for i, pair in enumerate(pairs):
-        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-            raise TypeError(f"pairs[{i}] must be a (text_a, text_b) pair, got {pair!r:.80}")
-        (a, b), _ = as_texts(list(pair), f"pairs[{i}]")
-        out.append((a, b))
-    return out, False
+    return check_pairs(list(pairs), 0), False
 
 
 class PairPredictor(Predictor):
