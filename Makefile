@@ -47,8 +47,12 @@ demo: setup data
 	  "One of the most charming comedies of the year." \
 	| $(BIN)/textrecipes predict runs/demo/saved_model --with-text
 
+# Two pytest workers (pytest-xdist), one test file each at a time: most of a test's time is TensorFlow
+# tracing and exporting, which is single-threaded, so two files at once use both cores of a small machine.
+TEST_WORKERS ?= 2
+
 test: setup data wordnet bench-data
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 clean:
 	rm -rf runs .pytest_cache
