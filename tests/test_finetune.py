@@ -209,3 +209,20 @@ def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_pat
     before = [p for _, p in Predictor(old.run_dir).predict(texts)]
     after = [p for _, p in Predictor(out.run_dir).predict(texts)]
     np.testing.assert_allclose(after, before, atol=1e-4)
+
+
+@pytest.mark.parametrize("model_name", ["auto", "linear"])
+def test_auto_and_linear_runs_are_refused_with_what_to_do_instead(base, model_name, tmp_path):
+    from textrecipes.export.metadata import RunFolderError
+    from textrecipes.recipe.loading import load_recipe, to_toml
+    from textrecipes.workflows.finetune import finetune
+
+    result, files, _ = base
+    run = tmp_path / "run"
+    shutil.copytree(result.run_dir, run, ignore=shutil.ignore_patterns("saved_model", "checkpoints"))
+    recipe = load_recipe(str(run / "recipe.toml"))
+    recipe["model"]["name"] = model_name
+    (run / "recipe.toml").write_text(to_toml(recipe, str(run)), encoding="utf-8")
+    with pytest.raises(RunFolderError, match=rf"model.name = '{model_name}' runs cannot be fine-tuned yet.*textrecipes train"):
+        finetune(str(run), files["rt_train"], out_dir=str(tmp_path / "out"), verbose=0)
+    assert not (tmp_path / "out").exists()

@@ -65,6 +65,11 @@ def saved_architecture(model: keras.Model, name: str) -> dict:
     return keys
 
 
+#: Models whose layers fine-tuning does not know how to extend, and why.
+NOT_FINETUNABLE = {"auto": "its linear member's idf and n-gram weights are fitted once, on the first training split",
+                   "linear": "its idf and n-gram weights are fitted once, on the first training split"}
+
+
 def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
     """Reads a finished run folder for fine-tuning: recipe, label metadata, vocabulary, classifier.
 
@@ -94,6 +99,10 @@ def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
         recipe = load_recipe(recipe_path)
     except RecipeError as e:
         raise RunFolderError(f"{recipe_path}: the run's recipe cannot be used ({e})") from None
+    if recipe["model"]["name"] in NOT_FINETUNABLE:
+        raise RunFolderError(f"{recipe_path}: model.name = {recipe['model']['name']!r} runs cannot be fine-tuned yet "
+                             f"({NOT_FINETUNABLE[recipe['model']['name']]}); train a new run on the old and new "
+                             f"data together instead (textrecipes train)")
     vocab_path = transfer.check_file(os.path.join(run_dir, "vocabulary.json"), "the vocabulary")
     try:
         vocab = Vocabulary.load(vocab_path)
