@@ -118,6 +118,9 @@ class Diagnosis:
     def classes(self, sep: str | None = None) -> set:
         """The labels as written, or with ``sep`` the tags they hold (split as ``data.multi_label`` reads them).
 
+        Args:
+            sep: the tags' separator (``data.label_sep``); None (default): the labels as written.
+
         Example:
             >>> diagnose("data/samples/label_text.tsv").classes() == {"pos", "neg"}
             True
