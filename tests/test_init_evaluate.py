@@ -156,6 +156,14 @@ def test_data_summary_warns_that_each_combination_would_be_a_class(tmp_path, cap
     assert main(["data", "summary", path]) == 0
     out = capsys.readouterr().out
     assert f"4 tags in {combos} combinations" in out and "the labels look multi-label" in out
+    # A validation file is compared with the training file by tags, not by combinations.
+    from textrecipes.recipe.init import init_recipe
+
+    other = tmp_path / "other.tsv"
+    other.write_text("sports,politics\tgoal vote\nweather\train and wind\npolitics,sports\tlaw team\n", encoding="utf-8")
+    _, d2, _ = init_recipe(path, tmp_path / "r.toml", validation=str(other))
+    assert [w for w in d2.warnings if "not in the training file" in w] == [
+        f"{other}: labels not in the training file: ['weather']"]
     # A single-label file has none of it.
     plain = tmp_path / "plain.tsv"
     plain.write_text("".join(f"{label}\t{text}\n" for label, text in rt_lines("train", 0, 100)), encoding="utf-8")
