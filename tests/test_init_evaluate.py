@@ -102,6 +102,97 @@ def test_data_summary_prints_the_diagnosis(tmp_path, capsys):
     assert sorted(os.listdir(tmp_path)) == ["mine.tsv"]  # nothing written
 
 
+TOPIC_WORDS = {"sports": ["goal", "match", "team"], "politics": ["vote", "senate", "law"],
+               "economy": ["market", "price", "trade"], "science": ["atom", "cell", "orbit"]}
+
+
+def write_tagged(path, sep=",", n=120, tags_per_line=(1, 1, 2, 2, 3)) -> str:
+    """A ``label<TAB>text`` file whose labels are tags joined by ``sep``; each text says its tags' words (seeded)."""
+    import random
+
+    rng = random.Random(0)
+    rows = []
+    for i in range(n):
+        tags = rng.sample(sorted(TOPIC_WORDS), rng.choice(tags_per_line))
+        words = [rng.choice(TOPIC_WORDS[t]) for t in tags for _ in range(2)] + ["news", str(i)]
+        rng.shuffle(words)
+        rows.append(f"{sep.join(tags)}\t{' '.join(words)}\n")
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(rows)
+    return str(path)
+
+
+def test_sniff_multi_label_by_separator():
+    from textrecipes.data.sniff import sniff_multi_label
+
+    for sep in (",", "|", ";"):
+        got = sniff_multi_label({"sports": 40, "politics": 30, f"sports{sep}politics": 20, f"politics{sep}economy": 10})
+        assert got is not None and got["sep"] == sep and got["applied"], sep
+        assert got["tags"] == {"politics": 60, "sports": 60, "economy": 10} and got["combinations"] == 4
+        assert got["share"] == pytest.approx(0.3)
+    # Space-joined tags: found when one label holds three words or the same words come in two orders, never applied.
+    spaced = sniff_multi_label({"sports": 10, "politics science economy": 5, "sports politics": 5, "politics": 5})
+    assert spaced["sep"] == " " and not spaced["applied"]
+    assert sniff_multi_label({"a b": 5, "b a": 5, "a": 5})["sep"] == " "
+    # Not multi-label: class names with spaces, one class holding a comma, too few joined lines, one label.
+    assert sniff_multi_label({"very good": 20, "good": 20, "bad": 20, "very bad": 20}) is None
+    assert sniff_multi_label({"Arts, Culture": 30, "Sports": 30, "Politics": 30}) is None
+    assert sniff_multi_label({"sports": 50, "politics": 46, "sports,politics": 4}) is None
+    assert sniff_multi_label({"fresh": 10}) is None
+
+
+def test_data_summary_warns_that_each_combination_would_be_a_class(tmp_path, capsys):
+    path = write_tagged(tmp_path / "tags.tsv")
+    d = diagnose(path)
+    assert d.multi_label["sep"] == "," and set(d.multi_label["tags"]) == set(TOPIC_WORDS)
+    combos = len(d.labels)
+    assert combos == d.multi_label["combinations"] > 4
+    (warning,) = [w for w in d.warnings if "multi-label" in w]
+    assert f"{combos} distinct combinations of 4 distinct tags" in warning
+    assert "each combination would become its own class" in warning and "data.multi_label = true" in warning
+    assert not any("fewer than 5" in w for w in d.warnings)  # counted by tag, as the recipe will read them
+    s = suggest_recipe(d)
+    assert (s.values["data.multi_label"], s.values["data.label_sep"]) == (True, ",")
+    assert main(["data", "summary", path]) == 0
+    out = capsys.readouterr().out
+    assert f"4 tags in {combos} combinations" in out and "the labels look multi-label" in out
+    # A validation file is compared with the training file by tags, not by combinations.
+    from textrecipes.recipe.init import init_recipe
+
+    other = tmp_path / "other.tsv"
+    other.write_text("sports,politics\tgoal vote\nweather\train and wind\npolitics,sports\tlaw team\n", encoding="utf-8")
+    _, d2, _ = init_recipe(path, tmp_path / "r.toml", validation=str(other))
+    assert [w for w in d2.warnings if "not in the training file" in w] == [
+        f"{other}: labels not in the training file: ['weather']"]
+    # A single-label file has none of it.
+    plain = tmp_path / "plain.tsv"
+    plain.write_text("".join(f"{label}\t{text}\n" for label, text in rt_lines("train", 0, 100)), encoding="utf-8")
+    assert diagnose(plain).multi_label is None and "data.multi_label" not in suggest_recipe(diagnose(plain)).values
+
+
+def test_init_points_a_multi_label_file_at_multi_label_and_it_trains_on_tags(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    write_tagged("tags.tsv")
+    assert main(["init", "tags.tsv", "--out", "tags.toml"]) == 0
+    text = open("tags.toml", encoding="utf-8").read()
+    assert "multi_label = true  #" in text and 'label_sep = ","  #' in text
+    assert main(["train", "tags.toml", "--run-dir", "run", "--quiet", "--set", "train.epochs=1",
+                 "--set", "model.embedding_dim=8", "--set", "model.units=8", "--set", "model.ngram_buckets=0",
+                 "--set", "export.saved_model=false", "--set", "evaluate.baseline=false"]) == 0
+    with open(os.path.join("run", "labels.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    assert meta["task"] == "multilabel" and sorted(meta["labels"]) == sorted(TOPIC_WORDS)  # tags, not combinations
+    # Space-joined tags: the keys are suggested commented out inside [data] (a second [data] table would not parse).
+    write_tagged("spaced.tsv", sep=" ", n=60, tags_per_line=(1, 2, 3))
+    assert main(["init", "spaced.tsv", "--out", "spaced.toml"]) == 0
+    spaced = open("spaced.toml", encoding="utf-8").read()
+    assert '# multi_label = true  #' in spaced and '# label_sep = " "  #' in spaced
+    assert spaced.count("[data]") == 1
+    import tomllib
+
+    assert "multi_label" not in tomllib.loads(spaced)["data"]
+
+
 def test_init_recipe_trains_as_is_and_evaluate_reads_like_the_run(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)  # init writes the data path relative to the recipe's folder, the current one here
     write_text_first("train.tsv", rt_lines("train", 0, 400))

@@ -1,5 +1,6 @@
 """The wheel carries what a user needs outside the repository (issue 15, finding 6)."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -68,3 +69,28 @@ def test_installed_wheel_trains_and_predicts_outside_the_repository(installed, t
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert len(predicted.stdout.strip().splitlines()) == 1
     assert _run(target, tmp_path, "-m", "textrecipes.cli", "--version").stdout.strip().endswith("0.1.0")
+
+
+def test_installed_wheel_inits_a_users_file_and_trains_its_recipe(installed, tmp_path):
+    """`textrecipes init` on a new TSV (header, text<TAB>label) outside the repository, then `train` on what it wrote."""
+    _, target = installed
+    (tmp_path / "data").mkdir()
+    words = {"pos": ["warm", "funny", "moving", "sharp"], "neg": ["dull", "flat", "tired", "slow"]}
+    rows = [f"a {words[label][i % 4]} and {words[label][(i // 4) % 4]} film, number {i}\t{label}"
+            for i, label in enumerate(["pos", "neg"] * 30)]
+    (tmp_path / "data" / "mine.tsv").write_text("text\tlabel\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    out = _run(target, tmp_path, "-m", "textrecipes.cli", "init", os.path.join("data", "mine.tsv"), "--out", "mine.toml")
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "wrote mine.toml" in out.stdout and "columns: text<TAB>label" in out.stdout
+    recipe = (tmp_path / "mine.toml").read_text(encoding="utf-8")
+    assert "text_first = true  #" in recipe and "header = true  #" in recipe
+    # Trained from another folder: the recipe's data path resolves against the recipe's folder, not the current one.
+    (tmp_path / "elsewhere").mkdir()
+    trained = _run(target, tmp_path / "elsewhere", "-m", "textrecipes.cli", "train", os.path.join("..", "mine.toml"),
+                   "--run-dir", "run", "--quiet", "--set", "train.epochs=1", "--set", "model.embedding_dim=8",
+                   "--set", "model.units=8", "--set", "model.ngram_buckets=0", "--set", "export.saved_model=false",
+                   "--set", "evaluate.baseline=false")
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    with open(tmp_path / "elsewhere" / "run" / "labels.json", encoding="utf-8") as f:
+        assert json.load(f)["labels"] == ["neg", "pos"]  # the header line is no class "label", no example
+    assert (tmp_path / "elsewhere" / "run" / "model.keras").is_file()

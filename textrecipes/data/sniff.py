@@ -20,6 +20,15 @@ How the file is read:
 * **Script**: the share of CJK characters among the letters; Chinese (Han) text
   → ``tokenize.split = "jieba"`` when jieba is installed, else ``"char"``;
   Japanese (kana) → ``"char"``; anything else ``"word"``.
+* **Multi-label**: the label column looks like tags joined by a separator
+  (`TAG_SEPARATORS`) when at least `MULTI_LABEL_SHARE` of the examples have a
+  joined label and at least two tags recombine (each occurs in two or more
+  distinct combinations: ``a``, ``b``, ``a,b``). Read one label per line, each
+  combination would be a class of its own; the package reads tags with
+  ``data.multi_label = true`` and ``data.label_sep``, which ``init`` then writes
+  (for a space, only as a commented suggestion, and only when a label holds
+  three words or more or the same words come in two orders: class names such
+  as "very good" hold spaces too).
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ import re
 from textrecipes.data.readers import MAX_LINE_BYTES, _lines, read_classification
 from textrecipes.data.records import DataError, ReadReport
 
-__all__ = ["Diagnosis", "diagnose", "suggest_recipe", "Suggestion", "HEADER_WORDS", "MIN_CLASS_EXAMPLES"]
+__all__ = ["Diagnosis", "diagnose", "suggest_recipe", "Suggestion", "HEADER_WORDS", "MIN_CLASS_EXAMPLES",
+           "TAG_SEPARATORS", "sniff_multi_label"]
 
 LABEL_WORDS = frozenset({"label", "labels", "class", "classes", "category", "categories", "target", "y", "tag",
                          "sentiment", "polarity", "intent", "topic", "gold", "annotation", "标签", "类别"})
@@ -45,6 +55,8 @@ MIN_CLASS_EXAMPLES = 5  # fewer in a class: a stratified 80/10/10 split leaves i
 SNIFF_LINES = 10_000  # lines that decide the column order and the header
 LENGTH_SAMPLE = 20_000  # texts whose token lengths give the percentiles (the first ones: deterministic)
 CJK_SHARE = 0.3  # at least this share of the letters CJK: the text is CJK
+TAG_SEPARATORS = (",", "|", ";", " ")  # how multi-label files join tags, most telling first
+MULTI_LABEL_SHARE = 0.1  # at least this share of the examples with joined tags (many lines carry a single tag)
 
 _HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ffff]")
 _KANA = re.compile(r"[\u3040-\u30ff]")
@@ -76,6 +88,8 @@ class Diagnosis:
         report: the reader's `ReadReport` (bad lines counted, skipped).
         warnings: one sentence per suspicious thing, empty when nothing is.
         decided_by: how the column order and the header were decided, in words.
+        multi_label: what `sniff_multi_label` found when the labels look like joined
+            tags, else None. Default None.
 
     Example:
         >>> d = diagnose("data/samples/label_text.tsv")
@@ -99,6 +113,19 @@ class Diagnosis:
     report: ReadReport
     warnings: list
     decided_by: str = ""
+    multi_label: dict | None = None
+
+    def classes(self, sep: str | None = None) -> set:
+        """The labels as written, or with ``sep`` the tags they hold (split as ``data.multi_label`` reads them).
+
+        Args:
+            sep: the tags' separator (``data.label_sep``); None (default): the labels as written.
+
+        Example:
+            >>> diagnose("data/samples/label_text.tsv").classes() == {"pos", "neg"}
+            True
+        """
+        return set(self.labels) if sep is None else {tag for label in self.labels for tag in _tags(label, sep)}
 
     def summary(self) -> str:
         """The diagnosis as the lines ``textrecipes data summary`` and ``init`` print."""
@@ -117,6 +144,12 @@ class Diagnosis:
             lines.append(f"    {label:<{width}} {n:>8,}  {n / total:6.1%}")
         if len(self.labels) > 30:
             lines.append(f"    ... and {len(self.labels) - 30:,} more")
+        if self.multi_label:
+            m = self.multi_label
+            lines.append(f"  tags (the labels split at {m['sep']!r}; examples carrying each): "
+                         f"{len(m['tags']):,} tags in {m['combinations']:,} combinations")
+            for tag, n in list(m["tags"].items())[:30]:
+                lines.append(f"    {tag:<{width}} {n:>8,}  {n / total:6.1%}")
         lines += [f"  warning: {w}" for w in self.warnings] or ["  no warnings"]
         return "\n".join(lines)
 
@@ -210,19 +243,83 @@ def _percentiles(values: list[int]) -> dict:
     return {"p50": at(0.5), "p90": at(0.9), "p95": at(0.95), "p99": at(0.99), "max": ordered[-1]}
 
 
+def sniff_multi_label(labels: dict) -> dict | None:
+    """Whether labels look like tags joined by a separator, and by which.
+
+    Args:
+        labels: label as written → examples (`Diagnosis.labels`).
+
+    Returns:
+        None, or ``{"sep", "share", "combinations", "tags", "example", "applied"}``:
+        the separator (the first of `TAG_SEPARATORS` that passes, by share), the
+        share of the examples with joined tags, the number of distinct labels as
+        written, tag → examples carrying it (most frequent first), one joined
+        label, and whether ``init`` sets ``data.multi_label`` for it (not for a space).
+
+    Example:
+        >>> sniff_multi_label({"sports": 5, "politics": 4, "sports,politics": 3})["tags"]
+        {'sports': 8, 'politics': 7}
+        >>> sniff_multi_label({"very good": 5, "good": 5, "bad": 5}) is None
+        True
+    """
+    total = sum(labels.values())
+    best = None
+    for sep in TAG_SEPARATORS:
+        joined = {label: n for label, n in labels.items() if len(_tags(label, sep)) > 1}
+        share = sum(joined.values()) / total if total else 0.0
+        if share < MULTI_LABEL_SHARE or sum(joined.values()) < 2 or (best and share <= best["share"]):
+            continue
+        tags, seen_in = collections.Counter(), collections.defaultdict(set)
+        for label, n in labels.items():
+            for tag in _tags(label, sep):
+                tags[tag] += n
+                seen_in[tag].add(label)
+        if sum(1 for combos in seen_in.values() if len(combos) > 1) < 2:
+            continue  # e.g. one class "Arts, Culture": its parts never recombine
+        if sep == " " and not _tag_like(joined):
+            continue  # "very good", "good", "very bad": class names with spaces, not tags
+        best = {"sep": sep, "share": share, "combinations": len(labels), "tags": dict(tags.most_common()),
+                "example": max(joined, key=joined.get), "applied": sep != " "}
+    return best
+
+
+def _tags(label: str, sep: str) -> tuple[str, ...]:
+    """A label's tags as `textrecipes.data.readers.read_classification` splits them (multi_label = true)."""
+    return tuple(dict.fromkeys(p.strip() for p in label.split(sep) if p.strip()))
+
+
+def _tag_like(joined: dict) -> bool:
+    """Space-joined labels that only tags explain: one of three words or more, or the same words in two orders."""
+    sets = collections.Counter(frozenset(_tags(label, " ")) for label in joined)
+    return any(len(_tags(label, " ")) > 2 for label in joined) or any(n > 1 for n in sets.values())
+
+
+def _multi_label_warning(m: dict) -> str:
+    how = (f"textrecipes reads them with data.multi_label = true and data.label_sep = {m['sep']!r} (one sigmoid "
+           "output per tag; init writes both)" if m["applied"] else
+           f"if these are tags, read them with data.multi_label = true and data.label_sep = {m['sep']!r} (one sigmoid "
+           "output per tag; init writes both commented out, since class names hold spaces too)")
+    return (f"the labels look multi-label: {m['share']:.0%} of the examples have tags joined by {m['sep']!r} "
+            f"(e.g. {m['example']!r:.60}); {m['combinations']:,} distinct combinations of {len(m['tags']):,} distinct "
+            "tags. textrecipes classifies one label per line, so read as written each combination would become its "
+            f"own class; {how}")
+
+
 def _warnings(d: Diagnosis, path: str) -> list[str]:
-    out = []
-    small = [(label, n) for label, n in d.labels.items() if n < MIN_CLASS_EXAMPLES]
+    out = [_multi_label_warning(d.multi_label)] if d.multi_label else []
+    # What the recipe will train on: tags when init reads them as tags, else the labels as written.
+    classes = d.multi_label["tags"] if d.multi_label and d.multi_label["applied"] else d.labels
+    small = [(label, n) for label, n in classes.items() if n < MIN_CLASS_EXAMPLES]
     if small:
         shown = ", ".join(f"{label!r} ({n})" for label, n in small[:5]) + (" ..." if len(small) > 5 else "")
         out.append(f"{len(small)} label(s) with fewer than {MIN_CLASS_EXAMPLES} examples: {shown}; a class that small "
                    "cannot be learnt or measured (the stratified validation/test split may leave it out): add "
                    "examples, merge it, or remove it")
-    if d.examples >= 10 and len(d.labels) >= 0.5 * d.examples:
+    if d.examples >= 10 and len(classes) >= 0.5 * d.examples:
         out.append(f"{len(d.labels):,} labels for {d.examples:,} examples: nearly one label per line; is the column "
                    "order right (data.text_first), and is this a classification file at all?")
-    if len(d.labels) == 1:
-        out.append(f"only one label ({next(iter(d.labels))!r}): a classifier needs at least two")
+    if len(classes) == 1:
+        out.append(f"only one label ({next(iter(classes))!r}): a classifier needs at least two")
     if d.header:
         out.append(f"line 1 looks like a header ({d.header_line!r:.80}), not an example: read with data.header = true")
     if d.duplicates:
@@ -285,7 +382,7 @@ def diagnose(path, *, text_first: bool | None = None, header: bool | None = None
                   labels=dict(counts.most_common()), examples=len(ds.records), script=script, cjk_share=share,
                   split=split, lengths=lengths, duplicates=len(texts) - len(labels_of),
                   conflicting=sum(1 for ls in labels_of.values() if len(ls) > 1), bytes=os.path.getsize(path),
-                  report=ds.report, warnings=[], decided_by=how)
+                  report=ds.report, warnings=[], decided_by=how, multi_label=sniff_multi_label(dict(counts.most_common())))
     d.warnings = _warnings(d, path)
     return d
 
@@ -379,8 +476,20 @@ def suggest_recipe(diagnosis: Diagnosis) -> Suggestion:
         values["data.on_bad_lines"] = "skip"
         why["data.on_bad_lines"] = "the file has malformed lines (see the warnings); they are skipped and counted"
     notes = []
+    m = d.multi_label
+    if m:
+        found = (f"{m['share']:.0%} of the labels are tags joined by {m['sep']!r} ({len(m['tags']):,} tags in "
+                 f"{m['combinations']:,} combinations)")
+        if m["applied"]:
+            values["data.multi_label"], values["data.label_sep"] = True, m["sep"]
+            why["data.multi_label"] = f"{found}: one output per tag, not one class per combination"
+            why["data.label_sep"] = "the separator of the tags"
+        else:
+            notes.append(("data.multi_label", True, f"{found}, if they are tags and not class names holding spaces"))
+            notes.append(("data.label_sep", m["sep"], "the separator of the tags, with data.multi_label"))
     counts = list(d.labels.values())
-    if len(counts) > 1 and counts[0] >= IMBALANCE * counts[-1]:
+    # train.class_weight is for binary and multiclass tasks, not multilabel.
+    if not (m and m["applied"]) and len(counts) > 1 and counts[0] >= IMBALANCE * counts[-1]:
         notes.append(("train.class_weight", "balanced",
                       f"the largest class has {counts[0] // max(1, counts[-1])}x the examples of the smallest; "
                       "on imbalanced data the default's macro-F1 trails TF-IDF+LR by 2.2 points (reuters8, "

@@ -78,14 +78,16 @@ def recipe_text(diagnosis: Diagnosis, suggestion: Suggestion, *, train: str, val
            f"validation = {_value(validation)}" + ("" if validation else "  # empty: 10% of train, split off stratified"),
            f"test = {_value(test)}" + ("" if test else "  # empty: another 10% of train, split off stratified"),
            line("data", "text_first"), line("data", "header")]
-    if "data.on_bad_lines" in v:
-        out.append(line("data", "on_bad_lines"))
+    out += [line("data", key) for key in ("multi_label", "label_sep", "on_bad_lines") if f"data.{key}" in v]
+    # A note is a commented-out key under its table; a table already written cannot be opened twice in TOML.
+    notes = [(dotted.split(".", 1), value, reason) for dotted, value, reason in suggestion.notes]
+    out += [f"# {key} = {_value(value)}  # {reason}" for (section, key), value, reason in notes if section == "data"]
     out += ["", "[tokenize]", line("tokenize", "split"), line("tokenize", "max_length"),
             "", "[model]", line("model", "name")]
-    if suggestion.notes:
+    later = [(section, key, value, reason) for (section, key), value, reason in notes if section != "data"]
+    if later:
         out.append("")
-        for dotted, value, reason in suggestion.notes:
-            section, key = dotted.split(".", 1)
+        for section, key, value, reason in later:
             out += [f"[{section}]", f"# {key} = {_value(value)}  # {reason}"]
     return "\n".join(out) + "\n"
 
@@ -115,13 +117,14 @@ def init_recipe(train, out: str = "recipe.toml", *, validation=None, test=None) 
         raise FileExistsError(f"{out} already exists; init never overwrites a file: remove it or give --out NEW.toml")
     diagnosis = diagnose(train)
     suggestion = suggest_recipe(diagnosis)
+    sep = suggestion.values.get("data.label_sep")  # multi-label: the files are compared by their tags
     for extra in (validation, test):
         if extra is not None:
             other = diagnose(extra, text_first=diagnosis.text_first)
             if other.header != diagnosis.header:  # one data.header reads every file
                 diagnosis.warnings.append(f"{extra}: line 1 {'is' if other.header else 'is not'} a header, unlike the "
                                           f"training file's; data.header applies to every file: make them agree")
-            unseen = sorted(set(other.labels) - set(diagnosis.labels))
+            unseen = sorted(other.classes(sep) - diagnosis.classes(sep))
             if unseen:
                 diagnosis.warnings.append(f"{extra}: labels not in the training file: {unseen[:5]}")
     text = recipe_text(diagnosis, suggestion, train=_data_path(train, out),
