@@ -117,3 +117,25 @@ def test_cli_prune_writes_a_new_run_folder_and_leaves_the_original_untouched(sma
     assert (foreign / "notes.txt").read_text() == "mine" and sorted(os.listdir(foreign)) == ["notes.txt"]
     assert "error" in capsys.readouterr().err
     assert folder_hashes(small_run.run_dir) == before
+
+
+def test_tagging_and_language_model_runs_refuse_prune(tmp_path):
+    from conftest import SAMPLES
+    from textrecipes.recipe.validation import RecipeError
+    from textrecipes.tasks.language_model import pretrain
+    from textrecipes.workflows.prune import prune_run
+
+    conll = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt")}, "prune": {"enabled": True}}
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'conll'"):
+        train(conll, run_dir=str(tmp_path / "tagger"), verbose=0)
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'corpus'"):
+        pretrain(os.path.join(SAMPLES, "corpus.txt"), run_dir=str(tmp_path / "lm"), epochs=3,
+                 overrides=["prune.enabled=true"], verbose=0)
+    assert sorted(os.listdir(tmp_path)) == []  # refused before any run folder was made
+    # `textrecipes prune` on a tagger's run folder: refused from its recipe, before anything is read or written.
+    run_dir = tmp_path / "tagger_run"
+    run_dir.mkdir()
+    (run_dir / "recipe.toml").write_text(f'[data]\nformat = "conll"\ntrain = "{os.path.join(SAMPLES, "conll.txt")}"\n')
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'conll'"):
+        prune_run(str(run_dir), out_dir=str(tmp_path / "pruned"), verbose=0)
+    assert not (tmp_path / "pruned").exists()

@@ -62,6 +62,9 @@ def prune_run(run_dir: str, *, out_dir: str, sparsity: float = 0.9, epochs: int 
         data = load_recipe(recipe_path)["data"]
     except RecipeError as e:
         raise RunFolderError(f"{recipe_path}: the run's recipe cannot be used ({e})") from None
+    if data["format"] != "label_text":  # a tagger, a language model, a pair run: refused before anything is read
+        raise RecipeError([f"'prune.enabled' does not apply to data.format = {data['format']!r} ({recipe_path}): "
+                           "pruning is wired into the single-text classifier only so far"], "textrecipes prune")
     end = epochs - 1  # the target is reached as epoch end-1 ends (epochs count from 0)
     prune = {"enabled": True, "target_sparsity": sparsity, "start_epoch": 0, "end_epoch": end}
     if layers is not None:
