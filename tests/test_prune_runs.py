@@ -117,3 +117,75 @@ def test_cli_prune_writes_a_new_run_folder_and_leaves_the_original_untouched(sma
     assert (foreign / "notes.txt").read_text() == "mine" and sorted(os.listdir(foreign)) == ["notes.txt"]
     assert "error" in capsys.readouterr().err
     assert folder_hashes(small_run.run_dir) == before
+
+
+def test_tagging_and_language_model_runs_refuse_prune(tmp_path):
+    from conftest import SAMPLES
+    from textrecipes.recipe.validation import RecipeError
+    from textrecipes.tasks.language_model import pretrain
+    from textrecipes.workflows.prune import prune_run
+
+    conll = {"data": {"format": "conll", "train": os.path.join(SAMPLES, "conll.txt")}, "prune": {"enabled": True}}
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'conll'"):
+        train(conll, run_dir=str(tmp_path / "tagger"), verbose=0)
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'corpus'"):
+        pretrain(os.path.join(SAMPLES, "corpus.txt"), run_dir=str(tmp_path / "lm"), epochs=3,
+                 overrides=["prune.enabled=true"], verbose=0)
+    assert sorted(os.listdir(tmp_path)) == []  # refused before any run folder was made
+    # `textrecipes prune` on a tagger's run folder: refused from its recipe, before anything is read or written.
+    run_dir = tmp_path / "tagger_run"
+    run_dir.mkdir()
+    (run_dir / "recipe.toml").write_text(f'[data]\nformat = "conll"\ntrain = "{os.path.join(SAMPLES, "conll.txt")}"\n')
+    with pytest.raises(RecipeError, match=r"'prune\.enabled' does not apply to data\.format = 'conll'"):
+        prune_run(str(run_dir), out_dir=str(tmp_path / "pruned"), verbose=0)
+    assert not (tmp_path / "pruned").exists()
+
+
+def saved_params(path):
+    """Parameters of a SavedModel: its numeric variables (the vocabulary's strings not counted)."""
+    return sum(v.shape.num_elements() for v in tf.saved_model.load(path).variables if v.dtype != tf.string)
+
+
+def test_cli_structured_prune_exports_the_compact_model(small_run, tmp_path, monkeypatch):
+    import textrecipes.tasks.classification as classification
+    from textrecipes.cli import main
+
+    masked = {}
+    compact_for_recipe = classification.compact_for_recipe
+
+    def keep_masked(model, texts, end_to_end):  # the trained model before compaction, over raw strings
+        masked["e2e"] = end_to_end(model)
+        return compact_for_recipe(model, texts, end_to_end)
+
+    monkeypatch.setattr(classification, "compact_for_recipe", keep_masked)
+    before = folder_hashes(small_run.run_dir)
+    out = str(tmp_path / "structured")
+    status = main(["prune", small_run.run_dir, "--out", out, "--structured", "--sparsity", "0.8", "--target",
+                   "bilstm=0.5", "--epochs", "2", "--set", "data.max_train_examples=1000", "--set",
+                   "prune.frequency=8", "--quiet"])
+    assert status == 0
+    assert folder_hashes(small_run.run_dir) == before  # only read
+    with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    record = metrics["pruning"]
+    assert record["structured"] and record["targets"] == {"bilstm": 0.5}
+    assert record["compacted"]["max_abs_diff"] < 1e-5 and metrics["export_check"]["max_abs_diff"] < 1e-5
+    assert record["params_after"] < 0.35 * record["params_before"]
+    # The exported graph itself is smaller (not only zeros): a quarter of the original run's parameters or fewer.
+    original, compact = saved_params(os.path.join(small_run.run_dir, "saved_model")), saved_params(
+        os.path.join(out, "saved_model"))
+    assert compact < 0.35 * original, (compact, original)
+    model = keras.saving.load_model(os.path.join(out, "model.keras"), safe_mode=True)
+    inner = next(layer for layer in model.layers if isinstance(layer, keras.Model))
+    assert inner.get_layer("bilstm").forward_layer.units == SMALL_MODEL["units"] // 2
+    assert type(inner.get_layer("bigram_embedding")).__name__ == "RemappedEmbedding"
+    # The SavedModel over raw strings predicts as the masked model it came from.
+    with open(rt_path("test"), encoding="utf-8") as f:
+        texts = TEXTS + [line.split("\t", 1)[1].strip() for line in f.readlines()[:200]]
+    expected = np.asarray(masked["e2e"].predict(np.array(texts, dtype=object), verbose=0))[:, 0]
+    got = Predictor(os.path.join(out, "saved_model")).predict_proba(texts)[:, 1]
+    assert np.max(np.abs(expected - got)) < 1e-5
+    assert metrics["test"]["accuracy"] > 0.55
+    # A compact run is not pruned (or fine-tuned) again: refused before anything is written.
+    assert main(["prune", out, "--out", str(tmp_path / "again"), "--quiet"]) == 2
+    assert not (tmp_path / "again").exists()

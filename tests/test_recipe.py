@@ -198,8 +198,9 @@ def test_defaults_are_the_schema_and_every_key_is_filled_in():
 
 
 def _leaves(table, path=()):
+    tables = {p for p, e in schema.iter_keys() if isinstance(e, schema.Key) and e.type == "table"}  # search.space, ...
     for name, value in table.items():
-        if isinstance(value, dict) and name != "space":
+        if isinstance(value, dict) and path + (name,) not in tables:
             yield from _leaves(value, path + (name,))
         else:
             yield path + (name,), value

@@ -92,15 +92,24 @@ def _cmd_finetune(args) -> int:
 def _cmd_prune(args) -> int:
     import json
 
+    from textrecipes.recipe.loading import RecipeError
     from textrecipes.workflows.prune import prune_run
 
+    targets = {}
+    for item in args.target:
+        name, _, value = item.partition("=")
+        try:
+            targets[name.strip()] = float(value)
+        except ValueError:
+            raise RecipeError([f"--target {item!r}: expected LAYER=SPARSITY, e.g. bilstm=0.5"], "command line") from None
     result = prune_run(args.run_dir, out_dir=args.out, sparsity=args.sparsity, epochs=args.epochs, layers=args.layers,
-                       learning_rate=args.learning_rate, overrides=args.set, overwrite=args.overwrite,
-                       verbose=0 if args.quiet else "auto")
+                       structured=args.structured, targets=targets, learning_rate=args.learning_rate,
+                       overrides=args.set, overwrite=args.overwrite, verbose=0 if args.quiet else "auto")
     with open(os.path.join(result.run_dir, "metrics.json"), encoding="utf-8") as f:
         record = json.load(f)["pruning"]
     if not args.quiet:
-        print(f"{result.run_dir}: {record['params_after']:,} of {record['params_before']:,} parameters nonzero "
+        kept = "in the compact model" if record.get("compacted") else "nonzero"
+        print(f"{result.run_dir}: {record['params_after']:,} of {record['params_before']:,} parameters {kept} "
               f"(sparsity {record['sparsity']:.3f}); accuracy {result.metrics.get('accuracy', float('nan')):.4f}")
     return 0
 
@@ -311,6 +320,10 @@ def _add_prune(sub) -> None:
     p.add_argument("--out", required=True, help="the new run folder")
     p.add_argument("--sparsity", type=float, default=0.9, help="fraction of each pruned weight set to zero (default 0.9)")
     p.add_argument("--layers", nargs="+", help="layer kinds (embedding, rnn, conv, dense) and/or names (default: all kinds)")
+    p.add_argument("--structured", action="store_true",
+                   help="prune whole embedding rows and RNN/CNN units by norm; export the compact model (smaller, faster)")
+    p.add_argument("--target", action="append", default=[], metavar="LAYER=SPARSITY",
+                   help="a layer's own sparsity, e.g. bilstm=0.5 (repeatable; prune.targets)")
     p.add_argument("--epochs", type=int, default=3, help="fine-tuning epochs, the ramp over all but the last (default 3)")
     p.add_argument("--learning-rate", type=float, help="default: a tenth of the run's schedule.learning_rate")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", help="override a key of the run's recipe")

@@ -350,7 +350,8 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
     "prune": Table(
         "magnitude pruning while training (`textrecipes.pruning`): the smallest weights zeroed on a cubic ramp, "
         "the zeros baked into every export", {
-            "enabled": key(False, "prune while training (and `textrecipes prune` after)"),
+            "enabled": key(False, "prune while training (and `textrecipes prune` after); single-text "
+                           "classification runs only"),
             "target_sparsity": key(0.9, "the fraction of each pruned weight set to zero", range="[0, 1)"),
             "start_epoch": key(1, "the epoch (from 0) whose first step prunes first", range=_COUNT),
             "end_epoch": key(3, "the target is reached at the start of this epoch (from 0), at most `train.epochs`; "
@@ -358,6 +359,12 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
             "frequency": key(100, "optimizer steps between two mask updates", range="[1, inf)"),
             "layers": key(["embedding", "rnn", "conv", "dense"], "layer kinds (`embedding`, `rnn`, `conv`, `dense`: "
                           "the output layer left out) and/or layer names", "list of str"),
+            "targets": key({}, "layer name → its own target sparsity, e.g. `{bilstm = 0.5}` (named layers are pruned "
+                           "whatever `layers` says); the others take `target_sparsity`"),
+            "structured": key(False, "prune whole embedding rows (first those training never reads: unseen words, "
+                              "empty n-gram buckets) and whole RNN units, Conv filters and hidden Dense units by "
+                              "their norm, and export the compact model without them: a smaller, faster graph, not "
+                              "only zeros (classification runs)"),
         }, switch=True),
     "evaluate": Table("what the model is scored against", {
         "baseline": key(True, "classification: also fit scikit-learn's TF-IDF + logistic regression on the training split "

@@ -334,7 +334,8 @@ def _prune_epochs(r: dict, _) -> list[str]:
                 "from 0 and the target is reached at the start of 'prune.end_epoch')"]
     if not p["layers"]:
         return ["'prune.layers' is empty: name layer kinds or layers to prune"]
-    return []
+    return [f"'prune.targets.{name}' = {value!r} must be a number in [0, 1)" for name, value in p["targets"].items()
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1]
 
 RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
     (("augment.source",), _augment_source),
@@ -347,7 +348,8 @@ RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
       "schedule.warmup", "schedule.name"), _schedule_rates),
     (("schedule.warmup_epochs", "schedule.warmup_steps", "schedule.name", "train.epochs"), _warmup_length),
     (("schedule.name", "schedule.step_size_epochs", "schedule.step_size_steps"), _schedule_keys),
-    (("prune.enabled", "prune.start_epoch", "prune.end_epoch", "prune.layers", "train.epochs"), _prune_epochs),
+    (("prune.enabled", "prune.start_epoch", "prune.end_epoch", "prune.layers", "prune.targets", "train.epochs"),
+     _prune_epochs),
 ]
 
 

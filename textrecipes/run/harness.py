@@ -287,8 +287,8 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
     # optimizer or schedule to resolve when it is loaded elsewhere).
     with distribute.precision_policy(distribute.use_mixed_precision(cfg["train"]["mixed_precision"])):
         trained = task.build(initial=False)  # the trained model's dtype policy: the same numbers
-    trained.set_weights(task.after_fit(model).get_weights())
-    model = trained
+        trained.set_weights(task.after_fit(model).get_weights())
+        model = task.final_model(trained)  # the copy itself, or another architecture (a compacted model)
 
     # 6. Evaluation.
     reports, predictions = task.evaluate(model, eval_ds, splits)

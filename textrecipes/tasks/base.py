@@ -11,7 +11,8 @@ the data meets them:
 2. `read`: dataset files → `Splits` (records and line accounting);
 3. `prepare`: what is learnt from the training split (labels, vocabulary, vectorizer);
 4. `datasets`: the ``tf.data`` batches for fit and evaluation;
-5. `build`: the model, under the strategy's scope (called again for a local copy);
+5. `build`: the model, under the strategy's scope (called again for a local copy, which
+   `after_fit` gives the trained weights and `final_model` may replace);
 6. `compile_options`: its loss and metrics (the optimizer is the harness's);
 7. `adapt`: statistics layers of the model fitted on the training split (the linear model's idf);
    `fit_options`: callbacks, class weights and staged unfreezing it needs;
@@ -105,6 +106,14 @@ class Task:
 
     def after_fit(self, model):
         """The fitted model whose weights the evaluation copy receives (training-only layers taken off); default: it."""
+        return model
+
+    def final_model(self, model):
+        """The model to evaluate and export, from the evaluation copy holding the trained weights; default: the copy.
+
+        A task may return a model of another architecture that computes the same
+        function, e.g. smaller (structured pruning's compact model).
+        """
         return model
 
     # 6-8: evaluation, export, artifacts.

@@ -35,7 +35,13 @@ from textrecipes.models.auto import is_auto
 from textrecipes.models.linear import adapt_model, tfidf_layers
 from textrecipes.models.losses import loss_for
 from textrecipes.pruning.callback import MagnitudePruning
-from textrecipes.pruning.recipe import finish_pruning, prune_for_recipe, pruning_record
+from textrecipes.pruning.recipe import (
+    compact_for_recipe,
+    finish_pruning,
+    prune_for_recipe,
+    prune_unread_rows,
+    pruning_record,
+)
 from textrecipes.recipe.loading import default_recipe
 from textrecipes.tasks.auto import choose_weight, fit_linear_member, log_choice, member_reports
 from textrecipes.tasks.base import Task
@@ -78,7 +84,7 @@ class ClassificationTask(Task):
         self.class_weight = None
         self.augmenter = self.epoch_variable = None
         self.tflite_check = None
-        self.batch_size = self.pruning = None
+        self.batch_size = self.pruning = self.compaction = None
         self.baseline = None
         self.auto = None  # model.name = "auto": its members' fits and the blend's weight (textrecipes.tasks.auto)
 
@@ -198,7 +204,14 @@ class ClassificationTask(Task):
     def layer_rates(self, model) -> dict:
         return transfer.group_rates(model, self.cfg["train"]["layer_lr_decay"])
 
+    def structured(self) -> bool:
+        """``prune.structured``: whole rows and units pruned, the compact model evaluated and exported."""
+        return bool(self.cfg["prune"]["enabled"] and self.cfg["prune"]["structured"])
+
     def adapt(self, model, splits) -> None:
+        if self.structured():  # the rows no training text reads go first (as they are, unaugmented)
+            prune_unread_rows(model, make_dataset(self.texts["train"], self.targets["train"], self.vectorizer,
+                                                  batch_size=256))
         if is_auto(model):  # the linear member trains first, with its own optimizer, then is frozen
             self.auto = {"linear_fit": fit_linear_member(model, self)}
             return
@@ -223,6 +236,13 @@ class ClassificationTask(Task):
         if self.auto is not None:  # the blend's weight, chosen on validation once the LSTM member is trained
             self.auto.update(choose_weight(model, self))
         return finish_pruning(model)  # without masks: unchanged
+
+    def final_model(self, model) -> keras.Model:
+        if not self.structured():
+            return model
+        texts = next(self.texts[name] for name in ("test", "validation", "train") if len(self.texts[name]))
+        compact, self.compaction = compact_for_recipe(model, texts[:512], self.end_to_end)
+        return compact
 
     # 5. Evaluation.
     def evaluate(self, model, eval_ds: Mapping, splits) -> tuple[dict, dict]:
@@ -291,7 +311,7 @@ class ClassificationTask(Task):
             exports["model.tflite"] = self.tflite_check = self.export_tflite(e2e, run_dir, sample)
         if self.cfg["prune"]["enabled"]:
             saved = os.path.join(run_dir, "saved_model") if export_cfg["saved_model"] else None
-            exports["pruning"] = self.pruning = pruning_record(model, self.cfg["prune"], saved)
+            exports["pruning"] = self.pruning = pruning_record(model, self.cfg["prune"], saved, self.compaction)
         return e2e, exports
 
     def export_tflite(self, e2e, run_dir: str, sample: list) -> dict:

@@ -229,6 +229,9 @@ class LanguageModelTask(Task):
         problems = []
         if cfg["augment"]["enabled"]:
             problems.append("'augment.enabled' does not apply to data.format = 'corpus' (language-model pretraining)")
+        if cfg["prune"]["enabled"]:
+            problems.append("'prune.enabled' does not apply to data.format = 'corpus' (language-model pretraining; "
+                            "pruning is wired into the single-text classifier only so far)")
         if cfg["data"]["validation"] or not 0 < cfg["data"]["validation_split"] < 1:
             problems.append("a language model holds out 'data.validation_split' (between 0 and 1) of the corpus "
                             "lines for its perplexity; 'data.validation' does not apply")

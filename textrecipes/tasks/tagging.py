@@ -84,6 +84,9 @@ class TaggingTask(Task):
         if cfg["augment"]["enabled"]:
             problems.append("'augment.enabled' does not apply to data.format = 'conll' "
                             "(EDA would break token/tag alignment)")
+        if cfg["prune"]["enabled"]:
+            problems.append("'prune.enabled' does not apply to data.format = 'conll' (pruning is wired into the "
+                            "single-text classifier only so far)")
         return problems
 
     def read(self, cfg: Mapping):

@@ -24,6 +24,7 @@ from textrecipes.data.records import DataError
 from textrecipes.export.metadata import RunFolderError, check_meta, read_json
 from textrecipes.models.classifiers import BUILDERS
 from textrecipes.models.layers import FirstTokens, HashedBigrams, MaskedPooling
+from textrecipes.pruning.structured import RemappedEmbedding
 from textrecipes.recipe.loading import RecipeError, load_recipe
 from textrecipes.run.harness import RunResult, run
 from textrecipes.tasks.classification import ClassificationTask, builder_options, log
@@ -117,6 +118,10 @@ def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
     if len(inner) != 1 or "embedding" not in {layer.name for layer in inner[0].layers}:
         raise RunFolderError(f"{model_path}: not a textrecipes classifier (no model with an 'embedding' layer inside)")
     model = inner[0]
+    if any(isinstance(layer, RemappedEmbedding) for layer in model.layers):  # its layers no longer fit the builders
+        raise RunFolderError(f"{model_path}: a compact model (prune.structured): its layers are smaller than the "
+                             "recipe's, so it cannot be fine-tuned or pruned again; start from the run it was "
+                             "pruned from")
     width = model.output_shape[-1]
     expected = 1 if meta["task"] == "binary" else len(meta["labels"])
     if width != expected:

@@ -5,11 +5,14 @@ training, validation and test files, with ``[prune]`` enabled: the sparsity
 ramps from 0 over all epochs but the last, the last trains at the target, and
 early stopping keeps only epochs at the target. The new folder is a full run
 folder (exports checked, ``metrics.json`` with the ``pruning`` record, the
-model card); the original is only read.
+model card); the original is only read. ``structured=True`` prunes whole
+embedding rows and units instead (``prune.structured``), and the new run's
+exports are the compact model: fewer parameters, faster predictions.
 """
 
 from __future__ import annotations
 
+import json
 import os
 
 from textrecipes.export.metadata import RunFolderError
@@ -21,8 +24,8 @@ __all__ = ["prune_run"]
 
 
 def prune_run(run_dir: str, *, out_dir: str, sparsity: float = 0.9, epochs: int = 3, layers=None,
-              learning_rate: float | None = None, overrides=None, overwrite: bool = False,
-              verbose="auto") -> RunResult:
+              structured: bool = False, targets=None, learning_rate: float | None = None, overrides=None,
+              overwrite: bool = False, verbose="auto") -> RunResult:
     """Prunes a finished run's model to ``sparsity`` while fine-tuning it on the run's data; writes a new run folder.
 
     Args:
@@ -34,6 +37,11 @@ def prune_run(run_dir: str, *, out_dir: str, sparsity: float = 0.9, epochs: int 
             but the last. Default 3.
         layers: what to prune (``prune.layers``: kinds and/or layer names).
             Default None (the recipe's: every embedding, RNN, Conv and hidden Dense).
+        structured: whole embedding rows (first those training never reads) and
+            whole RNN units, Conv filters and hidden Dense units by norm, the
+            exports the compact model (``prune.structured``). Default False.
+        targets: layer name → its own sparsity (``prune.targets``), e.g.
+            ``{"bilstm": 0.5}``. Default None (``sparsity`` for every layer).
         learning_rate: Default None: a tenth of the run's rate, held constant (as `finetune`).
         overrides: more recipe overrides, ``["section.key=value", ...]``; they win
             over the pruning settings above (e.g. ``prune.frequency=20``). Default None.
@@ -62,11 +70,16 @@ def prune_run(run_dir: str, *, out_dir: str, sparsity: float = 0.9, epochs: int 
         data = load_recipe(recipe_path)["data"]
     except RecipeError as e:
         raise RunFolderError(f"{recipe_path}: the run's recipe cannot be used ({e})") from None
+    if data["format"] != "label_text":  # a tagger, a language model, a pair run: refused before anything is read
+        raise RecipeError([f"'prune.enabled' does not apply to data.format = {data['format']!r} ({recipe_path}): "
+                           "pruning is wired into the single-text classifier only so far"], "textrecipes prune")
     end = epochs - 1  # the target is reached as epoch end-1 ends (epochs count from 0)
-    prune = {"enabled": True, "target_sparsity": sparsity, "start_epoch": 0, "end_epoch": end}
+    prune = {"enabled": True, "target_sparsity": sparsity, "start_epoch": 0, "end_epoch": end, "structured": structured}
     if layers is not None:
         prune["layers"] = list(layers)
     given = [f"prune.{k}={_toml(v)}" for k, v in prune.items()]
+    if targets:  # one inline table: one override a layer would each replace the table
+        given.append("prune.targets={" + ", ".join(f"{_toml(str(k))} = {_toml(v)}" for k, v in targets.items()) + "}")
     given += [f"callbacks.early_stopping.start_from_epoch={end - 1}",  # best epochs only at the target
               f"data.max_train_examples={data['max_train_examples']}"]
     return finetune(run_dir, data["train"], out_dir=out_dir, validation=data["validation"] or None,
@@ -77,6 +90,8 @@ def prune_run(run_dir: str, *, out_dir: str, sparsity: float = 0.9, epochs: int 
 def _toml(value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a TOML basic string
     if isinstance(value, list):
         return "[" + ", ".join(f'"{v}"' for v in value) + "]"
     return repr(value)
