@@ -266,3 +266,19 @@ def test_a_resumed_run_folder_loses_the_half_written_files_of_the_killed_run(tmp
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(os.stat(tmp_path / "export").st_mode) == 0o777 & ~mask
+
+
+def test_a_run_killed_before_its_marker_was_in_place_leaves_a_folder_the_next_run_takes(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK).write_text("pid 1 since then")  # the lock comes first, then the marker, written atomically
+    (run_dir / f".{MARKER}.x8k2.tmp").write_text('{"textrec')
+    prepare_run_dir(str(run_dir), overwrite=False).release()
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
+    (run_dir / MARKER).unlink()
+    prepare_run_dir(str(run_dir), overwrite=False).release()  # the lock alone
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / ".draft.tmp").write_text("the user's")  # any other temporary name is not ours
+    with pytest.raises(RunFolderError, match="not a textrecipes run folder"):
+        prepare_run_dir(str(tmp_path / "mine"), overwrite=True)

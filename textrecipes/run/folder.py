@@ -163,6 +163,8 @@ def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise RunFolderError(f"{run_dir} is a file, not a folder; name a new folder for the run")
     entries = os.listdir(run_dir) if os.path.isdir(run_dir) else []
+    if all(e == LOCK or e.startswith(f".{MARKER}.") and e.endswith(".tmp") for e in entries):
+        entries = []  # a run killed before its marker was in place: the folder is new
     if entries and not (MARKER in entries or _is_legacy_run(run_dir, entries)):
         raise RunFolderError(
             f"{run_dir} is not empty and is not a textrecipes run folder (no {MARKER}); textrecipes never writes "
