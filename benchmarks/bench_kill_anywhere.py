@@ -294,7 +294,7 @@ def describe(moment: dict) -> str:
 
 
 def run_trials(folder: str, moments: list, epochs: int = 3, lines: int = 300, first_run: bool = True,
-               log=print) -> list:
+               log=lambda row: print(json.dumps(row), flush=True)) -> list:
     """Kills the command at each moment, reruns it, checks; one row per moment.
 
     With ``first_run`` an uninterrupted run comes first, so that every trial
@@ -335,7 +335,7 @@ def run_trials(folder: str, moments: list, epochs: int = 3, lines: int = 300, fi
                "accuracy": accuracy, "problems": problems, "seconds": round(time.time() - started, 1),
                "kill_stderr": killed["stderr"][-500:] if not killed["killed"] else ""}
         rows.append(row)
-        log(json.dumps(row))
+        log(row)
     return rows
 
 
