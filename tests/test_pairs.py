@@ -214,3 +214,24 @@ def test_keys_that_do_not_apply_to_pairs_are_recipe_errors(tmp_path):
     with pytest.raises(RecipeError, match="'data.text_first' does not apply"):
         train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
     assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_pair_predictor_verifies_the_exports_before_loading(pair_run, tmp_path):
+    import shutil
+
+    from textrecipes.export.metadata import RunFolderError
+    from textrecipes.export.predictors import PairPredictor, load_predictor
+
+    copy = tmp_path / "copy"
+    shutil.copytree(pair_run, copy)
+    want = PairPredictor(copy).predict_proba(FIXED)
+    np.testing.assert_allclose(PairPredictor(copy, verify=True).predict_proba(FIXED), want, atol=1e-6)
+    assert isinstance(load_predictor(copy / "model.keras", verify=True), PairPredictor)
+    with open(copy / "saved_model" / "saved_model.pb", "ab") as f:
+        f.write(b"\0")  # one byte more: the graph is no longer the one the card vouches for
+    for path in (copy, copy / "saved_model"):
+        with pytest.raises(RunFolderError, match=r"saved_model\.pb: sha256 differs"):
+            PairPredictor(path, verify=True)
+        with pytest.raises(RunFolderError, match=r"saved_model\.pb: sha256 differs"):
+            load_predictor(path, verify=True)
+    PairPredictor(copy / "model.keras", verify=True)  # the .keras file is untouched

@@ -79,3 +79,33 @@ def test_plots_leave_the_users_matplotlib_backend_alone(tmp_path):
     plot_confusion_matrix([[5, 1], [2, 7]], ["neg", "pos"], str(tmp_path / "cm.png"))
     assert matplotlib.get_backend() == "svg"
     assert (tmp_path / "curves.png").read_bytes()[:4] == b"\x89PNG" and (tmp_path / "cm.png").stat().st_size > 1000
+
+
+def test_a_many_class_report_lists_the_50_largest_and_points_to_per_class_tsv(tmp_path):
+    from textrecipes.evaluation.metrics import MATRIX_MAX_LABELS
+    from textrecipes.workflows.train import train
+
+    rng = np.random.default_rng(0)
+    k = 80
+    counts = [12 if i < 10 else 4 for i in range(k)]  # ten classes clearly larger than the rest
+
+    def lines(scale):
+        rows = [f"c{i:02d}\tword{i} token{i} text {j}\n" for i in range(k) for j in range(max(1, counts[i] * scale // 4))]
+        return [rows[i] for i in rng.permutation(len(rows))]
+
+    for name, scale in (("train", 4), ("test", 4)):
+        (tmp_path / f"{name}.tsv").write_text("".join(lines(scale)), encoding="utf-8")
+    recipe = {"data": {"train": str(tmp_path / "train.tsv"), "test": str(tmp_path / "test.tsv")},
+              "model": {"embedding_dim": 4, "units": 4, "ngram_buckets": 0}, "train": {"epochs": 1},
+              "evaluate": {"baseline": False}, "export": {"saved_model": False},
+              "callbacks": {"backup": False, "checkpoint": False}}
+    result = train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    md = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    shown = [line.split(" | ")[0][2:] for line in md.splitlines() if line.startswith("| c")]
+    assert len(shown) == MATRIX_MAX_LABELS and {f"c{i:02d}" for i in range(10)} <= set(shown)
+    assert page.count("<tr><td>c") == MATRIX_MAX_LABELS
+    note = f"The {MATRIX_MAX_LABELS} largest of {k} classes are shown; the other {k - MATRIX_MAX_LABELS} are in per_class.tsv"
+    assert note in md and note in page
+    per_class = (tmp_path / "run" / "per_class.tsv").read_text(encoding="utf-8").splitlines()
+    assert len(per_class) == k + 1 and len(result.labels) == k

@@ -11,7 +11,7 @@ from conftest import ROOT, SAMPLES
 from textrecipes.recipe.loading import RecipeError, load_recipe
 from textrecipes.run.folder import LOCK, MARKER, RunLock, is_run_folder, prepare_run_dir
 from textrecipes.export.metadata import RunFolderError
-from textrecipes.data.atomic import atomic_write
+from textrecipes.data.atomic import atomic_folder, atomic_write
 
 TRAIN = os.path.join(SAMPLES, "label_text.tsv")
 
@@ -219,3 +219,66 @@ def test_a_diverging_run_stops_with_advice_and_exports_nothing(tmp_path):
         train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
     left = set(os.listdir(tmp_path / "run"))
     assert not left & {"metrics.json", "model.keras", "saved_model", "model_card.json"}, left
+
+
+def test_a_kill_while_overwrite_empties_a_finished_run_leaves_a_folder_that_is_ours_and_not_finished(tmp_path,
+                                                                                                    monkeypatch):
+    run_dir = tmp_path / "run"
+    prepare_run_dir(str(run_dir), overwrite=False).release()
+    for name in ("metrics.json", "history.csv", "report.md", "recipe.toml"):
+        (run_dir / name).write_text("x")
+    (run_dir / "saved_model").mkdir()
+    removed = []
+
+    def dies_on_the_second(path, *a, **k):
+        if removed:
+            raise KeyboardInterrupt  # the process is killed here
+        removed.append(os.path.basename(path))
+        os.unlink(path)
+
+    monkeypatch.setattr(os, "remove", dies_on_the_second)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_run_dir(str(run_dir), overwrite=True)
+    monkeypatch.undo()
+    assert removed == ["metrics.json"]  # the "finished" signal goes first...
+    assert is_run_folder(str(run_dir)) and (run_dir / MARKER).exists()  # ...and the marker never
+    prepare_run_dir(str(run_dir), overwrite=False).release()  # so the same command goes on, without --overwrite
+
+
+def test_a_resumed_run_folder_loses_the_half_written_files_of_the_killed_run(tmp_path):
+    import stat
+
+    run_dir = tmp_path / "run"
+    prepare_run_dir(str(run_dir), overwrite=False).release()
+    (run_dir / "backup").mkdir()
+    (run_dir / "backup" / "epoch-0001.weights.h5").write_text("complete")
+    leftovers = [".metrics.json.k2j4x.tmp", ".model.partial.keras", "backup/epoch-0002.partial.weights.h5",
+                 ".saved_model.ab12.partial/variables/x"]
+    for name in leftovers:
+        (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        (run_dir / name).write_text("half")
+    (run_dir / "history.csv").write_text("epoch,loss\n0,1.0\n")
+    prepare_run_dir(str(run_dir), overwrite=False).release()
+    left = sorted(os.path.relpath(os.path.join(b, f), run_dir) for b, _, fs in os.walk(run_dir) for f in fs)
+    assert left == sorted([MARKER, LOCK, "backup/epoch-0001.weights.h5", "history.csv"]), left
+    with atomic_folder(str(tmp_path / "export")) as tmp:  # an exported folder is not private to its owner
+        open(os.path.join(tmp, "a"), "w").close()
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(os.stat(tmp_path / "export").st_mode) == 0o777 & ~mask
+
+
+def test_a_run_killed_before_its_marker_was_in_place_leaves_a_folder_the_next_run_takes(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / LOCK).write_text("pid 1 since then")  # the lock comes first, then the marker, written atomically
+    (run_dir / f".{MARKER}.x8k2.tmp").write_text('{"textrec')
+    prepare_run_dir(str(run_dir), overwrite=False).release()
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
+    (run_dir / MARKER).unlink()
+    prepare_run_dir(str(run_dir), overwrite=False).release()  # the lock alone
+    assert sorted(os.listdir(run_dir)) == [MARKER, LOCK]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / ".draft.tmp").write_text("the user's")  # any other temporary name is not ours
+    with pytest.raises(RunFolderError, match="not a textrecipes run folder"):
+        prepare_run_dir(str(tmp_path / "mine"), overwrite=True)

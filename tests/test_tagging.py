@@ -216,3 +216,22 @@ def test_cli_derive_writes_conll_the_reader_accepts(tmp_path, capsys):
     assert len(ds.records) == 580 and not ds.report.skipped.get("wrong column count")
     tags = {t for s in ds.records for t in s.tags}
     assert tags == {"O", "B-PER", "I-PER", "B-NAME", "I-NAME"}
+
+
+def test_tagger_verifies_the_exports_before_loading(tag_run, tmp_path):
+    import shutil
+
+    from textrecipes.export.metadata import RunFolderError
+    from textrecipes.export.predictors import Tagger, load_predictor
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tag_run, copy)
+    assert Tagger(copy, verify=True).tag(FIXED) == Tagger(tag_run).tag(FIXED)
+    assert isinstance(load_predictor(copy, verify=True), Tagger)
+    with open(copy / "model.keras", "ab") as f:
+        f.write(b"\0")
+    with pytest.raises(RunFolderError, match=r"model\.keras: sha256 differs"):
+        Tagger(copy / "model.keras", verify=True)
+    with pytest.raises(RunFolderError, match=r"model\.keras: sha256 differs"):
+        Tagger(copy, verify=True)  # a run folder: every export is checked, the one loaded or not
+    Tagger(copy / "saved_model", verify=True)  # the SavedModel alone, its card inside, is intact

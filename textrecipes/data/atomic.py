@@ -87,6 +87,7 @@ def atomic_folder(path: str, overwrite: bool = False):
         if entry.startswith(f".{name}.") and entry.endswith(".partial"):
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
     tmp = tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private (0700); the export is an ordinary folder
     try:
         yield tmp
         if os.path.isdir(path) and not os.path.islink(path):

@@ -13,6 +13,8 @@ import sys
 import numpy as np
 from keras import ops
 
+from textrecipes.data.atomic import atomic_write
+
 
 def plot_learning_curves(history: dict, path: str) -> None:
     """Writes loss and every metric per epoch, training and validation, to a PNG.
@@ -86,7 +88,9 @@ def save_figure(fig, path) -> str:
     folder = os.path.dirname(os.fspath(path))
     if folder:
         os.makedirs(folder, exist_ok=True)
-    fig.savefig(path, dpi=100)
+    # Through a temporary file: a run killed mid-write leaves the old plot or none, never half a PNG.
+    with atomic_write(os.fspath(path), "wb") as f:
+        fig.savefig(f, dpi=100, format=os.path.splitext(os.fspath(path))[1][1:] or "png")
     if "matplotlib.pyplot" in sys.modules:  # a figure made with pyplot: let pyplot forget it
         sys.modules["matplotlib.pyplot"].close(fig)
     return path

@@ -21,7 +21,9 @@ import os
 
 import numpy as np
 
+from textrecipes.data.atomic import atomic_write
 from textrecipes.evaluation.baseline import report_sentence
+from textrecipes.evaluation.metrics import MATRIX_MAX_LABELS
 from textrecipes.evaluation.plots import plot_confusion_matrix
 from textrecipes.export.metadata import RunFolderError, read_json
 
@@ -135,7 +137,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, e
     if "confusion_matrix" in final:
         cm_path = plot_confusion_matrix(final["confusion_matrix"], labels, os.path.join(run_dir, "confusion_matrix.png"))
     worst = top_losses(*predictions, labels, task, k=k) if predictions is not None and len(predictions[0]) else []
-    with open(os.path.join(run_dir, "top_losses.json"), "w", encoding="utf-8") as f:
+    with atomic_write(os.path.join(run_dir, "top_losses.json")) as f:
         json.dump(worst, f, indent=2, ensure_ascii=False)
 
     title = f"Run report: {meta.get('recipe', os.path.basename(os.path.abspath(run_dir)))}"
@@ -145,13 +147,15 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, e
     summary += report_sentence(metrics, split_name)
     if meta.get("format") == "pairs":
         summary += f"; text pairs ({', '.join(meta.get('inputs', ['text_a', 'text_b']))})"
-    per_class = [(n, final["per_class"][n]) for n in labels]
+    per_class, left_out = _largest_classes(labels, final["per_class"])
     images = _images(run_dir)
 
     md = [f"# {title}", "", summary, "", f"## Per-class metrics ({split_name})", "",
           "| label | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     md += [f"| {_md_cell(n)} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1-score']:.4f} | {int(c['support'])} |"
            for n, c in per_class]
+    if left_out:
+        md += ["", left_out]
     for name, file in images:
         md += ["", f"## {name}", "", f"![{name}]({file})"]
     md += ["", f"## Most confidently wrong {examples_from} examples (top {len(worst)})", ""]
@@ -162,7 +166,7 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, e
     else:
         md.append("(none: no validation split, or no validation example was misclassified)")
     md_path = os.path.join(run_dir, "report.md")
-    with open(md_path, "w", encoding="utf-8") as f:
+    with atomic_write(md_path) as f:
         f.write("\n".join(md) + "\n")
 
     e = html.escape
@@ -170,6 +174,8 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, e
                    f"<td>{c['f1-score']:.4f}</td><td>{int(c['support'])}</td></tr>" for n, c in per_class)
     parts = [f"<h1>{e(title)}</h1>", f"<p>{e(summary)}</p>", f"<h2>Per-class metrics ({split_name})</h2>",
              "<table><tr><th>label</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>" + rows + "</table>"]
+    if left_out:
+        parts.append(f"<p>{e(left_out)}</p>")
     for name, file in images:
         with open(os.path.join(run_dir, file), "rb") as f:
             data = base64.b64encode(f.read()).decode("ascii")
@@ -186,6 +192,20 @@ def write_report(run_dir: str, *, k: int = 10, predictions=None, metrics=None, e
     return {"markdown": md_path, "html": html_path, "confusion_matrix": cm_path, "top_losses": worst}
 
 
+def _largest_classes(labels, per_class: dict) -> tuple[list, str]:
+    """The per-class rows a report shows: every class up to `MATRIX_MAX_LABELS`, else the largest; and a note.
+
+    The note (empty when nothing is left out) says how many classes are not
+    shown and where the whole table is (per_class.tsv, metrics.json).
+    """
+    rows = [(n, per_class[n]) for n in labels]
+    if len(rows) <= MATRIX_MAX_LABELS:
+        return rows, ""
+    rows = sorted(rows, key=lambda row: (-row[1]["support"], row[0]))[:MATRIX_MAX_LABELS]
+    return rows, (f"The {MATRIX_MAX_LABELS} largest of {len(labels)} classes are shown; the other "
+                  f"{len(labels) - MATRIX_MAX_LABELS} are in per_class.tsv (every class) and metrics.json.")
+
+
 def _images(run_dir: str) -> list:
     """(title, file) of the run's plots that exist, in report order."""
     return [(name, file) for name, file in (("Confusion matrix", "confusion_matrix.png"),
@@ -196,7 +216,7 @@ def _images(run_dir: str) -> list:
 
 def _write_html(run_dir: str, title: str, parts: list) -> str:
     html_path = os.path.join(run_dir, "report.html")
-    with open(html_path, "w", encoding="utf-8") as f:
+    with atomic_write(html_path) as f:
         f.write("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>" + html.escape(title) + "</title><style>"
                 "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}"
                 "</style></head><body>" + "\n".join(parts) + "</body></html>\n")
@@ -247,6 +267,6 @@ def _write_tagging_report(run_dir: str, meta: dict, metrics: dict, split_name: s
             data = base64.b64encode(f.read()).decode("ascii")
         parts.append(f"<h2>{e(name)}</h2><img alt=\"{e(name)}\" src=\"data:image/png;base64,{data}\">")
     md_path = os.path.join(run_dir, "report.md")
-    with open(md_path, "w", encoding="utf-8") as f:
+    with atomic_write(md_path) as f:
         f.write("\n".join(md) + "\n")
     return {"markdown": md_path, "html": _write_html(run_dir, title, parts), "confusion_matrix": None, "top_losses": []}

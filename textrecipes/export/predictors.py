@@ -315,9 +315,12 @@ class PairPredictor(Predictor):
 
     Args:
         path: as for `Predictor`.
+        meta: as for `Predictor` (a ``.tflite`` file only). Default None.
+        verify: check every exported file against the sha256 sums in the run's
+            ``model_card.json`` before loading anything, as for `Predictor`. Default False.
 
     Example:
-        >>> p = PairPredictor("runs/pairs_lstm")  # doctest: +SKIP
+        >>> p = PairPredictor("runs/pairs_lstm", verify=True)  # doctest: +SKIP
         >>> p.predict([("What is the capital of France?", "Paris is.")])  # doctest: +SKIP
         [('yes', 0.81)]
     """
@@ -378,16 +381,21 @@ class Tagger:
 
     Args:
         path: a run folder, its ``saved_model/`` or its ``model.keras``.
+        verify: check every exported file against the sha256 sums in the run's
+            ``model_card.json`` before loading anything (`textrecipes.export.verify`);
+            a `RunFolderError` names a file that differs. Default False.
 
     Example:
-        >>> Tagger("runs/conll_bilstm").tag(["-- Dennis Ritchie"])  # doctest: +SKIP
+        >>> Tagger("runs/conll_bilstm", verify=True).tag(["-- Dennis Ritchie"])  # doctest: +SKIP
         [[('--', 'O'), ('Dennis', 'B-PER'), ('Ritchie', 'I-PER')]]
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, verify: bool = False):
         path = os.fspath(path)
         if not os.path.exists(path):
             raise RunFolderError(f"{path}: no such run folder, SavedModel or .keras file")
+        if verify:  # before anything is loaded: a SavedModel's graph is code
+            verify_exports(path)
         if os.path.isdir(os.path.join(path, "saved_model")):
             path = os.path.join(path, "saved_model")
         self.path = path
@@ -453,7 +461,7 @@ def _export_format(path: str):
     return None
 
 
-def load_predictor(path):
+def load_predictor(path, verify: bool = False):
     """The predictor for whatever ``path`` holds: a `Tagger`, a `PairPredictor` or a `Predictor`.
 
     It reads the metadata beside the model (``labels.json``, the SavedModel's
@@ -462,12 +470,15 @@ def load_predictor(path):
 
     Args:
         path: a run folder, a SavedModel folder, a ``.keras`` file or a ``.tflite`` file.
+        verify: check the exported files against the sha256 sums in the run's
+            ``model_card.json`` before loading anything (`textrecipes.export.verify`). Default False.
 
     Returns:
         The loaded predictor.
 
     Raises:
-        RunFolderError: ``path`` is missing, a language-model folder, or its files are broken.
+        RunFolderError: ``path`` is missing, a language-model folder, or its files are broken
+            (or, with ``verify``, differ from the card's sums).
 
     Example:
         >>> p = load_predictor("runs/sentiment_lstm")  # doctest: +SKIP
@@ -478,4 +489,4 @@ def load_predictor(path):
     if not os.path.exists(path):
         raise RunFolderError(f"{path}: no such run folder, SavedModel, .keras or .tflite file")
     fmt = _export_format(path)
-    return {"conll": Tagger, "pairs": PairPredictor}.get(fmt, Predictor)(path)
+    return {"conll": Tagger, "pairs": PairPredictor}.get(fmt, Predictor)(path, verify=verify)

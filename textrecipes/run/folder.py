@@ -163,6 +163,8 @@ def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished
     if os.path.lexists(run_dir) and not os.path.isdir(run_dir):
         raise RunFolderError(f"{run_dir} is a file, not a folder; name a new folder for the run")
     entries = os.listdir(run_dir) if os.path.isdir(run_dir) else []
+    if all(e == LOCK or e.startswith(f".{MARKER}.") and e.endswith(".tmp") for e in entries):
+        entries = []  # a run killed before its marker was in place: the folder is new
     if entries and not (MARKER in entries or _is_legacy_run(run_dir, entries)):
         raise RunFolderError(
             f"{run_dir} is not empty and is not a textrecipes run folder (no {MARKER}); textrecipes never writes "
@@ -181,6 +183,7 @@ def prepare_run_dir(run_dir: str, overwrite: bool, kind: str = "train", finished
             entries = []
         if MARKER not in entries:
             write_marker(run_dir, kind, recipe)
+        remove_leftovers(run_dir)  # an interrupted run's half-written files: the run that resumes writes them anew
     except BaseException:
         lock.release()
         raise
@@ -277,11 +280,49 @@ class RunLock:
         self.release()
 
 
+def is_leftover(name: str) -> bool:
+    """Whether ``name`` is a temporary file or folder our atomic writes use (left only by a killed run).
+
+    Example:
+        >>> is_leftover(".metrics.json.k2j4.tmp"), is_leftover("epoch-0002.partial.weights.h5"), is_leftover("a.tmp")
+        (True, True, False)
+    """
+    return (name.startswith(".") and name.endswith((".tmp", ".partial", ".partial.keras"))
+            or name.endswith(".partial.weights.h5"))
+
+
+def remove_leftovers(run_dir: str) -> list[str]:
+    """Removes what a killed run left half-written in its folder (`is_leftover` names); returns them, relative.
+
+    Example:
+        >>> import tempfile
+        >>> remove_leftovers(tempfile.mkdtemp())
+        []
+    """
+    removed = []
+    for base, dirs, files in os.walk(run_dir):
+        for name in [d for d in dirs if is_leftover(d)]:
+            shutil.rmtree(os.path.join(base, name), ignore_errors=True)
+            dirs.remove(name)
+            removed.append(os.path.relpath(os.path.join(base, name), run_dir))
+        for name in files:
+            if is_leftover(name):
+                os.remove(os.path.join(base, name))
+                removed.append(os.path.relpath(os.path.join(base, name), run_dir))
+    return removed
+
+
 def _empty(run_dir: str) -> None:
-    """Removes everything inside a run folder (checked as ours by the caller), keeping the folder."""
-    for entry in os.listdir(run_dir):
-        if entry == LOCK:
-            continue  # held by this run
+    """Removes everything inside a run folder (checked as ours by the caller) but its marker and lock.
+
+    ``metrics.json`` goes first and the marker stays (the caller rewrites it,
+    atomically): a process killed halfway leaves a folder that is still ours
+    and no longer looks finished, so the same command starts it again.
+    """
+    entries = sorted(os.listdir(run_dir), key=lambda e: e != FINISHED)
+    for entry in entries:
+        if entry in (LOCK, MARKER):
+            continue  # the lock is held by this run; the marker is replaced, never removed
         path = os.path.join(run_dir, entry)
         if os.path.isdir(path) and not os.path.islink(path):
             shutil.rmtree(path)

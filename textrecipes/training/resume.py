@@ -18,6 +18,7 @@ import threading
 import keras
 import tensorflow as tf
 
+from textrecipes.data.atomic import atomic_write
 from textrecipes.training.distribute import is_multi_worker
 
 BACKUP_FILE = "epoch-{epoch:04d}.weights.h5"  # the state after that many epochs, written atomically
@@ -135,7 +136,7 @@ def trim_history(csv_path: str, epochs: int) -> int:
     if not rows:
         return 0
     kept = rows[: epochs + 1]
-    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(csv_path, newline="") as f:  # a kill here must not cut the epochs that are kept
         csv.writer(f).writerows(kept)
     return len(kept) - 1
 
