@@ -42,12 +42,13 @@ from textrecipes.data.readers import BAD_LINE_MODES, MAX_LINE_BYTES
 from textrecipes.data.records import DataError, ReadReport
 from textrecipes.text.tokenization import tokenize_tf
 
-__all__ = ["STREAMING_AUTO_BYTES", "SPLIT_IDS", "StreamCounts", "data_files", "use_streaming", "split_ids",
+__all__ = ["STREAMING", "STREAMING_AUTO_BYTES", "SPLIT_IDS", "StreamCounts", "data_files", "use_streaming", "split_ids",
            "count_splits", "split_stream", "worker_share"]
 
 # data.streaming = "auto" streams above this many bytes of data files. Measured (a 30.6 MB, 200k-line TSV):
 # the in-memory path's records, texts and token lists add 473 MB of RSS, 15x the file, so 200 MB ≈ 3 GB.
 STREAMING_AUTO_BYTES = 200_000_000
+STREAMING = ("auto", True, False)  # data.streaming
 SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 HASH_BUCKETS = 1 << 24  # split fractions are resolved to 1/16,777,216
 BATCH_LINES = 4096  # lines parsed per TensorFlow call
@@ -188,6 +189,7 @@ class StreamCounts:
         worker_examples: training examples each worker streams (one entry without workers).
         worker_lines: lines each worker reads of the training files.
         sharding: "none", "file" or "line".
+        pruned: the token counter was pruned (the vocabulary's tail counts are then approximate).
 
     Example:
         >>> counts = count_splits(["data/samples/label_text.tsv"], seed=0, validation=0.1, test=0.1)
@@ -201,6 +203,7 @@ class StreamCounts:
     worker_examples: list
     worker_lines: list
     sharding: str = "none"
+    pruned: bool = False
 
     def sizes(self) -> dict:
         """``{"train": n, "validation": n, "test": n}``: examples of each split."""
@@ -229,7 +232,7 @@ class _Scan:
         self.options = dict(header=header, text_first=text_first, max_line_bytes=max_line_bytes)
         self.seed, self.validation, self.test = seed, validation, test
         self.mode, self.tokenizer, self.workers = on_bad_lines, tokenizer, max(int(workers), 1)
-        self.max_counter_size, self.floor = max_counter_size, 0
+        self.max_counter_size, self.floor, self.pruned = max_counter_size, 0, False
         self.reports, self.label_counts = [], {name: collections.Counter() for name in SPLIT_IDS}
         self.tokens: collections.Counter = collections.Counter()
         self.worker_examples = [0] * self.workers
@@ -329,7 +332,7 @@ class _Scan:
             threshold = max(self.floor + 1, int(np.sort(values)[::-1][self.max_counter_size // 2]))
             for token in [t for t, c in self.tokens.items() if c <= threshold]:
                 del self.tokens[token]
-            self.floor = threshold
+            self.floor, self.pruned = threshold, True
 
 
 def count_splits(
@@ -402,7 +405,7 @@ def count_splits(
         for path in files:
             scan.file(path, split, names, batch_lines=batch_lines)
     return StreamCounts(scan.reports, names, {k: v for k, v in scan.label_counts.items()}, scan.tokens,
-                        scan.worker_examples, scan.worker_lines, worker_share(train_files, workers))
+                        scan.worker_examples, scan.worker_lines, worker_share(train_files, workers), scan.pruned)
 
 
 def split_stream(

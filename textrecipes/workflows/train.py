@@ -19,6 +19,7 @@ from textrecipes.run.numbered import numbered_run_dir
 from textrecipes.tasks.classification import ClassificationTask
 from textrecipes.tasks.language_model import LanguageModelTask
 from textrecipes.tasks.pairs import PairsTask
+from textrecipes.tasks.streaming import StreamingClassificationTask, streams
 from textrecipes.tasks.tagging import TaggingTask
 from textrecipes.workflows.memory import memory_splits
 
@@ -35,6 +36,8 @@ def task_for(cfg: Mapping):
         >>> type(task_for(load_recipe({"data": {"train": "data/samples/label_text.tsv"}}))).__name__
         'ClassificationTask'
     """
+    if cfg["data"]["format"] == "label_text" and streams(cfg):
+        return StreamingClassificationTask(cfg)
     return TASKS[cfg["data"]["format"]](cfg)
 
 
