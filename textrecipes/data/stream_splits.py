@@ -247,7 +247,7 @@ class _Scan:
             return self.steps[cache]
         workers, table = self.workers, _label_table(labels) if labels else None
 
-        @tf.function
+        @tf.function(reduce_retracing=True)  # the last batch of each file is shorter
         def step(numbers, lines, offset):
             hashed, texts, labels, _, code, columns = _parse(numbers, lines, table=table, **self.options)
             if split is None:
