@@ -145,13 +145,13 @@ def recipe(train_path, **data):
 
 
 def test_a_streamed_run_trains_and_its_export_reloads_with_the_same_predictions(tmp_path):
-    path = separable(tmp_path / "train.tsv", 2000, bad_every=400)
+    path = separable(tmp_path / "train.tsv", 1500, bad_every=300)
     result = train(recipe(path, on_bad_lines="skip", labels=["neg", "pos"]), run_dir=str(tmp_path / "run"), verbose=0)
     assert result.metrics["accuracy"] > 0.8  # chance is 0.5
     metrics = json.load(open(os.path.join(result.run_dir, "metrics.json")))
     assert metrics["data"][0]["skipped"] == {"wrong column count": 2, "empty text": 1, "empty label": 1,
                                              "label not in the label set": 1}
-    assert sum(metrics["splits"].values()) == metrics["data"][0]["kept"] == 2000
+    assert sum(metrics["splits"].values()) == metrics["data"][0]["kept"] == 1500
     streamed = metrics["streaming"]
     assert {k: sum(v.values()) for k, v in streamed["label_counts"].items()} == metrics["splits"]
     assert metrics["export_check"]["max_abs_diff"] < 1e-5
@@ -162,31 +162,36 @@ def test_a_streamed_run_trains_and_its_export_reloads_with_the_same_predictions(
                                atol=1e-5)
 
 
-class _StopAfter(keras.callbacks.Callback):
-    def __init__(self, epoch):
+class _Epochs(keras.callbacks.Callback):
+    """Records the epochs fit begins; raises KeyboardInterrupt (as Ctrl-C) at the start of ``stop_at``."""
+
+    def __init__(self, seen, stop_at=None):
         super().__init__()
-        self.epoch = epoch
+        self.seen, self.stop_at = seen, stop_at
 
     def on_epoch_begin(self, epoch, logs=None):
-        if epoch == self.epoch:
+        if epoch == self.stop_at:
             raise KeyboardInterrupt
+        self.seen.append(epoch)
 
 
-class _Interrupted(StreamingClassificationTask):
-    def fit_options(self, model):
-        options = super().fit_options(model)
-        return {**options, "extra_callbacks": [*options["extra_callbacks"], _StopAfter(2)]}
+def _watched(seen, stop_at=None):
+    class Watched(StreamingClassificationTask):
+        def fit_options(self, model):
+            options = super().fit_options(model)
+            return {**options, "extra_callbacks": [*options["extra_callbacks"], _Epochs(seen, stop_at)]}
+    return Watched
 
 
 def test_an_interrupted_streamed_run_resumes_from_its_backup(tmp_path):
-    path = separable(tmp_path / "train.tsv", 1200)
+    path = separable(tmp_path / "train.tsv", 800)
     cfg = load_recipe(recipe(path, validation_split=0.2, test_split=0.0))
-    run_dir = str(tmp_path / "run")
+    run_dir, first, second = str(tmp_path / "run"), [], []
     with pytest.raises(KeyboardInterrupt):
-        run(_Interrupted(cfg), cfg, run_dir=run_dir, verbose=0)
-    assert not os.path.exists(os.path.join(run_dir, "metrics.json"))
-    result = run(StreamingClassificationTask(cfg), cfg, run_dir=run_dir, verbose=0)
-    assert len(result.history["loss"]) == 3
+        run(_watched(first, stop_at=2)(cfg), cfg, run_dir=run_dir, verbose=0)
+    assert first == [0, 1] and not os.path.exists(os.path.join(run_dir, "metrics.json"))
+    result = run(_watched(second)(cfg), cfg, run_dir=run_dir, verbose=0)
+    assert second == [2]  # only the epoch the backup did not hold
     with open(os.path.join(run_dir, "history.csv")) as f:
         assert [line.split(",")[0] for line in f.readlines()[1:]] == ["0", "1", "2"]
-    assert result.metrics["accuracy"] > 0.8
+    assert len(result.history["loss"]) == 3 and result.metrics["accuracy"] > 0.8
