@@ -195,3 +195,58 @@ def test_an_interrupted_streamed_run_resumes_from_its_backup(tmp_path):
     with open(os.path.join(run_dir, "history.csv")) as f:
         assert [line.split(",")[0] for line in f.readlines()[1:]] == ["0", "1", "2"]
     assert len(result.history["loss"]) == 3 and result.metrics["accuracy"] > 0.8
+
+
+WORKER = """
+import sys
+import numpy as np
+from textrecipes.workflows.train import train
+files, run_dir, out = sys.argv[1].split(","), sys.argv[2], sys.argv[3]
+r = train({"data": {"train": files, "streaming": True, "validation_split": 0.2, "test_split": 0.0},
+           "model": {"name": "fasttext", "embedding_dim": 8, "ngram_buckets": 512, "ngram_dim": 4},
+           "train": {"epochs": 2, "batch_size": 16, "strategy": "multi_worker", "bucket": False},
+           "export": {"saved_model": False}}, run_dir=run_dir, verbose=2)
+np.savez(out, *r.model.get_weights())
+"""
+
+
+def _free_ports(n):
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.parametrize("shards", [2, 1], ids=["file", "line"])
+def test_two_workers_each_read_their_share_and_finish_with_the_same_weights(tmp_path, shards):
+    import subprocess
+    import sys
+    from conftest import ROOT
+    files = [separable(tmp_path / f"part-{i}.tsv", 400 // shards, seed=i) for i in range(shards)]
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, ",".join(files), str(tmp_path / "run"),
+                               str(tmp_path / f"w{i}.npz")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              env={**env, "TF_CONFIG": json.dumps({"cluster": cluster,
+                                                                   "task": {"type": "worker", "index": i}})},
+                              text=True) for i in range(2)]
+    outputs = []
+    try:
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, out in zip(procs, outputs):
+        assert p.returncode == 0, out[-4000:]
+    w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
+    for key in w0.files:
+        np.testing.assert_allclose(w0[key], w1[key], atol=1e-6)
+    streamed = json.load(open(tmp_path / "run" / "metrics.json"))["streaming"]
+    assert streamed["sharding"] == ("file" if shards == 2 else "line") and streamed["workers"] == 2
+    assert streamed["lines_read_per_worker"] == [200, 200]
+    steps = -(-min(streamed["train_examples_per_worker"]) // 16)  # 16 examples a worker a step (global batch 32)
+    assert f"{steps}/{steps}" in outputs[0] and f"{steps}/{steps}" in outputs[1]

@@ -264,8 +264,9 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
     log.info(f"strategy: {type(strategy).__name__}, {strategy.num_replicas_in_sync} replica(s); "
              f"global batch {batch_size}")
     train_ds, eval_ds = task.datasets(splits, batch_size)
-    if distribute.is_multi_worker(strategy) and not getattr(task, "shards_input", False):  # a streamed task reads its share
-        train_ds = distribute.data_sharded(train_ds)
+    if distribute.is_multi_worker(strategy):
+        if not getattr(task, "shards_input", False):  # a streamed task's workers read only their share
+            train_ds = distribute.data_sharded(train_ds)
         eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
 
     # 4. The model, its schedule and optimizer, under the strategy.

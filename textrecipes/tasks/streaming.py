@@ -88,16 +88,18 @@ class StreamSplits:
     Args:
         counts: the `textrecipes.data.stream_splits.StreamCounts`.
         files: split name → files (`split_files`).
-        train_examples: training examples per epoch for this worker (``max_train_examples`` applied).
+        train_examples: training examples per epoch of each worker (``max_train_examples`` applied).
+        workers: the workers sharing the training files. Default 1.
     """
 
-    def __init__(self, counts, files: Mapping, train_examples: int):
-        self.counts, self.files, self.train_examples = counts, dict(files), train_examples
+    def __init__(self, counts, files: Mapping, train_examples: int, workers: int = 1):
+        self.counts, self.files, self.train_examples, self.workers = counts, dict(files), train_examples, workers
         self.reports = counts.reports
         self.duplicates = {}  # finding duplicates needs every training input in memory: not counted
 
     def sizes(self) -> dict:
-        return {**self.counts.sizes(), "train": self.train_examples}
+        """Examples of each split; train: those an epoch trains on, over every worker."""
+        return {**self.counts.sizes(), "train": self.train_examples * self.workers}
 
 
 class StreamingClassificationTask(ClassificationTask):
@@ -113,7 +115,7 @@ class StreamingClassificationTask(ClassificationTask):
         >>> result = run(StreamingClassificationTask(cfg), cfg, run_dir="runs/doc", overwrite=True)  # doctest: +SKIP
     """
     has_baseline = False
-    shards_input = True  # each worker reads its share itself (the harness sets no DATA sharding)
+    shards_input = True  # each worker reads its share of the training files itself (no DATA sharding)
 
     def __init__(self, cfg: Mapping):
         super().__init__(cfg)
@@ -157,12 +159,16 @@ class StreamingClassificationTask(ClassificationTask):
             raise DataError(f"{data['train']}: {len(self.labels):,} distinct labels; textrecipes classifies at most "
                             f"{MAX_LABELS:,} (tasks.classification.MAX_LABELS)")
         self.kind = infer_task(cfg["model"]["task"], self.labels, False, data["train"])
-        examples = self.counts.worker_examples[self.worker]
+        # Every worker takes as many steps: each streams as many examples as the smallest share.
+        examples = min(self.counts.worker_examples)
         if data["max_train_examples"]:
-            examples = min(examples, data["max_train_examples"])
+            examples = min(examples, -(-data["max_train_examples"] // self.workers))
+        if self.workers > 1 and examples < self.counts.worker_examples[self.worker]:
+            log.info(f"worker {self.worker}: {self.counts.worker_examples[self.worker] - examples} training examples "
+                     f"of its share left out each epoch (every worker streams {examples}, the smallest share)")
         if not examples:
             raise DataError(f"{data['train']}: no training examples left")
-        return StreamSplits(self.counts, files, examples)
+        return StreamSplits(self.counts, files, examples, self.workers)
 
     # 2. What the training split teaches, from its counts.
     def prepare(self, splits) -> None:
@@ -195,7 +201,7 @@ class StreamingClassificationTask(ClassificationTask):
                                                               for i, w in self.class_weight.items()))
 
     def examples(self, splits) -> int:
-        return splits.train_examples
+        return splits.train_examples * self.workers
 
     # 3. Batches.
     def stream(self, splits, name: str, **options) -> tf.data.Dataset:
@@ -219,13 +225,20 @@ class StreamingClassificationTask(ClassificationTask):
         if buffer:
             train = train.shuffle(buffer, seed=self.seed, reshuffle_each_iteration=True)
         examples = splits.train_examples
+        # A worker's step takes batch_size / workers examples of its own stream (tf.distribute rebatches
+        # each worker's elements into its replicas' parts of the global batch): its batches are that size,
+        # so their number is the steps of an epoch.
+        local = max(batch_size // self.workers, 1)
         if self.cfg["train"]["bucket"]:
-            train = bucket_batches(train, batch_size, examples, shuffle=True, seed=self.seed)
+            train = bucket_batches(train, local, examples, shuffle=True, seed=self.seed)
         else:
-            train = train.batch(batch_size).apply(tf.data.experimental.assert_cardinality(
-                math.ceil(examples / batch_size)))
+            train = train.batch(local).apply(tf.data.experimental.assert_cardinality(math.ceil(examples / local)))
         train = train.map(lambda x, y: (self.vectorizer(x), self.targets_of(y)),
                           num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(tf.data.AUTOTUNE)
+        if self.workers > 1:  # the files are sharded already: no auto-sharding on top
+            options = tf.data.Options()
+            options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+            train = train.with_options(options)
         eval_ds = {}
         for name in ("validation", "test"):
             size = splits.sizes()[name]
