@@ -221,8 +221,8 @@ def _free_ports(n):
     return ports
 
 
-@pytest.mark.parametrize("shards", [2, 1], ids=["file", "line"])
-def test_two_workers_each_read_their_share_and_finish_with_the_same_weights(tmp_path, shards):
+def test_two_workers_each_read_their_share_and_finish_with_the_same_weights(tmp_path, shards=1):
+    """One file, so every other line each (FILE sharding's shares are checked on the datasets above)."""
     import subprocess
     import sys
     from conftest import ROOT

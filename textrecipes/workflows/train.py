@@ -28,15 +28,20 @@ log = logging.getLogger("textrecipes")
 TASKS = {"label_text": ClassificationTask, "pairs": PairsTask, "conll": TaggingTask, "corpus": LanguageModelTask}
 
 
-def task_for(cfg: Mapping):
-    """The task that fits a resolved recipe's ``data.format``.
+def task_for(cfg: Mapping, *, records: bool = False):
+    """The task that fits a resolved recipe's ``data.format`` (streamed classification as ``data.streaming`` says).
+
+    Args:
+        cfg: the resolved recipe.
+        records: the caller needs the splits' records in memory (an ensemble's shared
+            splits, a report's validation examples): never the streamed task. Default False.
 
     Example:
         >>> from textrecipes.recipe.loading import load_recipe
         >>> type(task_for(load_recipe({"data": {"train": "data/samples/label_text.tsv"}}))).__name__
         'ClassificationTask'
     """
-    if cfg["data"]["format"] == "label_text" and streams(cfg):
+    if cfg["data"]["format"] == "label_text" and not records and streams(cfg):
         return StreamingClassificationTask(cfg)
     return TASKS[cfg["data"]["format"]](cfg)
 
