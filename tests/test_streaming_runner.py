@@ -14,7 +14,7 @@ from textrecipes.data.readers import read_classification
 from textrecipes.data.records import DataError
 from textrecipes.data.stream_splits import count_splits, data_files, split_ids, split_stream, use_streaming
 from textrecipes.export.predictors import Predictor
-from textrecipes.recipe.loading import load_recipe
+from textrecipes.recipe.loading import RecipeError, load_recipe, missing_files
 from textrecipes.run.harness import run
 from textrecipes.tasks.streaming import StreamingClassificationTask
 from textrecipes.text.tokenization import Vocabulary, tokenize
@@ -107,6 +107,11 @@ def test_auto_streams_above_the_threshold_or_with_several_files(tmp_path, monkey
     assert isinstance(task_for(cfg), StreamingClassificationTask)
     assert not isinstance(task_for(load_recipe({"data": {"train": small, "streaming": False}})),
                           StreamingClassificationTask)
+    with pytest.raises(RecipeError, match="only data.format = 'label_text' streams"):
+        task_for(load_recipe({"data": {"train": "data/samples/conll.txt", "format": "conll", "streaming": True}}))
+    # The in-memory path reads one file a split: a list or a glob is refused before the run starts.
+    in_memory = load_recipe({"data": {"train": [small, small], "streaming": False}})
+    assert "a list or a glob of files is read only by the streamed" in missing_files(in_memory)[0]
 
 
 def test_streaming_and_in_memory_give_the_same_vocabulary_and_split_sizes(tmp_path):

@@ -13,7 +13,7 @@ import os
 from typing import Mapping
 
 from textrecipes.recipe.keywords import keyword_overrides, merge
-from textrecipes.recipe.loading import load_recipe, parse_override
+from textrecipes.recipe.loading import RecipeError, load_recipe, parse_override
 from textrecipes.run.harness import RunResult, keras_verbosity, messages, run
 from textrecipes.run.numbered import numbered_run_dir
 from textrecipes.tasks.classification import ClassificationTask
@@ -43,6 +43,9 @@ def task_for(cfg: Mapping, *, records: bool = False):
     """
     if cfg["data"]["format"] == "label_text" and not records and streams(cfg):
         return StreamingClassificationTask(cfg)
+    if cfg["data"]["streaming"] is True and not records:
+        raise RecipeError([f"data.streaming = true: only data.format = 'label_text' streams, not "
+                           f"{cfg['data']['format']!r}; set data.streaming = 'auto' or false"], cfg["name"])
     return TASKS[cfg["data"]["format"]](cfg)
 
 
