@@ -9,9 +9,12 @@ split (the data path, not the model, is measured); peak RSS of each child comes 
 seconds are wall-clock of the whole command (counting pass or reading included).
 Start-up (importing TensorFlow) is the same in both.
 
+``--data-only`` measures the data path alone (no model) and appends its table.
+
 Usage:
 
     nice -n 10 python benchmarks/bench_streaming.py [--lines 200000 1000000] [--out benchmarks/results/streaming.md]
+    nice -n 10 python benchmarks/bench_streaming.py --data-only --lines 200000 1000000
 """
 
 from __future__ import annotations
@@ -78,13 +81,70 @@ def timed(recipe: str, run_dir: str) -> tuple[float, int, dict]:
         return seconds, usage.ru_maxrss // 1024, json.load(f)
 
 
+DATA_ONLY = {  # the data path alone, no model: what grows with the file
+    "false": "from textrecipes.data.readers import read_classification\n"
+             "from textrecipes.data.splits import split_records\n"
+             "from textrecipes.text.tokenization import Vocabulary, tokenize\n"
+             "records = read_classification(PATH, on_bad_lines='skip').records\n"
+             "train, val, test = split_records(records, seed=0)\n"
+             "vocab = Vocabulary.build(tokenize([r.text for r in train]), max_tokens=20000)\n",
+    "true": "import tensorflow as tf\n"
+            "from textrecipes.data.stream_splits import count_splits, split_stream\n"
+            "from textrecipes.text.tokenization import TextVectorizer, Vocabulary\n"
+            "c = count_splits([PATH], on_bad_lines='skip', tokenizer={'split': 'word', 'lowercase': True})\n"
+            "v = TextVectorizer(Vocabulary.from_counts(c.token_counts, max_tokens=20000).tokens, max_length=2048)\n"
+            "ds = split_stream([PATH], 'train', c.labels).shuffle(100000, seed=0).batch(64).map(lambda x, y: v(x))\n"
+            "n = sum(int(b.shape[0]) for b in ds)\n",
+}
+
+
+def data_only(path: str, streaming: str) -> tuple[float, int]:
+    """(seconds, peak RSS in MiB) of reading, splitting and tokenizing ``path`` (streamed: and one epoch of batches)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
+    code = "import tensorflow\nPATH = " + repr(path) + "\n" + DATA_ONLY[streaming]  # both pay TF's import
+    start = time.time()
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status:
+        raise SystemExit(f"the data-only {streaming} child failed with status {status}")
+    return time.time() - start, usage.ru_maxrss // 1024
+
+
+def main_data_only(args) -> None:
+    rows = ["| lines | MB | in-memory s | streamed s | in-memory RSS MiB | streamed RSS MiB | RSS ratio |",
+            "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for lines in args.lines:
+            data = os.path.join(tmp, f"train-{lines}.tsv")
+            write_file(data, lines)
+            (ms, mr), (ss, sr) = data_only(data, "false"), data_only(data, "true")
+            rows.append(f"| {lines:,} | {os.path.getsize(data) / 1e6:.0f} | {ms:.0f} | {ss:.0f} | {mr} | {sr} "
+                        f"| {sr / mr:.2f} |")
+            print(rows[-1], flush=True)
+    text = "\n".join(["", "## The data path alone (no model)", "",
+                      f"- date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; load average "
+                      f"at the end {os.getloadavg()[0]:.1f}",
+                      f"- command: `nice -n 10 python benchmarks/bench_streaming.py --data-only --lines "
+                      f"{' '.join(map(str, args.lines))}`",
+                      "- in-memory: read, stratified split, tokenize the training texts, build the vocabulary; "
+                      "streamed: the counting pass (vocabulary included), then one epoch of shuffled (100,000 "
+                      "buffer), vectorized batches of 64. Both import TensorFlow first.", "", *rows, ""])
+    with open(args.out, "a") as f:
+        f.write(text)
+    print(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, nargs="+", default=[200_000, 1_000_000])
     parser.add_argument("--max-train-examples", type=int, default=20_000,
                         help="examples the epoch trains on (0: all); both paths still read and count every line")
     parser.add_argument("--out", default=os.path.join(ROOT, "benchmarks", "results", "streaming.md"))
+    parser.add_argument("--data-only", action="store_true",
+                        help="measure the data path alone (no model), appending to --out")
     args = parser.parse_args()
+    if args.data_only:
+        return main_data_only(args)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for lines in args.lines:
