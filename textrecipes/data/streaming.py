@@ -16,6 +16,10 @@ this module reads ``label<TAB>text`` lines with `tf.data.TextLineDataset`:
 - `stream_dataset` parses, validates, vectorizes and batches lines in
   TensorFlow ops, with a bounded shuffle buffer.
 
+The recipe runner streams through `textrecipes.data.stream_splits` instead
+(``data.streaming``: an eager counting pass with the readers' accounting, hash
+splits, worker shares); this module is the lower-level, lazily validated pipeline.
+
 Validation is lazy: a bad line (wrong column count, empty label or text, a label
 outside the label set) is found when the stream reaches it, not before training
 starts. It is skipped and counted (``StreamStats.bad_lines``, read after an

@@ -21,6 +21,7 @@ training file.
 from __future__ import annotations
 
 import copy
+import glob
 import logging
 import os
 import tomllib
@@ -37,7 +38,7 @@ log = logging.getLogger("textrecipes")
 
 # Path keys relative to the recipe file; run_dir stays relative to the working folder.
 RELATIVE_TO_RECIPE = tuple(".".join(path) for path, entry in iter_keys()
-                           if isinstance(entry, Key) and entry.type == "path" and path != ("run_dir",))
+                           if isinstance(entry, Key) and entry.type.startswith("path") and path != ("run_dir",))
 PREFIXED_PATHS = {"augment.source": ("file:", "vectors:")}  # a path after a prefix
 
 __all__ = ["DEFAULTS", "RecipeError", "default_recipe", "parse_override", "recipe_layers", "load_recipe", "to_toml"]
@@ -161,6 +162,10 @@ def _map_relative_paths(recipe: Mapping, fn) -> dict:
     for dotted in RELATIVE_TO_RECIPE + tuple(PREFIXED_PATHS):
         section, _, name = dotted.rpartition(".")
         table = out.get(section) if section else out
+        if isinstance(table, dict) and isinstance(table.get(name), list):  # a list of files (data.train)
+            table[name] = [item if not isinstance(item, str) or os.path.isabs(os.path.expanduser(item)) else fn(item)
+                           for item in table[name]]
+            continue
         if not isinstance(table, dict) or not isinstance(table.get(name), str) or not table[name]:
             continue
         value, prefix = table[name], ""
@@ -206,6 +211,10 @@ def missing_files(recipe: Mapping) -> list[str]:
         section, _, name = dotted.rpartition(".")
         table = recipe.get(section, {}) if section else recipe
         value = table.get(name) if isinstance(table, Mapping) else None
+        if isinstance(value, list) or isinstance(value, str) and glob.has_magic(value):
+            problems.append(f"{dotted} = {value!r}: a list or a glob of files is read only by the streamed "
+                            "classification path (data.format = 'label_text', data.streaming = true or 'auto')")
+            continue
         if not isinstance(value, str) or not value:
             continue
         path = value

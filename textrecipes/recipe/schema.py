@@ -175,9 +175,18 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
                       "\"Text pairs\"); `conll`: `token tag` lines (see \"Sequence labelling\"); `corpus`: one "
                       "text a line, to pretrain a language model",
                       choices=(_ref("workflows.train", "TASKS"),)),
-        "train": key("", "training file (required)", "path"),
-        "validation": key("", "validation file (empty: split off `train`, stratified)", "path"),
-        "test": key("", "test file (empty: split off `train`, stratified)", "path"),
+        "train": key("", "training file (required); streamed (`streaming`): also a glob or a list of files (shards)",
+                     "path or list of path"),
+        "validation": key("", "validation file (empty: split off `train`, stratified; streamed: by a seeded hash "
+                          "of the line); streamed: also a glob or a list", "path or list of path"),
+        "test": key("", "test file (empty: split off `train`, as `validation`); streamed: also a glob or a list",
+                    "path or list of path"),
+        "streaming": key("auto", "read the files as a stream (`tf.data`, one counting pass, no record in memory) "
+                         "instead of into memory; `auto`: when there are several files or more than 200 MB "
+                         "(`data.stream_splits.STREAMING_AUTO_BYTES`); classification only", "str or bool",
+                         choices=(_ref("data.stream_splits", "STREAMING"),)),
+        "shuffle_buffer": key(100000, "streamed: training examples held for shuffling (bounded memory); 0 keeps "
+                              "the file order", range=_COUNT),
         "text_first": key(False, "columns are `text<TAB>label`"),
         "header": key(False, "skip a header line"),
         "labels": key([], "the declared label set (empty: the labels found in `train`)", "list of str"),

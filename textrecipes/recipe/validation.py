@@ -94,6 +94,10 @@ def coerce(where: str, entry: Key, value) -> tuple[Any, str | None]:
     if kind == "table":
         ok = isinstance(value, Mapping)
         value = copy.deepcopy(dict(value)) if ok else value
+    elif kind == "path or list of path":  # a file, a glob, or a list of them (data.train shards)
+        items = [_coerce_one("path", item) for item in value] if isinstance(value, (list, tuple)) else None
+        ok = all(good for good, _ in items) if items is not None else _coerce_one("path", value)[0]
+        value = [item for _, item in items] if items is not None and ok else os.fspath(value) if ok else value
     elif kind.startswith("list of "):
         ok = isinstance(value, (list, tuple))
         if ok:

@@ -265,7 +265,8 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
              f"global batch {batch_size}")
     train_ds, eval_ds = task.datasets(splits, batch_size)
     if distribute.is_multi_worker(strategy):
-        train_ds = distribute.data_sharded(train_ds)
+        if not getattr(task, "shards_input", False):  # a streamed task's workers read only their share
+            train_ds = distribute.data_sharded(train_ds)
         eval_ds = {name: distribute.data_sharded(ds) for name, ds in eval_ds.items()}
 
     # 4. The model, its schedule and optimizer, under the strategy.

@@ -295,7 +295,7 @@ class ClassificationTask(Task):
     def export(self, model, run_dir: str, splits) -> tuple:
         export_cfg, split = self.cfg["export"], self.cfg["tokenize"]["split"]
         e2e = self.end_to_end(model)
-        sample = [r.text for r in (splits.test or splits.validation or splits.train)]
+        sample = self.export_sample(splits)
         exports = {"saved_model": None, "model.tflite": None, "model.keras": None}
         if export_cfg["keras"]:
             save_keras(e2e, os.path.join(run_dir, "model.keras"))
@@ -313,6 +313,10 @@ class ClassificationTask(Task):
             saved = os.path.join(run_dir, "saved_model") if export_cfg["saved_model"] else None
             exports["pruning"] = self.pruning = pruning_record(model, self.cfg["prune"], saved, self.compaction)
         return e2e, exports
+
+    def export_sample(self, splits) -> list[str]:
+        """The texts every export is checked on: the test split's, else validation's, else train's."""
+        return [r.text for r in (splits.test or splits.validation or splits.train)]
 
     def export_tflite(self, e2e, run_dir: str, sample: list) -> dict:
         """``model.tflite`` (token ids in; `textrecipes.export.tflite`), checked against the Keras model."""

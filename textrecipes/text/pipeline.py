@@ -113,23 +113,9 @@ def make_dataset(
     if augmenter is not None:
         data = _augment(data, augmenter, epoch_variable, augment_probability)
     if bucket:
-        # Sort each window of 50 batches by length, cut it into batches, then
-        # shuffle the batches: similar lengths together, order still random.
-        window = batch_size * 50
         if targets is None:
             raise ValueError("bucket=True is for training data; prediction keeps the input order")
-
-        def sort_window(ts, ys):
-            lengths = tf.strings.length(ts, unit="UTF8_CHAR")  # a cheap proxy for token count
-            order = tf.argsort(lengths, stable=True)
-            return tf.data.Dataset.from_tensor_slices((tf.gather(ts, order), tf.gather(ys, order))).batch(batch_size)
-
-        data = data.batch(window).flat_map(sort_window)
-        full, rest = divmod(len(texts), window)
-        batches = full * (window // batch_size) + -(-rest // batch_size)
-        data = data.apply(tf.data.experimental.assert_cardinality(batches))  # lets Keras count steps
-        if shuffle:
-            data = data.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
+        data = bucket_batches(data, batch_size, len(texts), shuffle=shuffle, seed=seed)
     else:
         data = data.batch(batch_size)
     if targets is None:
@@ -137,6 +123,42 @@ def make_dataset(
     else:
         data = data.map(lambda x, y: (vectorizer(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+def bucket_batches(data: tf.data.Dataset, batch_size: int, examples: int, *, shuffle: bool = False,
+                   seed: int = 0) -> tf.data.Dataset:
+    """``(text, target)`` examples → batches of texts of similar length, with their cardinality asserted.
+
+    Each window of 50 batches is sorted by length and cut into batches; with
+    ``shuffle`` the batches are then shuffled (64 at a time, seeded): similar
+    lengths together, the order still random. Every example is seen once.
+
+    Args:
+        data: a dataset of ``(text, target)`` scalars.
+        batch_size: examples per batch.
+        examples: how many examples ``data`` holds (Keras then knows the steps).
+        shuffle: shuffle the batches, reshuffled each epoch. Default False.
+        seed: the batch shuffle's seed is ``seed + 1``. Default 0.
+
+    Example:
+        >>> ds = tf.data.Dataset.from_tensor_slices((["a b", "a", "a b c"], [0, 1, 0]))
+        >>> [len(x) for x, y in bucket_batches(ds, 2, 3)]
+        [2, 1]
+    """
+    window = batch_size * 50
+
+    def sort_window(ts, ys):
+        lengths = tf.strings.length(ts, unit="UTF8_CHAR")  # a cheap proxy for token count
+        order = tf.argsort(lengths, stable=True)
+        return tf.data.Dataset.from_tensor_slices((tf.gather(ts, order), tf.gather(ys, order))).batch(batch_size)
+
+    data = data.batch(window).flat_map(sort_window)
+    full, rest = divmod(examples, window)
+    batches = full * (window // batch_size) + -(-rest // batch_size)
+    data = data.apply(tf.data.experimental.assert_cardinality(batches))  # lets Keras count steps
+    if shuffle:
+        data = data.shuffle(64, seed=seed + 1, reshuffle_each_iteration=True)
+    return data
 
 
 def _augment(data: tf.data.Dataset, augmenter, epoch_variable, probability: float) -> tf.data.Dataset:

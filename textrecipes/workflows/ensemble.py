@@ -122,7 +122,7 @@ def shared_data(cfg: dict, folder: str) -> dict:
         >>> sorted(os.listdir(os.path.dirname(shared_data(cfg, tempfile.mkdtemp())["train"])))
         ['test.tsv', 'train.tsv', 'validation.tsv']
     """
-    task = task_for(cfg)
+    task = task_for(cfg, records=True)
     splits, labels = task.read(cfg), task.labels
     folder = os.path.abspath(folder)  # the recipe.toml beside it works from any working folder
     os.makedirs(folder, exist_ok=True)
@@ -216,7 +216,7 @@ def train_ensemble(recipe=None, *, seeds=None, recipes=None, method: str = "mean
 
 
     data_cfg = {**cfg, "data": data}
-    splits = task_for(data_cfg).read(data_cfg)
+    splits = task_for(data_cfg, records=True).read(data_cfg)
     test_texts = [r.text for r in splits.test]
     targets = encode_labels([r.label for r in splits.test], labels, task)
     raw = model.predict(np.array(presegment(test_texts, split), dtype=object), verbose=0, batch_size=256)
@@ -427,7 +427,7 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     teacher_model = Predictor(ensemble_dir)
     labels, task = teacher_model.labels, teacher_model.task
     labelled = {**cfg, "data": {**cfg["data"], "labels": labels}}
-    splits = task_for(labelled).read(labelled)
+    splits = task_for(labelled, records=True).read(labelled)
     split = cfg["tokenize"]["split"]
     raw = {name: [r.text for r in getattr(splits, name)] for name in ("train", "validation", "test")}
     texts = {name: presegment(raw[name], split) for name in raw}

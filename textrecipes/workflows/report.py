@@ -35,7 +35,7 @@ def validation_predictions(run_dir: str):
         return None
     predictor = (PairPredictor if fmt == "pairs" else Predictor)(run_dir)
     labelled = {**cfg, "data": {**cfg["data"], "labels": predictor.labels}}
-    records = task_for(labelled).read(labelled).validation
+    records = task_for(labelled, records=True).read(labelled).validation
     if not records:
         return None
     targets = encode_labels([r.label for r in records], predictor.labels, predictor.task)

@@ -13,12 +13,13 @@ import os
 from typing import Mapping
 
 from textrecipes.recipe.keywords import keyword_overrides, merge
-from textrecipes.recipe.loading import load_recipe, parse_override
+from textrecipes.recipe.loading import RecipeError, load_recipe, parse_override
 from textrecipes.run.harness import RunResult, keras_verbosity, messages, run
 from textrecipes.run.numbered import numbered_run_dir
 from textrecipes.tasks.classification import ClassificationTask
 from textrecipes.tasks.language_model import LanguageModelTask
 from textrecipes.tasks.pairs import PairsTask
+from textrecipes.tasks.streaming import StreamingClassificationTask, streams
 from textrecipes.tasks.tagging import TaggingTask
 from textrecipes.workflows.memory import memory_splits
 
@@ -27,14 +28,24 @@ log = logging.getLogger("textrecipes")
 TASKS = {"label_text": ClassificationTask, "pairs": PairsTask, "conll": TaggingTask, "corpus": LanguageModelTask}
 
 
-def task_for(cfg: Mapping):
-    """The task that fits a resolved recipe's ``data.format``.
+def task_for(cfg: Mapping, *, records: bool = False):
+    """The task that fits a resolved recipe's ``data.format`` (streamed classification as ``data.streaming`` says).
+
+    Args:
+        cfg: the resolved recipe.
+        records: the caller needs the splits' records in memory (an ensemble's shared
+            splits, a report's validation examples): never the streamed task. Default False.
 
     Example:
         >>> from textrecipes.recipe.loading import load_recipe
         >>> type(task_for(load_recipe({"data": {"train": "data/samples/label_text.tsv"}}))).__name__
         'ClassificationTask'
     """
+    if cfg["data"]["format"] == "label_text" and not records and streams(cfg):
+        return StreamingClassificationTask(cfg)
+    if cfg["data"]["streaming"] is True and not records:
+        raise RecipeError([f"data.streaming = true: only data.format = 'label_text' streams, not "
+                           f"{cfg['data']['format']!r}; set data.streaming = 'auto' or false"], cfg["name"])
     return TASKS[cfg["data"]["format"]](cfg)
 
 
