@@ -101,3 +101,13 @@ def test_stream_dataset_rejects_what_it_cannot_do(tmp_path):
         stream_dataset("x.tsv", vectorizer, ["a", "b"], "multilabel")
     with pytest.raises(ValueError, match="exactly 2 labels"):
         stream_dataset("x.tsv", vectorizer, ["a", "b", "c"], "binary")
+
+
+def test_a_bom_on_the_first_line_is_not_part_of_its_label(tmp_path):
+    path = tmp_path / "bom.tsv"
+    path.write_bytes("\ufeffneg\tfirst text\npos\tsecond\n".encode("utf-8"))
+    vectorizer = TextVectorizer(["first", "second"])
+    ds, stats = stream_dataset(str(path), vectorizer, ["neg", "pos"], batch_size=8, shuffle_buffer=0,
+                               on_bad_lines="error")
+    (_, y), = list(ds)
+    assert y.numpy().reshape(-1).tolist() == [0, 1] and int(stats.bad_lines) == 0

@@ -92,7 +92,7 @@ def _label_table(names: Sequence[str]) -> tf.lookup.StaticHashTable:
 def _parse(lines: tf.Tensor, label_table: tf.lookup.StaticHashTable | None, text_first: bool):
     """A batch of raw lines → (texts, label ids or -1, good mask)."""
     lines = tf.strings.regex_replace(lines, "\r$", "")
-    lines = tf.strings.regex_replace(lines, "^\xef\xbb\xbf", "")  # a BOM on the first line
+    lines = tf.strings.regex_replace(lines, "^\ufeff", "")  # a BOM (RE2 matches UTF-8 text, so the character, not its bytes)
     parts = tf.strings.split(lines, "\t")
     columns = parts.row_lengths()
     padded = parts.to_tensor("", shape=[None, 2])  # rows with one column get an empty second
