@@ -140,6 +140,61 @@ def test_epoch_backup_keeps_two_states_and_restores_the_one_asked_for(tmp_path):
     assert not os.path.exists(backup)  # removed once training finished
 
 
+def test_a_resumed_run_restores_the_best_epoch_early_stopping_saw_before_the_kill(tmp_path):
+    """Early stopping's best value, patience count and best weights are backed up with each epoch: a run
+    interrupted after its best epoch ends with that epoch's weights, as an uninterrupted one does."""
+    import keras
+
+    from textrecipes.training.callbacks import EarlyStopping
+    from textrecipes.training.resume import EpochBackup
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 2, 64)
+    scores = [0.5, 0.9, 0.6, 0.7, 0.65, 0.6]  # the best epoch is the second, before the kill
+
+    def model():
+        keras.utils.set_random_seed(0)
+        m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+        m.compile("adam", "sparse_categorical_crossentropy")
+        return m
+
+    class Score(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            logs["score"] = scores[epoch]
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+    saved = {}
+
+    class Snapshot(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            saved[epoch] = [w.copy() for w in self.model.get_weights()]
+
+    def callbacks(backup, *extra):
+        stop = EarlyStopping(monitor="score", mode="max", patience=10)
+        return [Score(), Snapshot(), stop, EpochBackup(backup, stateful=[stop]), *extra]
+
+    options = {"epochs": 6, "batch_size": 64, "shuffle": False, "verbose": 0}
+    uninterrupted = model()
+    uninterrupted.fit(x, y, callbacks=callbacks(str(tmp_path / "a")), **options)
+    for got, want in zip(uninterrupted.get_weights(), saved[1]):
+        np.testing.assert_array_equal(got, want)
+    backup = str(tmp_path / "b")
+    with pytest.raises(KeyboardInterrupt):
+        model().fit(x, y, callbacks=callbacks(backup, Stop()), **options)
+    assert sorted(os.listdir(backup)) == ["epoch-0003.state.npz", "epoch-0003.weights.h5",
+                                          "epoch-0004.state.npz", "epoch-0004.weights.h5"]
+    resumed = model()
+    resumed.build((None, 4))
+    history = resumed.fit(x, y, callbacks=callbacks(backup), **options)
+    assert len(history.history["loss"]) == 2  # epochs 5 and 6 only
+    for got, want in zip(resumed.get_weights(), uninterrupted.get_weights()):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+
+
 @pytest.mark.parametrize("kept", [0, 5])
 def test_trim_history_keeps_the_header(tmp_path, kept):
     path = tmp_path / "history.csv"

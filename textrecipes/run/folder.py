@@ -288,7 +288,7 @@ def is_leftover(name: str) -> bool:
         (True, True, False)
     """
     return (name.startswith(".") and name.endswith((".tmp", ".partial", ".partial.keras"))
-            or name.endswith(".partial.weights.h5"))
+            or name.endswith(".partial.weights.h5") or name.endswith(".partial.state.npz"))
 
 
 def remove_leftovers(run_dir: str) -> list[str]:

@@ -97,6 +97,25 @@ class EarlyStopping(keras.callbacks.EarlyStopping):
         )
         self.requested_mode = mode
 
+    def backup_state(self) -> dict:
+        """What `textrecipes.training.resume.EpochBackup` keeps with each epoch's weights, so a resumed
+        run waits, stops and restores the same best epoch as an uninterrupted one."""
+        state = {"wait": np.int64(self.wait), "stopped_epoch": np.int64(self.stopped_epoch),
+                 "best_epoch": np.int64(self.best_epoch)}
+        if self.best is not None:
+            state["best"] = np.float64(self.best)
+        for index, weight in enumerate(self.best_weights or []):
+            state[f"best_weights.{index:04d}"] = np.asarray(weight)
+        return state
+
+    def restore_state(self, state: dict):
+        """Puts back what `backup_state` returned (after Keras' ``on_train_begin`` reset it)."""
+        self.wait, self.stopped_epoch = int(state["wait"]), int(state["stopped_epoch"])
+        self.best_epoch = int(state["best_epoch"])
+        self.best = float(state["best"]) if "best" in state else None
+        weights = sorted(k for k in state if k.startswith("best_weights."))
+        self.best_weights = [state[k] for k in weights] if weights else None
+
     def get_config(self):
         return {
             "monitor": self.monitor,
@@ -269,10 +288,6 @@ def build_callbacks(config, *, run_dir, verbose=1):
     """
     c = resolve_table("callbacks", config)
     callbacks = []
-    if run_dir is not None and c["backup"]["enabled"]:
-        callbacks.append(
-            EpochBackup(os.path.join(run_dir, "backup"))
-        )
     if c["terminate_on_nan"]["enabled"]:
         callbacks.append(
             TerminateOnNaNWithAdvice(raise_error=c["terminate_on_nan"]["raise_error"])
@@ -288,6 +303,9 @@ def build_callbacks(config, *, run_dir, verbose=1):
     options = dict(c["loss_plateau"])
     if options.pop("enabled"):
         callbacks.append(LossPlateauStop(verbose=verbose, **options))
+    if run_dir is not None and c["backup"]["enabled"]:  # after early stopping: it backs up its state too
+        stateful = [cb for cb in callbacks if isinstance(cb, EarlyStopping)]
+        callbacks.append(EpochBackup(os.path.join(run_dir, "backup"), stateful=stateful))
     if run_dir is not None and c["checkpoint"]["enabled"]:
         monitor = c["checkpoint"]["monitor"]
         if monitor is None:

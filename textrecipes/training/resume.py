@@ -16,6 +16,7 @@ import signal
 import threading
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from textrecipes.data.atomic import atomic_write
@@ -25,6 +26,8 @@ BACKUP_FILE = "epoch-{epoch:04d}.weights.h5"  # the state after that many epochs
 
 
 _BACKUP_PATTERN = re.compile(r"^epoch-(\d+)\.weights\.h5$")
+STATE_FILE = "epoch-{epoch:04d}.state.npz"  # the stateful callbacks' state after that many epochs
+_STATE_PATTERN = re.compile(r"^epoch-(\d+)\.state\.npz$")
 
 
 def backup_path(backup_dir: str, epoch: int) -> str:
@@ -39,6 +42,16 @@ def backup_path(backup_dir: str, epoch: int) -> str:
         'runs/demo/backup/epoch-0003.weights.h5'
     """
     return os.path.join(backup_dir, BACKUP_FILE.format(epoch=epoch))
+
+
+def state_path(backup_dir: str, epoch: int) -> str:
+    """Where `EpochBackup` keeps its stateful callbacks' state after ``epoch`` epochs.
+
+    Example:
+        >>> state_path("runs/demo/backup", 3)
+        'runs/demo/backup/epoch-0003.state.npz'
+    """
+    return os.path.join(backup_dir, STATE_FILE.format(epoch=int(epoch)))
 
 
 def backup_epochs(backup_dir: str) -> list[int]:
@@ -180,25 +193,35 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
     picks the newest epoch every worker holds. The folder is removed when
     training ends.
 
+    The callbacks in ``stateful`` (early stopping: its best value, patience
+    count and best weights) are backed up beside each epoch's weights
+    (``epoch-0003.state.npz``) and restored with them, so a resumed run stops
+    and restores the same best epoch as one never interrupted. Put this
+    callback after them in the list: it then saves their state after they have
+    seen the epoch, and restores it after their ``on_train_begin`` reset it.
+
     Args:
         backup_dir: the folder for the states (one per process).
         keep: states kept, newest first. Defaults to 2 (enough for workers one epoch apart).
         resume_from: the epoch to resume from when the caller has agreed on it
             already (the runner does, to trim ``history.csv``); None agrees in
             `on_train_begin`. Defaults to None.
+        stateful: callbacks with ``backup_state()`` (a dict of numbers and
+            numpy arrays) and ``restore_state(dict)``. Defaults to ().
 
     Example:
 
     >>> model.fit(x, y, epochs=10, callbacks=[EpochBackup("runs/demo/backup")])
     """
 
-    def __init__(self, backup_dir, keep=2, resume_from=None):
+    def __init__(self, backup_dir, keep=2, resume_from=None, stateful=()):
         super().__init__(backup_dir, save_freq="epoch", delete_checkpoint=True)
         if int(keep) < 1:
             raise ValueError(f"keep must be at least 1, got {keep}")
         self.keep = int(keep)
         self.resume_from = resume_from
         self.resumed_epoch = 0
+        self.stateful = list(stateful)
 
     def on_train_begin(self, logs=None):
         epoch = self.resume_from
@@ -219,17 +242,44 @@ class EpochBackup(keras.callbacks.BackupAndRestore):
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(backup_path(self.backup_dir, self.resumed_epoch))
         self.model._initial_epoch = self.resumed_epoch  # what Keras' BackupAndRestore sets, read by fit
+        self._restore_callbacks(state_path(self.backup_dir, self.resumed_epoch))
+
+    def _restore_callbacks(self, path: str):
+        if not self.stateful or not os.path.exists(path):  # a backup from before states were kept
+            return
+        with np.load(path, allow_pickle=False) as saved:
+            arrays = {key: saved[key] for key in saved.files}
+        for index, callback in enumerate(self.stateful):
+            prefix = f"{index}."
+            callback.restore_state({k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+
+    def _save_callbacks(self, epoch: int):
+        if not self.stateful:
+            return
+        arrays = {f"{index}.{key}": value for index, callback in enumerate(self.stateful)
+                  for key, value in callback.backup_state().items()}
+        final = state_path(self.backup_dir, epoch)
+        partial = final[: -len(".state.npz")] + ".partial.state.npz"
+        with open(partial, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(partial, final)
 
     def _save_model(self):
         os.makedirs(self.backup_dir, exist_ok=True)
         epoch = self._current_epoch
         final = backup_path(self.backup_dir, epoch)
         partial = final[: -len(".weights.h5")] + ".partial.weights.h5"
+        self._save_callbacks(epoch)  # before the weights: an epoch's weights never go without its state
         self.model.save_weights(partial, overwrite=True)
         os.replace(partial, final)  # atomic: a state is either complete or absent
         for old in backup_epochs(self.backup_dir):
             if old <= epoch - self.keep or old > epoch:
                 os.remove(backup_path(self.backup_dir, old))
+        for name in os.listdir(self.backup_dir):  # states whose weights are gone (rotated, or a kill between)
+            match = _STATE_PATTERN.match(name)
+            if match and not os.path.exists(backup_path(self.backup_dir, int(match.group(1)))) \
+                    and int(match.group(1)) != epoch:
+                os.remove(os.path.join(self.backup_dir, name))
 
     def get_config(self):
         return {"backup_dir": self.backup_dir, "keep": self.keep, "resume_from": self.resume_from}
