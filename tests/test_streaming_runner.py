@@ -100,8 +100,10 @@ def test_auto_streams_above_the_threshold_or_with_several_files(tmp_path, monkey
     big = tmp_path / "big.tsv"
     with open(big, "wb") as f:  # a sparse file: its size without its bytes
         f.truncate(stream_splits.STREAMING_AUTO_BYTES + 1)
-    assert not use_streaming("auto", [small]) and use_streaming("auto", [str(big)])
-    assert use_streaming("auto", [small, small]) and not use_streaming(False, [str(big)])
+    assert not use_streaming("auto", {"train": [small]}) and use_streaming("auto", {"train": [str(big)]})
+    assert use_streaming("auto", {"train": [small, small]}) and not use_streaming(False, {"train": [str(big)]})
+    # One file a split, as most recipes give them, stays in memory.
+    assert not use_streaming("auto", {"train": [small], "validation": [small], "test": [small]})
     monkeypatch.setattr(stream_splits, "STREAMING_AUTO_BYTES", 100)
     cfg = load_recipe({"data": {"train": small}})
     assert isinstance(task_for(cfg), StreamingClassificationTask)

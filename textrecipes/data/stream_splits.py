@@ -33,7 +33,7 @@ import collections
 import dataclasses
 import glob
 import os
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -90,24 +90,28 @@ def data_files(spec, key: str = "data.train") -> list[str]:
     return files
 
 
-def use_streaming(setting, files: Sequence[str]) -> bool:
-    """Resolves ``data.streaming``: True, False, or "auto" (stream several files or more than `STREAMING_AUTO_BYTES`).
+def use_streaming(setting, splits: Mapping[str, Sequence[str]]) -> bool:
+    """Resolves ``data.streaming``: True, False, or "auto" (a split given as several files, or more than `STREAMING_AUTO_BYTES`).
 
-    Several files stream under "auto" because the in-memory reader reads one file a split.
+    A split of several files (a list or a glob) streams under "auto" because the
+    in-memory reader reads one file a split; one training file with its own
+    validation and test files does not.
 
     Args:
         setting: True, False or "auto".
-        files: every data file of the run (training, validation, test).
+        splits: split name → its files (training, validation, test).
 
     Example:
-        >>> use_streaming("auto", ["data/samples/label_text.tsv"]), use_streaming(True, [])
+        >>> use_streaming("auto", {"train": ["data/samples/label_text.tsv"]}), use_streaming(True, {})
         (False, True)
     """
     if setting is True or setting is False:
         return setting
     if setting != "auto":
         raise ValueError(f"data.streaming must be 'auto', true or false, got {setting!r}")
-    return len(files) > 1 or sum(os.path.getsize(f) for f in files if os.path.isfile(f)) > STREAMING_AUTO_BYTES
+    files = [f for group in splits.values() for f in group]
+    return any(len(group) > 1 for group in splits.values()) or \
+        sum(os.path.getsize(f) for f in files if os.path.isfile(f)) > STREAMING_AUTO_BYTES
 
 
 def split_ids(lines: tf.Tensor, seed: int, validation: float, test: float) -> tf.Tensor:

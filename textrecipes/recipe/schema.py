@@ -182,7 +182,7 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
         "test": key("", "test file (empty: split off `train`, as `validation`); streamed: also a glob or a list",
                     "path or list of path"),
         "streaming": key("auto", "read the files as a stream (`tf.data`, one counting pass, no record in memory) "
-                         "instead of into memory; `auto`: when there are several files or more than 200 MB "
+                         "instead of into memory; `auto`: when a split is several files (a list or a glob) or more than 200 MB "
                          "(`data.stream_splits.STREAMING_AUTO_BYTES`); classification only", "str or bool",
                          choices=(_ref("data.stream_splits", "STREAMING"),)),
         "shuffle_buffer": key(100000, "streamed: training examples held for shuffling (bounded memory); 0 keeps "

@@ -76,10 +76,10 @@ def streams(cfg: Mapping) -> bool:
         False
     """
     try:
-        files = [f for group in split_files(cfg["data"]).values() for f in group]
+        splits = split_files(cfg["data"])
     except DataError:  # a glob matching nothing: the streaming task names it
         return cfg["data"]["streaming"] is not False
-    return use_streaming(cfg["data"]["streaming"], files)
+    return use_streaming(cfg["data"]["streaming"], splits)
 
 
 class StreamSplits:
