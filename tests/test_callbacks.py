@@ -266,15 +266,16 @@ def test_build_callbacks_defaults_and_order(tmp_path):
     callbacks = build_callbacks({}, run_dir=str(tmp_path))
     names = [type(c).__name__ for c in callbacks]
     assert names == [
-        "EpochBackup",
         "TerminateOnNaNWithAdvice",
         "LearningRateLogger",
         "EarlyStopping",
+        "EpochBackup",  # after early stopping, whose state it backs up (fit_recipe moves it last anyway)
         "ModelCheckpoint",
     ]
-    early = callbacks[3]
+    early = callbacks[2]
     assert (early.monitor, early.patience, early.restore_best_weights) == (
         "val_accuracy", 3, True)
+    assert callbacks[3].stateful == [early]
     assert [type(c).__name__ for c in build_callbacks(None, run_dir=None)] == [
         "TerminateOnNaNWithAdvice", "LearningRateLogger", "EarlyStopping"]
 
