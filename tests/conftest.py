@@ -26,6 +26,19 @@ def write_slice(src: str, dst: str, n: int) -> str:
     return dst
 
 
+def free_ports(n: int) -> list[int]:
+    """``n`` localhost ports free right now, for the multi-worker tests' TF_CONFIG clusters."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
 SMALL_MODEL = {"embedding_dim": 32, "units": 32, "ngram_buckets": 4096, "ngram_dim": 16}
 
 

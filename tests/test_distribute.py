@@ -3,7 +3,6 @@
 import hashlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -15,7 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import ROOT, rt_path, write_slice
+from conftest import ROOT, free_ports, rt_path, write_slice
 from textrecipes.training import distribute
 from textrecipes.training.distribute import cudnn_eligible, get_strategy, precision_policy, use_mixed_precision
 from textrecipes.models.classifiers import build_lstm_classifier
@@ -202,19 +201,9 @@ WORKER = textwrap.dedent("""
 """)
 
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_two_workers_on_localhost_finish_with_the_same_weights_and_only_the_chief_writes(tmp_path):
     data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 400)
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     run_dir = tmp_path / "run"
     procs = []
     for index in range(2):

@@ -20,6 +20,8 @@ from textrecipes.tasks.streaming import StreamingClassificationTask
 from textrecipes.text.tokenization import Vocabulary, tokenize
 from textrecipes.workflows.train import task_for, train
 
+from conftest import free_ports
+
 WORD = {"split": "word", "lowercase": True}
 BAD = ["a line without a tab\n", "pos\t   \n", "\tan empty label\n", "maybe\tan unknown label\n", "pos\ttoo\tmany\n"]
 
@@ -217,24 +219,13 @@ np.savez(out, *r.model.get_weights())
 """
 
 
-def _free_ports(n):
-    import socket
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def test_two_workers_each_read_their_share_and_finish_with_the_same_weights(tmp_path, shards=1):
     """One file, so every other line each (FILE sharding's shares are checked on the datasets above)."""
     import subprocess
     import sys
     from conftest import ROOT
     files = [separable(tmp_path / f"part-{i}.tsv", 400 // shards, seed=i) for i in range(shards)]
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(2)]}
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": ROOT, "CUDA_VISIBLE_DEVICES": ""}
     procs = [subprocess.Popen([sys.executable, "-c", WORKER, ",".join(files), str(tmp_path / "run"),
                                str(tmp_path / f"w{i}.npz")], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
