@@ -15,13 +15,13 @@ from textrecipes.models.classifiers import BUILDERS
 TOPICS = ("alpha", "beta", "gamma")
 
 
-def _write_toy(path: str, n: int, seed: int) -> str:
+def _write_toy(path: str, n: int, seed: int, topics=TOPICS) -> str:
     """Three topics, each text holding its topic's keyword among random filler words: linear in the words."""
     rng = np.random.default_rng(seed)
     filler = [f"w{i}" for i in range(300)]
     with open(path, "w", encoding="utf-8") as f:
         for i in range(n):
-            label = TOPICS[i % 3]
+            label = topics[i % len(topics)]
             words = list(rng.choice(filler, size=12))
             words.insert(int(rng.integers(0, 12)), label)
             f.write(f"{label}\t{' '.join(words)}\n")
@@ -93,3 +93,56 @@ def test_the_blend_layer_checks_its_weight_and_round_trips_its_config():
     assert [layer.name for layer in model.layers[1:]] == ["lstm_classifier", "linear_classifier", "probabilities"]
     with pytest.raises(TypeError):
         BUILDERS["auto"](50, 2, no_such_option=1)
+
+
+def test_auto_is_the_default_model():
+    from textrecipes.recipe.loading import default_recipe
+
+    assert default_recipe()["model"]["name"] == "auto"
+
+
+def _hashes(folder: str) -> dict:
+    import hashlib
+
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                out[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def test_an_auto_run_fine_tunes_with_a_new_label_and_new_words(auto_run, tmp_path):
+    """The LSTM member is fine-tuned, the linear member fitted again on the new data, the weight chosen again."""
+    from textrecipes.workflows.finetune import finetune
+
+    topics = TOPICS + ("delta",)  # "delta" is a new label and a new word
+    before = _hashes(auto_run.run_dir)
+    result = finetune(auto_run.run_dir, _write_toy(str(tmp_path / "new.tsv"), 240, 3, topics),
+                      validation=_write_toy(str(tmp_path / "val.tsv"), 80, 4, topics),
+                      test=_write_toy(str(tmp_path / "test.tsv"), 80, 5, topics), out_dir=str(tmp_path / "ft"),
+                      extend_labels=True, extend_vocabulary=True, epochs=1, verbose=0)
+    assert _hashes(auto_run.run_dir) == before  # the source run is only read
+    metrics = _metrics(result)
+    assert result.labels == list(TOPICS) + ["delta"] and metrics["finetune"]["labels_added"] == ["delta"]
+    assert metrics["finetune"]["words_added"] >= 1
+    auto = metrics["auto"]
+    assert auto["linear_fit"]["epochs"] >= 1 and [row["weight"] for row in auto["grid"]] == list(WEIGHTS)
+    # The refitted linear member knows the new word: the new label is learnt (the LSTM member, at 1e-8, is not).
+    assert auto["members"]["linear"]["test"]["accuracy"] >= 0.9 and result.metrics["accuracy"] >= 0.9
+    texts = ["w3 delta w5", "alpha w1", ""]
+    exported = Predictor(os.path.join(result.run_dir, "saved_model")).predict_proba(texts)
+    np.testing.assert_allclose(exported, result.model.predict(np.array(texts, dtype=object), verbose=0), atol=1e-5)
+    assert int(np.argmax(exported[0])) == 3
+
+
+def test_pruning_an_auto_run_prunes_its_lstm_member_and_says_so(auto_run, tmp_path):
+    from textrecipes.workflows.prune import prune_run
+
+    result = prune_run(auto_run.run_dir, out_dir=str(tmp_path / "pruned"), sparsity=0.5, epochs=2,
+                      overrides=["prune.frequency=2"], verbose=0)
+    metrics = _metrics(result)
+    assert metrics["model"] == "lstm" and "LSTM member alone" in metrics["model_note"]
+    assert metrics["pruning"]["layers"]["bigram_embedding"] == pytest.approx(0.5, abs=0.01)
+    with open(os.path.join(result.run_dir, "recipe.toml"), encoding="utf-8") as f:
+        assert 'name = "lstm"' in f.read()

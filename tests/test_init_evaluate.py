@@ -83,12 +83,13 @@ def test_warnings(tmp_path):
 
 def test_suggest_recipe_rule(tmp_path):
     d = diagnose(write_text_first(tmp_path / "mine.tsv", rt_lines("train", 0, 100)))
-    assert suggest_recipe(d).values["model.name"] == "lstm"
+    assert suggest_recipe(d).values["model.name"] == "auto" and "short texts" in suggest_recipe(d).why["model.name"]
     long_small = dataclasses.replace(d, lengths={**d.lengths, "p50": LONG_TEXT_TOKENS, "p99": 900})
     s = suggest_recipe(long_small)
-    assert s.values["model.name"] == "linear" and s.values["tokenize.max_length"] == 1024
+    assert s.values["model.name"] == "auto" and s.values["tokenize.max_length"] == 1024
+    assert "small training set" in s.why["model.name"]
     long_large = dataclasses.replace(long_small, examples=SMALL_TRAINING_SET)
-    assert suggest_recipe(long_large).values["model.name"] == "fasttext"
+    assert suggest_recipe(long_large).why["model.name"].startswith("long documents (median")
     assert suggest_recipe(dataclasses.replace(d, lengths={**d.lengths, "p99": 50_000})).values["tokenize.max_length"] == 2048
     imbalanced = dataclasses.replace(d, labels={"a": 500, "b": 20})
     assert [n[0] for n in suggest_recipe(imbalanced).notes] == ["train.class_weight"]
@@ -200,7 +201,7 @@ def test_init_recipe_trains_as_is_and_evaluate_reads_like_the_run(tmp_path, monk
     out = capsys.readouterr().out
     assert "wrote recipe.toml" in out and "columns: text<TAB>label" in out
     text = open("recipe.toml", encoding="utf-8").read()
-    assert "text_first = true  #" in text and "header = true  #" in text and 'name = "lstm"  #' in text
+    assert "text_first = true  #" in text and "header = true  #" in text and 'name = "auto"  #' in text
     assert 'train = "train.tsv"' in text
     before = text
     assert main(["init", "train.tsv", "--out", "recipe.toml"]) == 2

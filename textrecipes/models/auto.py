@@ -117,3 +117,14 @@ def is_auto(model) -> bool:
     """
     names = {layer.name for layer in getattr(model, "layers", [])}
     return {LSTM_MEMBER, LINEAR_MEMBER, BLEND} <= names and isinstance(model.get_layer(BLEND), ProbabilityBlend)
+
+
+def single_model(model: keras.Model) -> keras.Model:
+    """The LSTM member of an `is_auto` model, else ``model``: where vectors, a language model's weights and freezing go.
+
+    Example:
+        >>> m = keras.Sequential([keras.layers.Dense(1)])
+        >>> single_model(m) is m
+        True
+    """
+    return model.get_layer(LSTM_MEMBER) if is_auto(model) else model

@@ -58,7 +58,7 @@ def recipe_text(diagnosis: Diagnosis, suggestion: Suggestion, *, train: str, val
     Example:
         >>> d = diagnose("data/samples/label_text.tsv")
         >>> text = recipe_text(d, suggest_recipe(d), train="data/samples/label_text.tsv")
-        >>> 'name = "lstm"' in text
+        >>> 'name = "auto"' in text
         True
     """
     v, why = suggestion.values, suggestion.why

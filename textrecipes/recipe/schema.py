@@ -222,7 +222,8 @@ SCHEMA = Table("A recipe: the stages of the data flow, each a table", {
                           "reads `model.rnn_length` of them", range="[1, inf)"),
     }),
     "model": Table("the classifier (see \"Model recipes\")", {
-        "name": key("lstm", "the builder (see \"Model recipes\")",
+        "name": key("auto", "the builder (see \"Model recipes\"); `auto`: the `lstm` and `linear` models "
+                    "blended with a weight chosen on validation",
                     choices=(_ref("models.classifiers", "BUILDERS"),)),
         "task": key("auto", "`auto`: from the labels (`binary` for 2, `multiclass` for more, `multilabel` with "
                     "`data.multi_label`)",

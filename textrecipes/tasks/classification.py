@@ -31,7 +31,7 @@ from textrecipes.evaluation.report import write_report
 from textrecipes.export.saved_model import TFLITE_TOLERANCE, check_export, end_to_end_model, export_saved_model
 from textrecipes.export.tflite import export_tflite
 from textrecipes.models.classifiers import BUILDERS
-from textrecipes.models.auto import is_auto
+from textrecipes.models.auto import is_auto, single_model
 from textrecipes.models.linear import adapt_model, tfidf_layers
 from textrecipes.models.losses import loss_for
 from textrecipes.pruning.callback import MagnitudePruning
@@ -43,7 +43,7 @@ from textrecipes.pruning.recipe import (
     pruning_record,
 )
 from textrecipes.recipe.loading import default_recipe
-from textrecipes.tasks.auto import choose_weight, fit_linear_member, log_choice, member_reports
+from textrecipes.tasks.auto import choose_weight, fit_linear_member, log_choice, lstm_alone, member_reports
 from textrecipes.tasks.base import Task
 from textrecipes.tasks.language_model import check_lm_compatible, init_from_lm, load_language_model
 from textrecipes.text.pipeline import encode_labels, make_dataset
@@ -87,6 +87,11 @@ class ClassificationTask(Task):
         self.batch_size = self.pruning = self.compaction = None
         self.baseline = None
         self.auto = None  # model.name = "auto": its members' fits and the blend's weight (textrecipes.tasks.auto)
+        self.lstm_alone = lstm_alone(cfg, self.single_model_reasons(cfg))
+
+    def single_model_reasons(self, cfg: Mapping) -> list:
+        """What, in this recipe, needs one model rather than ``auto``'s blend (`lstm_alone`)."""
+        return [("prune.enabled", cfg["prune"]["enabled"], "pruning")]
 
     # 1. Records.
     def read(self, cfg: Mapping):
@@ -172,9 +177,10 @@ class ClassificationTask(Task):
         model_cfg = self.cfg["model"]
         options = builder_options(model_cfg["name"], model_cfg)
         model = BUILDERS[model_cfg["name"]](len(self.vocab), len(self.labels), task=self.kind, seed=self.seed, **options)
+        core = single_model(model)  # auto: its LSTM member takes the vectors and the language model's weights
         if not initial:  # a copy that receives trained weights: only which layers train matters
             if self.vectors_matrix is not None:
-                model.get_layer("embedding").trainable = not model_cfg["freeze_vectors"]
+                core.get_layer("embedding").trainable = not model_cfg["freeze_vectors"]
             return model
         defaults = default_recipe()["model"]
         unused = [f"model.{k}" for k, v in model_cfg.items()
@@ -182,10 +188,10 @@ class ClassificationTask(Task):
         if unused:
             log.info(f"note: the {model_cfg['name']} recipe does not use {', '.join(unused)}")
         if self.vectors_matrix is not None:
-            apply_vectors(model, self.vectors_matrix, freeze=model_cfg["freeze_vectors"])
+            apply_vectors(core, self.vectors_matrix, freeze=model_cfg["freeze_vectors"])
         if self.lm is not None:
 
-            copied = init_from_lm(model, self.lm, layers=model_cfg["init_from_layers"])
+            copied = init_from_lm(core, self.lm, layers=model_cfg["init_from_layers"])
             log.info(f"weights from the language model: {', '.join(copied)}")
         if self.cfg["train"]["unfreeze"] == "gradual":
             transfer.apply_freeze(model, "gradual")
@@ -340,6 +346,7 @@ class ClassificationTask(Task):
     def summary(self) -> dict:
         labels = self.labels
         return {"tflite_check": self.tflite_check, "model": self.cfg["model"]["name"],
+                **({"model_note": self.lstm_alone} if self.lstm_alone else {}),
                 "label_smoothing": self.cfg["train"]["label_smoothing"],
                 "class_weight": None if self.class_weight is None
                 else {labels[i]: w for i, w in self.class_weight.items()},

@@ -11,7 +11,7 @@ count. Several workers each read only their share of the lines.
 
 What needs the records in memory is refused before anything is written
 (`check`): on-the-fly augmentation, multi-label files, jieba segmentation
-(Python), pruning, the blended ``auto`` model, a language model's vocabulary.
+(Python), pruning, a language model's vocabulary; ``model.name = "auto"`` trains its LSTM member alone.
 The TF-IDF baseline is skipped, and the report's most confidently wrong
 examples come from the first `REPORT_EXAMPLES` validation lines.
 """
@@ -122,12 +122,15 @@ class StreamingClassificationTask(ClassificationTask):
         self.workers, self.worker = worker_of(cfg)
         self.counts = None
 
+    def single_model_reasons(self, cfg: Mapping) -> list:
+        # auto's linear member needs the training split in memory (its idf, its own fit)
+        return super().single_model_reasons(cfg) + [("data.streaming", True, "a streamed training split")]
+
     def check(self, cfg: Mapping) -> list[str]:
         refused = [("augment.enabled", cfg["augment"]["enabled"], "on-the-fly augmentation"),
                    ("data.multi_label", cfg["data"]["multi_label"], "multi-label files"),
                    ("tokenize.split", cfg["tokenize"]["split"] == "jieba", "jieba segmentation (Python)"),
                    ("prune.enabled", cfg["prune"]["enabled"], "pruning"),
-                   ("model.name", cfg["model"]["name"] == "auto", "the blended auto model"),
                    ("model.init_from", bool(cfg["model"]["init_from"]), "a language model's vocabulary")]
         return [f"{key}: {what} needs the records in memory; set data.streaming = false (or leave {key} unset)"
                 for key, on, what in refused if on]

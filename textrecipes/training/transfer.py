@@ -15,6 +15,7 @@ import keras
 import numpy as np
 
 from textrecipes.export.metadata import RunFolderError
+from textrecipes.models.auto import single_model
 
 FREEZE_MODES = ("none", "embedding", "all_but_head", "gradual")
 UNFREEZE_MODES = ("none", "gradual")  # train.unfreeze: one fit, or one more layer group per epoch (`fit_in_stages`)
@@ -39,7 +40,7 @@ def layer_groups(model: keras.Model) -> list[list[keras.layers.Layer]]:
         >>> [[layer.name for layer in g] for g in layer_groups(m)]
         [['probabilities'], ['bilstm'], ['embedding']]
     """
-    names = {layer.name: layer for layer in model.layers}
+    names = {layer.name: layer for layer in single_model(model).layers}  # auto: its LSTM member's layers
     return [[names[n] for n in group if n in names] for group in LAYER_GROUPS]
 
 

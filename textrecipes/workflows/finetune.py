@@ -22,6 +22,7 @@ import keras
 from textrecipes.data.readers import read_classification, read_options
 from textrecipes.data.records import DataError
 from textrecipes.export.metadata import RunFolderError, check_meta, read_json
+from textrecipes.models.auto import single_model
 from textrecipes.models.classifiers import BUILDERS
 from textrecipes.models.layers import FirstTokens, HashedBigrams, MaskedPooling
 from textrecipes.pruning.structured import RemappedEmbedding
@@ -66,9 +67,9 @@ def saved_architecture(model: keras.Model, name: str) -> dict:
     return keys
 
 
-#: Models whose layers fine-tuning does not know how to extend, and why.
-NOT_FINETUNABLE = {"auto": "its linear member's idf and n-gram weights are fitted once, on the first training split",
-                   "linear": "its idf and n-gram weights are fitted once, on the first training split"}
+#: Models whose layers fine-tuning does not know how to extend, and why. (``auto`` is fine-tuned through its
+#: LSTM member; its linear member, fitted in seconds, is fitted again on the new data: see `finetune`.)
+NOT_FINETUNABLE = {"linear": "its idf and n-gram weights are fitted once, on the first training split"}
 
 
 def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
@@ -80,7 +81,7 @@ def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
     Returns:
         ``(recipe, meta, vocabulary, classifier)``: the classifier is the model
         on token ids inside ``model.keras`` (the vectorizer is rebuilt from the
-        vocabulary).
+        vocabulary); for an ``auto`` run, its LSTM member.
 
     Raises:
         RunFolderError: when a file is missing, unreadable or inconsistent with
@@ -114,7 +115,7 @@ def load_run(run_dir: str) -> tuple[dict, dict, Vocabulary, keras.Model]:
         e2e = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as e:  # Keras raises many kinds here; say which file is broken
         raise RunFolderError(f"{model_path}: the model could not be loaded ({type(e).__name__}: {str(e)[:300]})") from None
-    inner = [layer for layer in e2e.layers if isinstance(layer, keras.Model)]
+    inner = [single_model(layer) for layer in e2e.layers if isinstance(layer, keras.Model)]
     if len(inner) != 1 or "embedding" not in {layer.name for layer in inner[0].layers}:
         raise RunFolderError(f"{model_path}: not a textrecipes classifier (no model with an 'embedding' layer inside)")
     model = inner[0]
@@ -211,10 +212,12 @@ class FinetuneTask(ClassificationTask):
         transfer.apply_freeze(model, self.freeze)
         if not initial:
             return model
-        transfer.copy_matching_weights(self.old_model, model, skip=("embedding", "probabilities"))
+        # auto: the old LSTM member's weights go to the new one; the linear member is fitted in `adapt`
+        core = single_model(model)
+        transfer.copy_matching_weights(self.old_model, core, skip=("embedding", "probabilities"))
         embedding = self.old_model.get_layer("embedding").get_weights()[0]
-        model.get_layer("embedding").set_weights([transfer.extend_rows(embedding, len(self.added_words), self.seed)])
-        model.get_layer("probabilities").set_weights(list(self.head[:2]))
+        core.get_layer("embedding").set_weights([transfer.extend_rows(embedding, len(self.added_words), self.seed)])
+        core.get_layer("probabilities").set_weights(list(self.head[:2]))
         return self.with_pruning(model)
 
     def fit_options(self, model) -> dict:
@@ -249,6 +252,12 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     rows initialised to the mean of the old rows plus small seeded noise. The
     fit is the run harness's: the run's callbacks (early stopping, checkpoints,
     backup and resume), its distribution strategy, exports and report.
+
+    An ``auto`` run (the default model) is fine-tuned through its LSTM member,
+    which takes everything above; its linear member is fitted again on the new
+    training split (a convex model fitted in seconds, whose idf belongs to the
+    data it counts), and the blend's weight is chosen again on the new
+    validation split, so it leans on whichever member the new data favours.
 
     Args:
         run_dir: a run folder from `train` (or `finetune`).
@@ -304,7 +313,7 @@ def finetune(run_dir: str, train_tsv: str, *, out_dir: str, validation: str | No
     base = {k: v for k, v in base_cfg.items() if k not in ("schedule",)}
     cfg = load_recipe(_deep_merge(base, given), overrides)
     # The saved model, not today's defaults, says how the run's model was built (keys added since).
-    cfg["model"].update(saved_architecture(old_model, cfg["model"]["name"]))
+    cfg["model"].update(saved_architecture(old_model, "lstm" if cfg["model"]["name"] == "auto" else cfg["model"]["name"]))
     task = FinetuneTask(cfg, (meta, vocab, old_model), run_dir=run_dir, extend_labels=extend_labels,
                         extend_vocabulary=extend_vocabulary, freeze=freeze)
     return run(task, cfg, run_dir=out_dir, overwrite=overwrite, verbose=verbose)
