@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Mapping
 
 import keras
@@ -79,9 +80,11 @@ def fit_linear_member(model: keras.Model, task, fit=None) -> dict:
         fit: the training settings, keys as `LINEAR_FIT`. Default None (`LINEAR_FIT`).
 
     Returns:
-        ``{"epochs", "best_epoch", "val_accuracy"}`` of that fit (``val_accuracy`` None without a validation split).
+        ``{"epochs", "best_epoch", "val_accuracy", "seconds"}`` of that fit (``val_accuracy`` None without a
+        validation split; ``seconds`` with the idf).
     """
     fit = {**LINEAR_FIT, **(fit or {})}
+    started = time.perf_counter()
     linear = model.get_layer(LINEAR_MEMBER)
     adapt_model(linear, _ids(task, "train"))
     has_validation = len(task.texts["validation"]) > 0
@@ -97,7 +100,8 @@ def fit_linear_member(model: keras.Model, task, fit=None) -> dict:
     linear.trainable = False  # the harness's fit trains the LSTM member only
     scores = history[monitor]
     record = {"epochs": len(scores), "best_epoch": int(np.argmax(scores)) + 1,
-              "val_accuracy": round(float(max(scores)), 4) if has_validation else None}
+              "val_accuracy": round(float(max(scores)), 4) if has_validation else None,
+              "seconds": round(time.perf_counter() - started, 1)}  # what auto adds to the LSTM's training
     log.info(f"auto: linear member trained on {len(task.texts['train'])} texts: {record['epochs']} epochs "
              f"(best {record['best_epoch']}), {monitor} {max(scores):.4f}; now the LSTM member")
     return record
@@ -154,14 +158,23 @@ def choose_weight(model: keras.Model, task, weights=WEIGHTS) -> dict:
     return {"weight": best["weight"], "chosen_by": CHOSEN_BY, "grid": grid}
 
 
-def member_reports(model: keras.Model, task, eval_ds: Mapping) -> dict:
-    """``{"lstm": {split: scores}, "linear": {...}, "auto": {...}}`` on each evaluated split (``eval_ds``)."""
-    out = {"lstm": {}, "linear": {}, "auto": {}}
+def member_reports(model: keras.Model, task, eval_ds: Mapping, weights=WEIGHTS) -> dict:
+    """The members' and the blend's scores on each evaluated split (``eval_ds``), and every weight's.
+
+    Returns:
+        ``{"lstm": {split: scores}, "linear": {...}, "auto": {...}, "grid_by_split": {split: [...]}}``:
+        ``grid_by_split`` scores each weight of ``weights`` on each split, a record
+        (the weight is chosen on validation only) from which another choosing rule
+        can be judged without training again (``benchmarks/bench_auto.py``).
+    """
+    out = {"lstm": {}, "linear": {}, "auto": {}, "grid_by_split": {}}
     w = model.get_layer(BLEND).value
     for split, data in eval_ds.items():
         lstm, linear = member_probabilities(model, data, task.kind)
         for name, p in (("lstm", lstm), ("linear", linear), ("auto", w * lstm + (1 - w) * linear)):
             out[name][split] = _scores(task, split, p)
+        out["grid_by_split"][split] = [{"weight": v, **_scores(task, split, v * lstm + (1 - v) * linear)}
+                                       for v in weights]
     return out
 
 

@@ -257,7 +257,9 @@ class ClassificationTask(Task):
             probabilities[name] = probabilities_per_label(model.predict(ds, verbose=0), self.kind)
             reports[name] = evaluate_predictions(self.targets[name], probabilities[name], self.labels, self.kind)
         if self.auto is not None:
-            self.auto["members"] = member_reports(model, self, eval_ds)
+            members = member_reports(model, self, eval_ds)
+            self.auto["grid_by_split"] = members.pop("grid_by_split")
+            self.auto["members"] = members
             log_choice(self.auto)
         self.baseline = self.fit_baseline()
         predictions = {}
