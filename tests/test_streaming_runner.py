@@ -248,3 +248,13 @@ def test_two_workers_each_read_their_share_and_finish_with_the_same_weights(tmp_
     assert streamed["lines_read_per_worker"] == [200, 200]
     steps = -(-min(streamed["train_examples_per_worker"]) // 16)  # 16 examples a worker a step (global batch 32)
     assert f"{steps}/{steps}" in outputs[0] and f"{steps}/{steps}" in outputs[1]
+
+
+def test_the_default_auto_model_streams_as_its_lstm_member_and_says_so(tmp_path):
+    """auto's linear member needs the training split in memory: a streamed run trains the LSTM member alone."""
+    cfg = load_recipe({"data": {"train": separable(str(tmp_path / "t.tsv"), 20), "streaming": True}})
+    assert cfg["model"]["name"] == "auto"  # the default
+    task = StreamingClassificationTask(cfg)
+    assert cfg["model"]["name"] == "lstm" and "data.streaming" in task.lstm_alone
+    in_memory = load_recipe({"data": {"train": str(tmp_path / "t.tsv")}})
+    assert task_for(in_memory).lstm_alone is None and in_memory["model"]["name"] == "auto"
