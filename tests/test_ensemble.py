@@ -1,5 +1,6 @@
 """Ensembles: exported probabilities are the members' mean; vote mode; distillation end to end."""
 
+import hashlib
 import json
 import os
 
@@ -8,7 +9,7 @@ import pytest
 
 from conftest import SMALL_MODEL, rt_path, write_slice
 
-TINY = {**SMALL_MODEL, "embedding_dim": 16, "units": 16, "ngram_buckets": 0}
+TINY = {**SMALL_MODEL, "name": "lstm", "embedding_dim": 16, "units": 16, "ngram_buckets": 0}
 TEXTS = ["A moving, beautifully acted film.", "Dull and far too long.", "", "zzzz unknown words",
          "the plot is thin but the cast is wonderful", "not good"]
 
@@ -69,11 +70,18 @@ def test_vote_ensemble_reloads_from_keras_file_with_safe_mode(ensemble, tmp_path
     np.testing.assert_allclose(model.predict(x, verbose=0), ensemble["model"].predict(x, verbose=0), atol=1e-6)
 
 
-def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
+@pytest.fixture(scope="module")
+def distilled(ensemble):
+    """The ensemble distilled into ENSEMBLE/distilled (a student of 8 units; a few seconds)."""
     from textrecipes.workflows.ensemble import distill
+
+    return distill(ensemble["run_dir"], temperature=2.0, alpha=0.5, verbose=0)
+
+
+def test_distill_reports_accuracy_kept_and_size_saved(ensemble, distilled):
     from textrecipes.export.predictors import Predictor
 
-    out = distill(ensemble["run_dir"], temperature=2.0, alpha=0.5, verbose=0)
+    out = distilled
     acc = out["accuracy"]
     assert 0.5 < acc["student"] <= 1 and acc["ensemble"] == ensemble["metrics"]["accuracy"]
     assert out["accuracy_kept"] == pytest.approx(acc["student"] / acc["ensemble"])
@@ -86,6 +94,60 @@ def test_distill_reports_accuracy_kept_and_size_saved(ensemble):
     assert card["metrics"]["test"]["accuracy"] == acc["student"] and card["distilled_from"]
     student = Predictor(os.path.join(ensemble["run_dir"], "distilled"))
     assert student.predict_proba(TEXTS).shape == (len(TEXTS), 2)
+
+
+def folder_hashes(folder):
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as f:
+                out[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def test_a_distilled_student_is_a_run_folder_that_prune_takes(ensemble, distilled, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from textrecipes.export.predictors import Predictor
+    from textrecipes.recipe.loading import load_recipe
+    from textrecipes.text.tokenization import Vocabulary
+    from textrecipes.workflows.prune import prune_run
+
+    student_dir = os.path.join(ensemble["run_dir"], "distilled")
+    # The recipe describes the student as built; the vocabulary is the one its embedding reads.
+    recipe = load_recipe(os.path.join(student_dir, "recipe.toml"))
+    model_cfg = recipe["model"]
+    assert (model_cfg["name"], model_cfg["units"], model_cfg["embedding_dim"]) == (
+        "lstm", distilled["student"]["units"], distilled["student"]["embedding_dim"])
+    assert model_cfg["bidirectional"] is False and model_cfg["ngram_buckets"] == 0
+    assert recipe["tokenize"]["max_length"] == 48 and recipe["data"]["labels"] == ensemble["labels"]
+    assert recipe["data"]["train"] == os.path.join(ensemble["run_dir"], "data", "train.tsv")
+    vocab = Vocabulary.load(os.path.join(student_dir, "vocabulary.json"))
+    e2e = keras.saving.load_model(os.path.join(student_dir, "model.keras"), safe_mode=True)
+    inner = next(layer for layer in e2e.layers if isinstance(layer, keras.Model))
+    assert inner.get_layer("embedding").input_dim == len(vocab)
+    assert inner.count_params() == distilled["params"]["student"]
+
+    before = folder_hashes(student_dir)
+    out = str(tmp_path / "pruned_student")
+    result = prune_run(student_dir, out_dir=out, sparsity=0.8, epochs=2, overrides=["prune.frequency=4"], verbose=0)
+    assert folder_hashes(student_dir) == before  # only read
+    with open(os.path.join(out, "metrics.json"), encoding="utf-8") as f:
+        metrics = json.load(f)
+    layers = metrics["pruning"]["layers"]
+    assert layers["embedding"] >= 0.8 - 2e-3, layers
+    assert metrics["finetune"]["from"] == student_dir and metrics["export_check"]["max_abs_diff"] < 1e-5
+    # The SavedModel holds the zeros and reloads to the Keras model's predictions.
+    saved = os.path.join(out, "saved_model")
+    tables = [v.numpy() for v in tf.saved_model.load(saved).variables
+              if v.dtype == tf.float32 and v.shape == (len(vocab), model_cfg["embedding_dim"])]
+    assert len(tables) == 1 and (tables[0] == 0).mean() == pytest.approx(0.8, abs=2e-3)
+    pruned = keras.saving.load_model(os.path.join(out, "model.keras"), safe_mode=True)
+    keras_probs = np.asarray(pruned.predict(np.array(TEXTS, dtype=object), verbose=0))[:, 0]
+    assert np.ptp(keras_probs) > 1e-4  # the texts get different probabilities: the comparison below can fail
+    assert np.max(np.abs(keras_probs - Predictor(saved).predict_proba(TEXTS)[:, 1])) < 1e-5
+    assert result.run_dir == out
 
 
 def test_cli_predict_reads_the_ensemble_folder(ensemble, tmp_path, capsys):

@@ -189,3 +189,20 @@ def test_cli_structured_prune_exports_the_compact_model(small_run, tmp_path, mon
     # A compact run is not pruned (or fine-tuned) again: refused before anything is written.
     assert main(["prune", out, "--out", str(tmp_path / "again"), "--quiet"]) == 2
     assert not (tmp_path / "again").exists()
+
+
+@pytest.mark.parametrize("name", ["auto", "linear"])
+def test_structured_prune_of_a_linear_or_auto_model_is_refused_up_front(name, tmp_path):
+    from conftest import SAMPLES
+    from textrecipes.recipe.validation import RecipeError
+
+    recipe = {"data": {"train": os.path.join(SAMPLES, "label_text.tsv")}, "model": {"name": name},
+              "train": {"epochs": 2}, "prune": {"enabled": True, "structured": True, "end_epoch": 1}}
+    with pytest.raises(RecipeError, match=rf"'prune\.structured' = true does not apply to model\.name = '{name}'"):
+        train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
+    assert sorted(os.listdir(tmp_path)) == []  # refused before any run folder was made
+    # Magnitude pruning and a structured lstm are not refused by this rule.
+    for model, structured in ((name, False), ("lstm", True)):
+        _, problems = resolve([{**recipe, "model": {"name": model},
+                                "prune": {**recipe["prune"], "structured": structured}}])
+        assert not any("prune.structured" in p for p in problems), problems

@@ -341,6 +341,22 @@ def _prune_epochs(r: dict, _) -> list[str]:
     return [f"'prune.targets.{name}' = {value!r} must be a number in [0, 1)" for name, value in p["targets"].items()
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1]
 
+
+#: Models whose layers structured pruning cannot compact, and why.
+NOT_COMPACTABLE = {"linear": "the compact model is built from embedding rows and RNN/Conv units, and the "
+                             "TF-IDF model has none of them",
+                   "auto": "its linear member cannot be compacted"}
+
+
+def _prune_structured(r: dict, _) -> list[str]:
+    """Refused before training: `compact_model` would only fail on these models after the whole fit."""
+    p, name = r["prune"], r["model"]["name"]
+    if p["enabled"] and p["structured"] and name in NOT_COMPACTABLE:
+        return [f"'prune.structured' = true does not apply to model.name = {name!r} ({NOT_COMPACTABLE[name]}); "
+                "set prune.structured = false, or use another model.name (e.g. 'lstm')"]
+    return []
+
+
 RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
     (("augment.source",), _augment_source),
     (("name",), lambda r, _: check_name(r["name"])),
@@ -354,6 +370,7 @@ RULES: list[tuple[tuple[str, ...], Callable[[dict, Mapping], list[str]]]] = [
     (("schedule.name", "schedule.step_size_epochs", "schedule.step_size_steps"), _schedule_keys),
     (("prune.enabled", "prune.start_epoch", "prune.end_epoch", "prune.layers", "prune.targets", "train.epochs"),
      _prune_epochs),
+    (("prune.enabled", "prune.structured", "model.name"), _prune_structured),
 ]
 
 

@@ -10,12 +10,15 @@ signature as a single run, so `Predictor` and ``textrecipes predict`` read it.
 `distill` trains a single small LSTM on the ensemble's temperature-softened
 probabilities plus the hard labels (`DistillationLoss`), and reports the
 accuracy kept and the size saved against the ensemble and against the same
-small LSTM trained on the hard labels only.
+small LSTM trained on the hard labels only. The student's folder is a run
+folder (its ``recipe.toml`` and ``vocabulary.json`` beside the exports), so
+`finetune` and ``textrecipes prune`` take it like any trained run.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import time
@@ -32,8 +35,9 @@ from textrecipes.export.predictors import Predictor
 from textrecipes.export.saved_model import check_export, end_to_end_model, export_saved_model
 from textrecipes.models.classifiers import build_lstm_classifier
 from textrecipes.recipe.loading import RecipeError, load_recipe, missing_files, to_toml
-from textrecipes.run.artifacts import write_json, write_model_card
+from textrecipes.run.artifacts import write_json, write_model_card, write_run_files
 from textrecipes.run.folder import prepare_run_dir
+from textrecipes.tasks.classification import builder_options
 from textrecipes.text.pipeline import encode_labels, make_dataset
 from textrecipes.text.tokenization import TextVectorizer, Vocabulary, presegment, tokenize
 from textrecipes.training.optimizers import build_optimizer
@@ -348,8 +352,58 @@ def distillation_targets(targets: np.ndarray, teacher: np.ndarray, task: str, nu
     return np.concatenate([hard.reshape(len(hard), -1), soften(teacher, task, temperature)], axis=1)
 
 
-def _fit_student(cfg, texts, targets, teacher, labels, task, *, units, embedding_dim, temperature, alpha, verbose):
-    """Trains the small LSTM with `DistillationLoss` (alpha=1: the hard labels only)."""
+#: The ``[model]`` keys the student takes from the teacher's recipe; the rest of its shape is fixed (see `student_recipe`).
+STUDENT_FROM_RECIPE = ("pooling", "dropout", "embedding_dropout", "token_dropout")
+
+
+def student_recipe(cfg: dict, labels, task: str, *, units: int, embedding_dim: int) -> dict:
+    """The recipe of the distilled student as it is built and trained, written to its run folder as ``recipe.toml``.
+
+    The student is an LSTM of one direction without the n-gram branch; every
+    other builder argument is the builder's default, written out so that the
+    recipe rebuilds this model whatever the schema's defaults become. Its data
+    and tokenizer are the teacher recipe's, its rate is held constant and early
+    stopping watches the validation loss, as `distill` trains it. With this
+    recipe and ``vocabulary.json`` the folder is a run folder: `finetune` and
+    `textrecipes.workflows.prune.prune_run` take it.
+
+    Args:
+        cfg: the resolved recipe `distill` trains with.
+        labels: the teacher's labels.
+        task: "binary", "multiclass" or "multilabel".
+        units: the student's LSTM units.
+        embedding_dim: the student's embedding size.
+
+    Returns:
+        A resolved recipe.
+
+    Example:
+        >>> cfg = load_recipe({"data": {"train": "data/samples/label_text.tsv"}})
+        >>> student = student_recipe(cfg, ["neg", "pos"], "binary", units=8, embedding_dim=8)
+        >>> student["model"]["name"], student["model"]["bidirectional"], student["model"]["ngram_buckets"]
+        ('lstm', False, 0)
+    """
+    defaults = {k: p.default for k, p in inspect.signature(build_lstm_classifier).parameters.items()
+                if k in cfg["model"] and p.default is not inspect.Parameter.empty}
+    model = {**defaults, **{k: cfg["model"][k] for k in STUDENT_FROM_RECIPE}, "name": "lstm", "task": task,
+             "units": int(units), "embedding_dim": int(embedding_dim), "bidirectional": False, "ngram_buckets": 0}
+    stop = cfg["callbacks"]["early_stopping"]
+    return load_recipe({
+        "name": f"{cfg['name']}-distilled", "seed": cfg["seed"],
+        "data": {**cfg["data"], "labels": list(labels)}, "tokenize": dict(cfg["tokenize"]), "model": model,
+        "train": {"epochs": cfg["train"]["epochs"], "batch_size": cfg["train"]["batch_size"],
+                  "bucket": cfg["train"]["bucket"]},
+        "optimizer": copy.deepcopy(cfg["optimizer"]),
+        "schedule": {"name": "constant", "learning_rate": cfg["schedule"]["learning_rate"], "warmup_epochs": 0},
+        # The other callbacks did not run for the student; kept as they were for the runs that start from it.
+        "callbacks": {**copy.deepcopy(cfg["callbacks"]),
+                      "early_stopping": {**stop, "monitor": "val_loss", "restore_best_weights": True,
+                                         "start_from_epoch": 0, "min_delta": 0.0, "mode": "auto"}},
+    })
+
+
+def _fit_student(cfg, texts, targets, teacher, labels, task, *, temperature, alpha, verbose):
+    """Trains the student of ``cfg`` (`student_recipe`) with `DistillationLoss` (alpha=1: the hard labels only)."""
 
     tok = cfg["tokenize"]
     seed = cfg["seed"]
@@ -364,18 +418,17 @@ def _fit_student(cfg, texts, targets, teacher, labels, task, *, units, embedding
     train_ds = make_dataset(texts["train"], packed["train"], vectorizer, batch_size=batch, shuffle=True, seed=seed,
                             bucket=cfg["train"]["bucket"])
     val_ds = make_dataset(texts["validation"], packed["validation"], vectorizer, batch_size=max(batch, 256))
-    model = build_lstm_classifier(len(vocab), len(labels), task=task, seed=seed, embedding_dim=embedding_dim, units=units,
-                                  bidirectional=False, pooling=cfg["model"]["pooling"], dropout=cfg["model"]["dropout"],
-                                  embedding_dropout=cfg["model"]["embedding_dropout"],
-                                  token_dropout=cfg["model"]["token_dropout"], ngram_buckets=0, name="student")
+    model = build_lstm_classifier(len(vocab), len(labels), task=task, seed=seed, name="student",
+                                  **builder_options("lstm", cfg["model"]))
     model.compile(optimizer=build_optimizer(cfg["optimizer"], cfg["schedule"]["learning_rate"]),
                   loss=DistillationLoss(task, temperature, alpha))
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg["callbacks"]["early_stopping"].get("patience", 3)
-                                         if cfg["callbacks"]["early_stopping"].get("enabled", True) else 10**6,
+    stop_cfg = cfg["callbacks"]["early_stopping"]
+    stop = keras.callbacks.EarlyStopping(monitor=stop_cfg["monitor"],
+                                         patience=stop_cfg["patience"] if stop_cfg["enabled"] else 10**6,
                                          restore_best_weights=True)
     history = model.fit(train_ds, validation_data=val_ds, epochs=cfg["train"]["epochs"], callbacks=[stop],
                         shuffle=False, verbose={0: 0, 1: 2}.get(verbose, 1))
-    return vectorizer, model, {k: [float(x) for x in v] for k, v in history.history.items()}
+    return vocab, vectorizer, model, {k: [float(x) for x in v] for k, v in history.history.items()}
 
 
 def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: float = 0.5, units: int | None = None,
@@ -409,7 +462,10 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
         The summary written to ``metrics.json``: ``test`` (the student's
         report), ``accuracy`` (student, ensemble, no_distillation),
         ``accuracy_kept`` (student / ensemble), ``params`` and
-        ``saved_model_bytes`` (student, ensemble) and ``size_saved``.
+        ``saved_model_bytes`` (student, ensemble) and ``size_saved``. The
+        student's folder is a run folder: ``recipe.toml`` (`student_recipe`),
+        ``vocabulary.json``, ``labels.json``, ``model.keras``, ``saved_model/``,
+        the model card and ``metrics.json``.
 
     Example:
         >>> out = distill("runs/rt-ensemble")  # doctest: +SKIP
@@ -435,19 +491,22 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
     teacher = {name: teacher_model.predict_proba(raw[name]) for name in raw}
     units = units or max(8, cfg["model"]["units"] // 4)
     embedding_dim = embedding_dim or max(8, cfg["model"]["embedding_dim"] // 4)
+    student_cfg = student_recipe(cfg, labels, task, units=units, embedding_dim=embedding_dim)
     reports, models = {}, {}
     for kind, a in (("student", alpha), ("no_distillation", 1.0)):
-        vectorizer, model, history = _fit_student(cfg, texts, targets, teacher, labels, task, units=units,
-                                                  embedding_dim=embedding_dim, temperature=temperature, alpha=a,
-                                                  verbose=1 if verbose >= 2 else 0)
+        vocab, vectorizer, model, history = _fit_student(student_cfg, texts, targets, teacher, labels, task,
+                                                         temperature=temperature, alpha=a,
+                                                         verbose=1 if verbose >= 2 else 0)
         e2e = end_to_end_model(vectorizer, model)
         probs = probabilities_per_label(e2e.predict(np.array(texts["test"], dtype=object), verbose=0, batch_size=256), task)
         reports[kind] = evaluate_predictions(targets["test"], probs, labels, task)
-        models[kind] = (e2e, model, history)
-    e2e, student, history = models["student"]
+        models[kind] = (e2e, model, history, vocab)
+    e2e, student, history, vocab = models["student"]
     meta = {"labels": labels, "task": task, "split": split, "lowercase": cfg["tokenize"]["lowercase"],
-            "max_length": cfg["tokenize"]["max_length"], "recipe": cfg["name"], "distilled_from": os.path.abspath(ensemble_dir)}
-    export_check = _export_student(run_dir, cfg, e2e, meta, raw["test"], reports["student"], history)
+            "max_length": cfg["tokenize"]["max_length"], "recipe": student_cfg["name"],
+            "distilled_from": os.path.abspath(ensemble_dir)}
+    write_run_files(run_dir, student_cfg, meta, vocab)  # labels.json, vocabulary.json, recipe.toml: a run folder
+    export_check = _export_student(run_dir, student_cfg, e2e, meta, raw["test"], reports["student"], history)
     summary = _distill_summary(ens, reports, student, os.path.join(run_dir, "saved_model"))
     summary.update({
         "student": {"units": units, "embedding_dim": embedding_dim, "bidirectional": False, "ngram_buckets": 0},
@@ -465,8 +524,7 @@ def distill(ensemble_dir: str, recipe=None, *, temperature: float = 2.0, alpha: 
 
 
 def _export_student(run_dir, cfg, e2e, meta, test_texts, report, history) -> dict:
-    """labels.json, model.keras, the SavedModel (checked), the model card and the learning curves of the student."""
-    write_json(os.path.join(run_dir, "labels.json"), meta)
+    """model.keras, the SavedModel (checked), the model card and the learning curves of the student."""
     save_keras(e2e, os.path.join(run_dir, "model.keras"))
     export_path = os.path.join(run_dir, "saved_model")
     export_saved_model(e2e, export_path, labels=meta["labels"], task=meta["task"], meta=meta, overwrite=True)
