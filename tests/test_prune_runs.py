@@ -191,8 +191,8 @@ def test_cli_structured_prune_exports_the_compact_model(small_run, tmp_path, mon
     assert not (tmp_path / "again").exists()
 
 
-@pytest.mark.parametrize("name", ["auto", "linear"])
-def test_structured_prune_of_a_linear_or_auto_model_is_refused_up_front(name, tmp_path):
+@pytest.mark.parametrize("name", ["linear"])  # auto prunes its LSTM member alone (test_auto.py)
+def test_structured_prune_of_a_linear_model_is_refused_up_front(name, tmp_path):
     from conftest import SAMPLES
     from textrecipes.recipe.validation import RecipeError
 

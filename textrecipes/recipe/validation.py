@@ -343,9 +343,9 @@ def _prune_epochs(r: dict, _) -> list[str]:
 
 
 #: Models whose layers structured pruning cannot compact, and why.
+#: (``auto`` prunes its LSTM member alone: `textrecipes.tasks.auto.lstm_alone`.)
 NOT_COMPACTABLE = {"linear": "the compact model is built from embedding rows and RNN/Conv units, and the "
-                             "TF-IDF model has none of them",
-                   "auto": "its linear member cannot be compacted"}
+                             "TF-IDF model has none of them"}
 
 
 def _prune_structured(r: dict, _) -> list[str]:
