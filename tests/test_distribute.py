@@ -17,6 +17,7 @@ import tensorflow as tf
 from conftest import ROOT, free_ports, rt_path, write_slice
 from textrecipes.training import distribute
 from textrecipes.training.distribute import cudnn_eligible, get_strategy, precision_policy, use_mixed_precision
+from textrecipes.models.auto import single_model
 from textrecipes.models.classifiers import build_lstm_classifier
 from textrecipes.recipe.loading import RecipeError, load_recipe
 
@@ -130,7 +131,7 @@ def test_runner_trains_under_mixed_precision_and_restores_the_policy(tmp_path):
     assert keras.mixed_precision.global_policy().name == "float32"
     exported = [layer for layer in result.model.layers if isinstance(layer, keras.Model)][0]
     for model in (built[0], exported):  # the model that trained, and the copy evaluated and exported
-        assert model.get_layer("lstm").dtype_policy.name == "mixed_float16"
+        assert single_model(model).get_layer("lstm").dtype_policy.name == "mixed_float16"  # auto: its LSTM member
     assert isinstance(built[0].optimizer, keras.optimizers.LossScaleOptimizer)
     assert np.isfinite(result.history["loss"][0])
 

@@ -191,7 +191,7 @@ def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_pat
 
     old_defaults = {"rnn_length": 0, "ngram_words": False, "ngram_pooling": "mean"}
     recipe = {"name": "old", "data": {"train": write_slice(rt_path("train"), str(tmp_path / "train.tsv"), 300)},
-              "tokenize": {"max_length": 64}, "model": {**TINY, **old_defaults}, "train": {"epochs": 1},
+              "tokenize": {"max_length": 64}, "model": {**TINY, **old_defaults, "name": "lstm"}, "train": {"epochs": 1},
               "callbacks": {"early_stopping": False, "backup": False}, "export": {"saved_model": False}}
     old = train(recipe, run_dir=str(tmp_path / "run"), verbose=0)
     path = os.path.join(old.run_dir, "recipe.toml")
@@ -211,8 +211,8 @@ def test_a_run_from_before_newer_model_keys_is_rebuilt_as_it_was_trained(tmp_pat
     np.testing.assert_allclose(after, before, atol=1e-4)
 
 
-@pytest.mark.parametrize("model_name", ["auto", "linear"])
-def test_auto_and_linear_runs_are_refused_with_what_to_do_instead(base, model_name, tmp_path):
+@pytest.mark.parametrize("model_name", ["linear"])  # auto fine-tunes through its LSTM member (test_auto.py)
+def test_linear_runs_are_refused_with_what_to_do_instead(base, model_name, tmp_path):
     from textrecipes.export.metadata import RunFolderError
     from textrecipes.recipe.loading import load_recipe, to_toml
     from textrecipes.workflows.finetune import finetune

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import rt_path, write_slice
+from textrecipes.models.auto import single_model
 
 LM = {"embedding_dim": 16, "units": 16}
 
@@ -83,7 +84,7 @@ def test_pretrain_then_finetune_end_to_end_with_gradual_unfreezing(lm_dir, tmp_p
             open(os.path.join(lm_dir, "vocabulary.json"), encoding="utf-8") as g:
         assert json.load(f)["tokens"] == json.load(g)["tokens"]  # the LM's ids
     lm, _, _ = load_language_model(lm_dir)
-    classifier = [layer for layer in result.model.layers if hasattr(layer, "get_layer")][0]
+    classifier = single_model([layer for layer in result.model.layers if hasattr(layer, "get_layer")][0])  # auto: LSTM
     # Two epochs of gradual unfreezing: the head, then head + LSTM; the embedding is still the LM's.
     np.testing.assert_array_equal(classifier.get_layer("embedding").get_weights()[0], lm.get_layer("embedding").get_weights()[0])
     assert not np.allclose(classifier.get_layer("lstm").get_weights()[0], lm.get_layer("lstm").get_weights()[0])

@@ -175,13 +175,16 @@ class TfidfFeatures(keras.layers.Layer):
         tf = ops.where(first, 1.0 + ops.log(ops.maximum(counts, 1.0)), 0.0) if self.sublinear_tf else counts
         values = tf * ops.take(self.idf, feature_ids)
         norm = ops.sqrt(ops.sum(ops.square(values), axis=1, keepdims=True))
-        values = values / ops.maximum(norm, 1e-12)  # an empty row stays 0 (scikit-learn's normalize)
+        # An empty row stays 0 (scikit-learn's normalize). The floor is 1, not a tiny epsilon: a row
+        # with a feature has norm >= 1 (tf >= 1, idf >= 1), and a float16 TFLite export turns a
+        # 1e-12 constant into 0, so empty rows came out 0/0 = NaN there.
+        values = values / ops.maximum(norm, 1.0)
         if self.nb_units:
             values = ops.expand_dims(values, -1) * ops.take(self.nb_ratios, feature_ids, axis=0)
             # Back to unit norm, per unit: the rows' scale (hence the loss's curvature, hence the
             # learning rate that suits) stays the same with and without the ratios.
             norm = ops.sqrt(ops.sum(ops.square(values), axis=1, keepdims=True))
-            values = values / ops.maximum(norm, 1e-12)
+            values = values / ops.maximum(norm, 1e-4)  # a floor float16 holds (its smallest normal: 6e-5)
         return feature_ids, values
 
     def compute_output_spec(self, ids):

@@ -275,7 +275,8 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
 
     # 5. Fit with the recipe's callbacks; history.csv is written as it goes. First the statistics
     # the model reads from the training split (the linear model's idf), as preprocessing layers adapt.
-    task.adapt(model, splits)
+    with strategy.scope():  # auto's linear member compiles and fits here, on the strategy's variables
+        task.adapt(model, splits)
     options = task.fit_options(model)
     history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
                          steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,

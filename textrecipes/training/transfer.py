@@ -88,9 +88,10 @@ def apply_freeze(model: keras.Model, freeze: str) -> None:
     groups = len(LAYER_GROUPS)
     set_trainable_groups(model, {"none": groups, "embedding": groups, "all_but_head": 1, "gradual": 1}[freeze])
     if freeze == "embedding":
+        core = single_model(model)  # auto: its LSTM member's embeddings
         for name in ("embedding", "bigram_embedding"):
-            if name in {layer.name for layer in model.layers}:
-                model.get_layer(name).trainable = False
+            if name in {layer.name for layer in core.layers}:
+                core.get_layer(name).trainable = False
 
 
 def group_rates(model: keras.Model, decay: float) -> dict[str, float]:
