@@ -10,7 +10,7 @@ import pytest
 from conftest import rt_path
 from textrecipes.cli import main
 from textrecipes.data.lines import InputLines
-from textrecipes.export.predict_stream import write_predictions
+from textrecipes.export.predict_stream import SORT_WINDOW, write_predictions
 from textrecipes.export.predictors import Predictor
 
 
@@ -87,7 +87,10 @@ def test_generator_input_and_stream_batches_equal_a_plain_call(predictor):
     plain = predictor.predict(texts)
     assert predictor.predict(t for t in texts) == plain  # a generator, a plain call: a list, as for a list
     batches = list(predictor.predict(iter(texts), batch_size=256, stream=True))
-    assert [len(b) for b in batches] == [256, 256, 88] and [r for b in batches for r in b] == plain
+    # The plain call sorts its 600 texts by length before batching: other batches, so the last float bits differ.
+    assert [len(b) for b in batches] == [256, 256, 88]
+    assert [r[0] for b in batches for r in b] == [r[0] for r in plain]
+    np.testing.assert_allclose([r[1] for b in batches for r in b], [r[1] for r in plain], atol=1e-6)
     probs = list(predictor.predict_proba((t for t in texts), batch_size=200, stream=True))
     np.testing.assert_allclose(np.concatenate(probs), predictor.predict_proba(texts), atol=1e-6)
     frames = list(predictor.predict_proba(texts[:300], batch_size=200, stream=True, as_frame=True))
@@ -132,18 +135,35 @@ def test_predict_command_on_20000_lines_holds_one_batch(predictor, tmp_path):
     sink = _Sink(source)
     counts = write_predictions(predictor, "label_text", source, sink, batch_size=256)
     assert counts == {"lines": 20_000, "blank": 21, "unreadable": 0} and sink.lines == 20_000
-    assert sink.most_ahead <= 256  # never more than the batch being predicted was read ahead of the output
+    # never more than the round being predicted (SORT_WINDOW batches) was read ahead of the output
+    assert sink.most_ahead <= 256 * SORT_WINDOW
 
     # The file reader's side, measured: Python memory at its peak stays far below the file's size.
+    # Batches of 32 make a round (SORT_WINDOW batches) of 256 lines, a small share of the 20,000.
     data = tmp_path / "big.txt"
     data.write_text("\n".join(texts) + "\n", encoding="utf-8")
     write_predictions(predictor, "label_text", ["warm up the model's call"], _Sink(Counting([])))
     tracemalloc.start()
     try:
         lines = InputLines(str(data))
-        counts = write_predictions(predictor, "label_text", lines, _Sink(Counting([])), batch_size=256)
+        counts = write_predictions(predictor, "label_text", lines, _Sink(Counting([])), batch_size=32)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert counts["lines"] == 20_000 == lines.read
     assert peak < os.path.getsize(data) / 4, (peak, os.path.getsize(data))
+
+
+def test_texts_sorted_by_length_within_a_round_come_back_in_input_order(predictor):
+    """Several batches are sorted by length before the model sees them, then put back: input order is kept."""
+    texts = [" ".join([t] * (i % 7 + 1)) for i, t in enumerate(_reviews(300))]  # lengths mixed, 1x to 7x a review
+    sorted_ = predictor.predict_proba(texts, batch_size=16)
+    in_order = predictor.predict_proba(texts, batch_size=len(texts))  # one batch: nothing reordered
+    np.testing.assert_allclose(sorted_, in_order, atol=1e-5)
+    assert len({round(float(p), 3) for p in sorted_[:, 0]}) > 50  # rows differ, so a shuffled order would show
+    sink = io.StringIO()
+    write_predictions(predictor, "label_text", texts, sink, batch_size=16, window=4)
+    rows = [line.split("\t") for line in sink.getvalue().splitlines()]
+    expected = predictor._decide(in_order, 0.5)
+    assert [label for label, _ in rows] == [label for label, _ in expected]
+    np.testing.assert_allclose([float(p) for _, p in rows], [p for _, p in expected], atol=2e-4)

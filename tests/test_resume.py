@@ -4,6 +4,7 @@ import csv
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -356,3 +357,106 @@ def test_multi_worker_run_survives_a_worker_killed_and_restarted(tmp_path):
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
     assert json.load(open(os.path.join(run_dir, "metrics.json")))["epochs_run"] == epochs
     assert os.path.exists(os.path.join(run_dir, "model.keras"))
+
+
+STREAMED_RECIPE = """
+name = "mw-streamed"
+[data]
+train = "{train}"
+streaming = true
+on_bad_lines = "skip"
+validation_split = 0.2
+test_split = 0.0
+shuffle_buffer = 200
+[model]
+name = "fasttext"
+embedding_dim = 8
+ngram_buckets = 512
+ngram_dim = 4
+[callbacks]
+early_stopping = false
+[train]
+epochs = {epochs}
+batch_size = 32
+strategy = "multi_worker"
+"""
+
+
+def test_a_streamed_multi_worker_run_survives_a_worker_killed_and_restarted(tmp_path):
+    """The test above on the streamed path (data.streaming = true): worker 1 SIGKILLed after its second backup.
+
+    Both supervisors restart their worker; each counts the file again, reads every other line of it,
+    resumes from the epoch they share and trains only the missing epochs, each a whole pass over its share.
+    """
+    from conftest import free_ports
+    from textrecipes.export.predictors import Predictor
+    import keras
+
+    epochs, lines = 3, 400
+    data = write_slice(rt_path("train"), str(tmp_path / "train.tsv"), lines)
+    with open(data, "a", encoding="utf-8") as f:  # two bad lines, skipped and counted
+        f.write("a line without a tab\n" "fresh\t   \n")
+    recipe = tmp_path / "mw.toml"
+    recipe.write_text(STREAMED_RECIPE.format(train=data, epochs=epochs))
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(2)]}
+    run_dir = str(tmp_path / "run")
+    supervisors, logs = [], []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
+        logs.append(open(tmp_path / f"worker{index}.log", "w+"))
+        supervisors.append(subprocess.Popen(
+            [sys.executable, "-m", "textrecipes.cli", "train", str(recipe), "--run-dir", run_dir, "--restarts", "3"],
+            cwd=ROOT, env={**ENV, "TF_CONFIG": tf_config}, stdout=logs[-1], stderr=subprocess.STDOUT))
+    try:
+        key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
+        worker1_backup = os.path.join(tempfile.gettempdir(), "textrecipes-workers", f"run-{key}-worker1", "backup")
+        chief_backup = os.path.join(run_dir, "backup")
+        deadline = time.time() + 400
+        while not (len(backup_epochs(worker1_backup)) == 2 and backup_epochs(worker1_backup)[-1] >= 2
+                   and backup_epochs(worker1_backup) == backup_epochs(chief_backup)):
+            assert all(p.poll() is None for p in supervisors), "a worker ended before the kill"
+            assert time.time() < deadline, "no epoch backed up in time"
+            time.sleep(0.02)
+        victim = _children(supervisors[1].pid)
+        assert len(victim) == 1
+        os.kill(victim[0], signal.SIGKILL)
+        resume_at = backup_epochs(worker1_backup)[-1]
+        codes = [p.wait(timeout=600) for p in supervisors]
+    finally:
+        for p in supervisors:
+            for child in _children(p.pid):
+                os.kill(child, signal.SIGKILL)
+            p.kill()
+    outputs = []
+    for log in logs:
+        log.seek(0)
+        outputs.append(log.read())
+    assert codes == [0, 0], "\n=====\n".join(o[-3000:] for o in outputs)
+    assert f"exited with status {-signal.SIGKILL}; restarting" in outputs[1]
+    for out in outputs:
+        assert f"resuming an interrupted run after epoch {resume_at} of {epochs}" in out
+    # Each epoch trained once, whole: history holds every epoch once, and the metrics were written once.
+    rows = list(csv.DictReader(open(os.path.join(run_dir, "history.csv"))))
+    assert [int(r["epoch"]) for r in rows] == list(range(epochs))
+    metrics = json.load(open(os.path.join(run_dir, "metrics.json")))
+    assert metrics["epochs_run"] == epochs
+    report = metrics["data"][0]
+    assert report["lines_read"] == lines + 2 and report["kept"] == lines
+    assert report["skipped"] == {"wrong column count": 1, "empty text": 1}
+    streamed = metrics["streaming"]
+    assert sum(sum(c.values()) for c in streamed["label_counts"].values()) == lines
+    assert sum(streamed["train_examples_per_worker"]) == sum(streamed["label_counts"]["train"].values())
+    assert streamed["sharding"] == "line" and streamed["workers"] == 2
+    assert streamed["lines_read_per_worker"] == [(lines + 2) // 2] * 2
+    # The restarted epochs were whole passes over each worker's share: as many steps as the first ones.
+    local_steps = -(-min(streamed["train_examples_per_worker"]) // 32)  # batch_size examples a worker a step
+    for out in outputs:
+        assert set(re.findall(r"^(\d+)/(\d+) - ", out, re.M)) == {(str(local_steps), str(local_steps))}
+        resumed = out.split("resuming an interrupted run")[-1]
+        assert len(re.findall(r"^\d+/\d+ - ", resumed, re.M)) == epochs - resume_at
+    assert metrics["export_check"]["max_abs_diff"] < 1e-5
+    texts = ["a moving, funny film", "dull and far too long", ""]
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"))
+    expected = keras.ops.convert_to_numpy(model(keras.ops.convert_to_tensor(texts)))[:, 0]
+    np.testing.assert_allclose(Predictor(os.path.join(run_dir, "saved_model")).predict_proba(texts)[:, -1],
+                               expected, atol=1e-5)

@@ -381,8 +381,9 @@ def _add_predict(sub) -> None:
     p.add_argument("-o", "--output", help="write the predictions to this file (whole or not at all) instead of stdout")
     p.add_argument("--probabilities", action="store_true",
                    help="every class probability, tab-separated, after a header line of the label names")
-    p.add_argument("--batch-size", type=_positive_int, default=256, help="lines predicted at a time (default 256); "
-                                                               "memory stays constant whatever the input's length")
+    p.add_argument("--batch-size", type=_positive_int, default=256, help="lines per model call (default 256); lines are read 8 "
+                        "batches at a time and sorted by length so batches pad less; memory stays constant whatever "
+                        "the input's length")
     p.set_defaults(func=_cmd_predict)
 
 

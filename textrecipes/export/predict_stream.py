@@ -17,6 +17,10 @@ from textrecipes.data.atomic import atomic_write
 from textrecipes.data.records import DataError
 from textrecipes.export.batches import batched
 
+# Lines read a round, in batches: the predictor sorts a round's texts by length so that each batch
+# pads less. Measured on 200k short reviews and on news articles: benchmarks/results/predict_stream.md.
+SORT_WINDOW = 8
+
 
 @contextlib.contextmanager
 def output_target(output: str | None, input_path: str | None = None):
@@ -48,7 +52,7 @@ def output_target(output: str | None, input_path: str | None = None):
 
 def write_predictions(predictor, fmt: str, lines: Iterable, out: TextIO, *, source: str = "<stdin>",
                       batch_size: int = 256, threshold: float = 0.5, with_text: bool = False,
-                      probabilities: bool = False, progress: bool = False) -> dict:
+                      probabilities: bool = False, progress: bool = False, window: int = SORT_WINDOW) -> dict:
     """Predicts each line of ``lines`` and writes one output line per input line to ``out``, batch by batch.
 
     Classifier and pairs lines are ``label<TAB>probability`` (multi-label: the labels
@@ -63,11 +67,14 @@ def write_predictions(predictor, fmt: str, lines: Iterable, out: TextIO, *, sour
             line that could not be decoded (an empty prediction line, like a blank line).
         out: where to write.
         source: the input's name in errors ("<stdin>", a path). Default "<stdin>".
-        batch_size: lines per batch. Default 256.
+        batch_size: lines per model call. Default 256.
         threshold: multi-label decision threshold. Default 0.5.
         with_text: echo the input line as the last column. Default False.
         probabilities: all class probabilities instead of the label. Default False.
         progress: a tqdm progress bar on stderr. Default False.
+        window: batches read a round (``window * batch_size`` lines in memory), sorted by
+            length within the round so that batches pad less; outputs keep the input order.
+            Default `SORT_WINDOW`.
 
     Returns:
         ``{"lines": lines written, "blank": blank input lines, "unreadable": undecodable lines}``.
@@ -92,12 +99,12 @@ def write_predictions(predictor, fmt: str, lines: Iterable, out: TextIO, *, sour
         out.write("\t".join(labels + (["text"] if with_text else [])) + "\n")
     counts = {"lines": 0, "blank": 0, "unreadable": 0}
     bar = _progress_bar(progress)
-    for chunk in batched(lines, batch_size):
+    for chunk in batched(lines, batch_size * window):
         kept = [i for i, line in enumerate(chunk) if line is not None and line.strip()]
         texts = [chunk[i] for i in kept]
         rows = [empty] * len(chunk)
         for i, row in zip(kept, _predict_rows(predictor, fmt, texts, counts["lines"], kept, source, threshold,
-                                              probabilities) if texts else []):
+                                              probabilities, batch_size) if texts else []):
             rows[i] = row + (f"\t{chunk[i]}" if with_text and fmt != "conll" else "")
         out.write("".join(row + "\n" for row in rows))
         counts["unreadable"] += sum(line is None for line in chunk)
@@ -118,7 +125,7 @@ def _progress_bar(show: bool):
     return tqdm(unit=" lines", file=sys.stderr, desc="predict", mininterval=0.5)
 
 
-def _predict_rows(predictor, fmt, texts, first, kept, source, threshold, probabilities) -> list[str]:
+def _predict_rows(predictor, fmt, texts, first, kept, source, threshold, probabilities, batch_size) -> list[str]:
     """One formatted output line (without the echoed text) per non-blank input line of a batch."""
     if fmt == "conll":  # one sentence a line, tokens split on whitespace
         return [" ".join(f"{token}/{tag}" for token, tag in tagged) for tagged in predictor.tag(texts)]
@@ -129,9 +136,9 @@ def _predict_rows(predictor, fmt, texts, first, kept, source, threshold, probabi
                                 f"found {line.count(chr(9)) + 1}")
         texts = [tuple(line.split("\t")) for line in texts]
     if probabilities:
-        return ["\t".join(f"{p:.6f}" for p in row) for row in predictor.predict_proba(texts)]
+        return ["\t".join(f"{p:.6f}" for p in row) for row in predictor.predict_proba(texts, batch_size=batch_size)]
     rows = []
-    for label, prob in predictor.predict(texts, threshold=threshold):
+    for label, prob in predictor.predict(texts, threshold=threshold, batch_size=batch_size):
         if predictor.task == "multilabel":
             label, prob = ",".join(label), (max(prob) if prob else 0.0)
         rows.append(f"{label}\t{prob:.4f}")
