@@ -146,3 +146,15 @@ def test_pruning_an_auto_run_prunes_its_lstm_member_and_says_so(auto_run, tmp_pa
     assert metrics["pruning"]["layers"]["bigram_embedding"] == pytest.approx(0.5, abs=0.01)
     with open(os.path.join(result.run_dir, "recipe.toml"), encoding="utf-8") as f:
         assert 'name = "lstm"' in f.read()
+
+
+def test_multi_worker_training_runs_auto_as_its_lstm_member_and_says_so():
+    from conftest import SAMPLES
+    from textrecipes.recipe.loading import load_recipe
+    from textrecipes.tasks.classification import ClassificationTask
+
+    cfg = load_recipe({"data": {"train": os.path.join(SAMPLES, "label_text.tsv")},
+                       "train": {"strategy": "multi_worker"}})
+    task = ClassificationTask(cfg)
+    assert cfg["model"]["name"] == "lstm" and "train.strategy (multi-worker training)" in task.lstm_alone
+    assert ClassificationTask(load_recipe({"data": {"train": os.path.join(SAMPLES, "label_text.tsv")}})).lstm_alone is None

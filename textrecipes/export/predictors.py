@@ -174,12 +174,6 @@ class Predictor:
         for key, kind in (("lowercase", bool), ("max_length", int)):
             if not isinstance(self.meta.get(key), kind):
                 raise RunFolderError(f"{card_path}: {key!r} must be {kind.__name__}, got {self.meta.get(key)!r:.100}")
-        # The card records the file's size: a file cut short inside data the flatbuffer walk of
-        # verify_tflite does not reach (the blended auto model's) is caught here, before the interpreter.
-        expected = ((self.meta.get("exports") or {}).get(os.path.basename(path)) or {}).get("bytes")
-        if isinstance(expected, int) and os.path.getsize(path) != expected:
-            raise RunFolderError(f"{path}: not a loadable TFLite model ({os.path.getsize(path):,} bytes, but "
-                                 f"{card_path} records {expected:,}: the file is cut short or replaced)")
         vocab_path = os.path.join(folder, "vocabulary.json")
         if not os.path.exists(vocab_path):
             raise RunFolderError(f"{vocab_path} is missing; a .tflite export needs the run's vocabulary.json beside it")

@@ -9,7 +9,8 @@
   (accuracy + macro-F1, then the lower log loss) set in the model;
 * `member_reports`: the members' own scores on each evaluated split, for the
   log, ``metrics.json`` and the model card;
-* `lstm_alone`: where the blend cannot go (a streamed training split, pruning),
+* `lstm_alone`: where the blend cannot go (a streamed training split, pruning,
+  multi-worker training),
   ``auto`` trains its LSTM member alone, and the run says so.
 """
 

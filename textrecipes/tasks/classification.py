@@ -91,7 +91,9 @@ class ClassificationTask(Task):
 
     def single_model_reasons(self, cfg: Mapping) -> list:
         """What, in this recipe, needs one model rather than ``auto``'s blend (`lstm_alone`)."""
-        return [("prune.enabled", cfg["prune"]["enabled"], "pruning")]
+        return [("prune.enabled", cfg["prune"]["enabled"], "pruning"),
+                # The linear member's own fit fails on a multi-worker strategy's per-replica batches.
+                ("train.strategy", cfg["train"]["strategy"] == "multi_worker", "multi-worker training")]
 
     # 1. Records.
     def read(self, cfg: Mapping):
