@@ -98,6 +98,12 @@ def _tuned_baselines() -> dict:
     return out
 
 
+def _fit_cell(fit: dict) -> str:
+    """The linear member's fit: lbfgs and its C, or SGD epochs (best); and its seconds where recorded."""
+    how = f"lbfgs, C {fit['c']:g}" if fit.get("solver") == "lbfgs" else f"SGD {fit['epochs']} epochs ({fit['best_epoch']})"
+    return how + (f", {fit['seconds']:.0f} s" if "seconds" in fit else "")
+
+
 def table(rows: list, command: str) -> str:
     suite = {(r["dataset"], r["seed"]): r for r in _rows(os.path.join(RESULTS, "suite.jsonl")) if r["model"] == "lstm"}
     tuned = _tuned_baselines()
@@ -137,14 +143,14 @@ def table(rows: list, command: str) -> str:
                          f"| {100 * (r['auto_test'][metric] - best):+.1f} |")
         lines.append("")
     lines += ["### Validation accuracy (what w was picked on) and seconds", "",
-              "| dataset | seed | auto | lstm member | linear member | in-run TF-IDF+LR | linear member epochs (best) "
+              "| dataset | seed | auto | lstm member | linear member | in-run TF-IDF+LR | linear member fit "
               "| auto s (LSTM epochs) | default s (suite) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         default = suite.get((r["dataset"], r["seed"]), {})
         fit = r["linear_fit"]
         lines.append(f"| {r['dataset']} | {r['seed']} | {cell(r['auto_validation'], 'accuracy')} "
                      f"| {cell(r['lstm_validation'], 'accuracy')} | {cell(r['linear_validation'], 'accuracy')} "
-                     f"| {cell(r['baseline_validation'], 'accuracy')} | {fit['epochs']} ({fit['best_epoch']}) "
+                     f"| {cell(r['baseline_validation'], 'accuracy')} | {_fit_cell(fit)} "
                      f"| {r['seconds']:.0f} ({r['epochs']}) | {default.get('seconds', '')} |")
     return "\n".join(lines) + "\n"
 

@@ -26,6 +26,19 @@ def write_slice(src: str, dst: str, n: int) -> str:
     return dst
 
 
+def folder_hashes(folder: str) -> dict:
+    """``{relative path: sha256}`` of every file under ``folder``: what "the user's folder is untouched" compares."""
+    import hashlib
+
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
 def free_ports(n: int) -> list[int]:
     """``n`` localhost ports free right now, for the multi-worker tests' TF_CONFIG clusters."""
     import socket

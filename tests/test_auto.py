@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 
 import keras
+from conftest import folder_hashes
 from textrecipes.export.predictors import Predictor
 from textrecipes.models.auto import WEIGHTS, ProbabilityBlend
 from textrecipes.models.classifiers import BUILDERS
+from textrecipes.tasks.auto import LINEAR_CS
 
 TOPICS = ("alpha", "beta", "gamma")
 
@@ -61,7 +63,7 @@ def test_the_weight_moves_to_the_better_linear_member_and_is_recorded(auto_run):
     assert auto["weight"] in WEIGHTS and auto["weight"] <= 0.3, auto["weight"]
     assert blend >= max(lstm, linear)  # on validation the blend never loses to either member
     assert [row["weight"] for row in auto["grid"]] == list(WEIGHTS)
-    assert auto["linear_fit"]["epochs"] >= auto["linear_fit"]["best_epoch"] >= 1
+    assert auto["linear_fit"]["solver"] == "lbfgs" and auto["linear_fit"]["c"] in LINEAR_CS
     # The evaluated model is the blend with that weight: its test report is the blend's.
     assert auto_run.metrics["accuracy"] == pytest.approx(members["auto"]["test"]["accuracy"], abs=1e-4)
     with open(os.path.join(auto_run.run_dir, "model_card.json"), encoding="utf-8") as f:
@@ -101,33 +103,22 @@ def test_auto_is_the_default_model():
     assert default_recipe()["model"]["name"] == "auto"
 
 
-def _hashes(folder: str) -> dict:
-    import hashlib
-
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                out[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(f.read()).hexdigest()
-    return out
-
-
 def test_an_auto_run_fine_tunes_with_a_new_label_and_new_words(auto_run, tmp_path):
     """The LSTM member is fine-tuned, the linear member fitted again on the new data, the weight chosen again."""
     from textrecipes.workflows.finetune import finetune
 
     topics = TOPICS + ("delta",)  # "delta" is a new label and a new word
-    before = _hashes(auto_run.run_dir)
+    before = folder_hashes(auto_run.run_dir)
     result = finetune(auto_run.run_dir, _write_toy(str(tmp_path / "new.tsv"), 240, 3, topics),
                       validation=_write_toy(str(tmp_path / "val.tsv"), 80, 4, topics),
                       test=_write_toy(str(tmp_path / "test.tsv"), 80, 5, topics), out_dir=str(tmp_path / "ft"),
                       extend_labels=True, extend_vocabulary=True, epochs=1, verbose=0)
-    assert _hashes(auto_run.run_dir) == before  # the source run is only read
+    assert folder_hashes(auto_run.run_dir) == before  # the source run is only read
     metrics = _metrics(result)
     assert result.labels == list(TOPICS) + ["delta"] and metrics["finetune"]["labels_added"] == ["delta"]
     assert metrics["finetune"]["words_added"] >= 1
     auto = metrics["auto"]
-    assert auto["linear_fit"]["epochs"] >= 1 and [row["weight"] for row in auto["grid"]] == list(WEIGHTS)
+    assert auto["linear_fit"]["solver"] == "lbfgs" and [row["weight"] for row in auto["grid"]] == list(WEIGHTS)
     # The refitted linear member knows the new word: the new label is learnt (the LSTM member, at 1e-8, is not).
     assert auto["members"]["linear"]["test"]["accuracy"] >= 0.9 and result.metrics["accuracy"] >= 0.9
     texts = ["w3 delta w5", "alpha w1", ""]
@@ -158,3 +149,96 @@ def test_multi_worker_training_runs_auto_as_its_lstm_member_and_says_so():
     task = ClassificationTask(cfg)
     assert cfg["model"]["name"] == "lstm" and "train.strategy (multi-worker training)" in task.lstm_alone
     assert ClassificationTask(load_recipe({"data": {"train": os.path.join(SAMPLES, "label_text.tsv")}})).lstm_alone is None
+
+
+def _member_task(kind: str, labels, rows, class_weight=None):
+    """The parts of a classification task that the linear member's fit reads, over ``rows`` of ``(labels, text)``."""
+    from types import SimpleNamespace
+
+    from textrecipes.text.pipeline import encode_labels
+    from textrecipes.text.tokenization import TextVectorizer, Vocabulary, tokenize
+
+    splits = {"train": rows[: len(rows) * 2 // 3], "validation": rows[len(rows) * 2 // 3:]}
+    texts = {s: [t for _, t in r] for s, r in splits.items()}
+    targets = {s: encode_labels([y for y, _ in r], list(labels), kind) for s, r in splits.items()}
+    vocab = Vocabulary.build(tokenize(texts["train"]))
+    return SimpleNamespace(kind=kind, labels=list(labels), texts=texts, targets=targets, seed=0,
+                           vectorizer=TextVectorizer(vocab.tokens, max_length=64), class_weight=class_weight,
+                           vocab=vocab)
+
+
+def _member_rows(kind: str, n: int = 180):
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(n):
+        words = [f"w{j}" for j in rng.integers(0, 60, size=10)]
+        if kind == "multilabel":
+            label = tuple(t for t, flip in zip(TOPICS, rng.random(3) < 0.4) if flip) or ("alpha",)
+        else:
+            label = TOPICS[:2][i % 2] if kind == "binary" else TOPICS[int(rng.integers(0, 2)) if i % 7 else 2]
+        words += [w for w in (label if kind == "multilabel" else (label,))] * int(rng.random() < 0.7)
+        rng.shuffle(words)
+        rows.append((label, " ".join(words)))
+    return rows
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "multilabel"])
+def test_the_linear_member_is_scikit_learns_logistic_regression_at_the_c_validation_picked(kind):
+    """lbfgs on the member's own TF-IDF rows: its Keras probabilities are scikit-learn's at the chosen C."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from textrecipes.models.linear import adapt_model, build_linear_classifier
+    from textrecipes.models.tfidf import to_scipy
+    from textrecipes.tasks.auto import LINEAR_CS, _ids, fit_linear_lbfgs
+
+    labels = TOPICS[:2] if kind == "binary" else TOPICS
+    weights = {0: 1.0, 1: 3.0} if kind == "binary" else None
+    task = _member_task(kind, labels, _member_rows(kind), class_weight=weights)
+    member = build_linear_classifier(len(task.vocab), len(labels), task=kind, ngram_buckets=4096, min_df=1)
+    adapt_model(member, _ids(task, "train"))
+    record = fit_linear_lbfgs(member, task)
+    assert record["solver"] == "lbfgs" and record["c"] in LINEAR_CS
+    assert [row["c"] for row in record["grid"]] == list(LINEAR_CS)
+    assert record["val_accuracy"] == max(row["accuracy"] for row in record["grid"] if row["c"] == record["c"])
+
+    features = member.get_layer("tfidf")
+    x = {s: to_scipy(*(np.concatenate([keras.ops.convert_to_numpy(v) for v in features(ids)[i:i + 1]])
+                       for i in range(2)), features.num_features)
+         for s, ids in (("train", task.vectorizer(np.array(task.texts["train"], dtype=object))),
+                        ("validation", task.vectorizer(np.array(task.texts["validation"], dtype=object))))}
+    y = np.asarray(task.targets["train"])
+    n = x["train"].shape[0]
+    reference = LogisticRegression(C=record["c"], max_iter=5000, tol=1e-8, class_weight=weights)
+    if kind == "multilabel":
+        reference = OneVsRestClassifier(reference).fit(x["train"], y.astype(int))
+        expected = reference.predict_proba(x["validation"])
+    else:
+        reference.fit(x["train"], y.reshape(n, -1)[:, 0].astype(int) if kind == "binary" else y.reshape(-1))
+        expected = reference.predict_proba(x["validation"])
+        expected = expected[:, 1:] if kind == "binary" else expected
+    ours = member.predict(task.vectorizer(np.array(task.texts["validation"], dtype=object)), verbose=0)
+    # lbfgs stops at scikit-learn's tolerance (1e-4), warm-started along the Cs: near a tight fit (at C 1000
+    # the objective is flat, and a cold fit at that tolerance is 0.1 away from it).
+    np.testing.assert_allclose(ours, expected, atol=3e-2)
+    assert np.mean((ours > 0.5) == (expected > 0.5)) >= 0.97
+    assert member.get_layer("probabilities").c == record["c"]
+
+
+def test_where_lbfgs_cannot_go_the_linear_member_trains_by_sgd_and_says_why():
+    from textrecipes.models.auto import LINEAR_MEMBER
+    from textrecipes.models.linear import adapt_model, build_linear_classifier
+    from textrecipes.tasks.auto import _ids, fit_linear_lbfgs, fit_linear_member, lbfgs_refusal
+
+    task = _member_task("multiclass", TOPICS, _member_rows("multiclass"))
+    task.compile_options = lambda: {"loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]}
+    nb = build_linear_classifier(len(task.vocab), 3, task="multiclass", ngram_buckets=512, naive_bayes=True)
+    assert "naive-Bayes" in lbfgs_refusal(nb, task)
+    plain = build_linear_classifier(len(task.vocab), 3, task="multiclass", ngram_buckets=512, name=LINEAR_MEMBER)
+    adapt_model(plain, _ids(task, "train"))
+    assert lbfgs_refusal(plain, task) is None and fit_linear_lbfgs(plain, task, max_nonzeros=10) is None
+    record = fit_linear_member(keras.Sequential([keras.Input((None,), dtype="int32"), plain]), task,  # found by name
+                               fit={"epochs": 3, "patience": 3})
+    assert record["solver"] == "sgd" and record["why_sgd"] == "SGD settings given" and record["epochs"] == 3
+    majority = np.bincount(np.asarray(task.targets["validation"]).reshape(-1)).max() / len(task.texts["validation"])
+    assert record["val_accuracy"] > majority and not plain.trainable

@@ -1,13 +1,12 @@
 """Ensembles: exported probabilities are the members' mean; vote mode; distillation end to end."""
 
-import hashlib
 import json
 import os
 
 import numpy as np
 import pytest
 
-from conftest import SMALL_MODEL, rt_path, write_slice
+from conftest import SMALL_MODEL, folder_hashes, rt_path, write_slice
 
 TINY = {**SMALL_MODEL, "name": "lstm", "embedding_dim": 16, "units": 16, "ngram_buckets": 0}
 TEXTS = ["A moving, beautifully acted film.", "Dull and far too long.", "", "zzzz unknown words",
@@ -94,15 +93,6 @@ def test_distill_reports_accuracy_kept_and_size_saved(ensemble, distilled):
     assert card["metrics"]["test"]["accuracy"] == acc["student"] and card["distilled_from"]
     student = Predictor(os.path.join(ensemble["run_dir"], "distilled"))
     assert student.predict_proba(TEXTS).shape == (len(TEXTS), 2)
-
-
-def folder_hashes(folder):
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            with open(os.path.join(root, name), "rb") as f:
-                out[os.path.relpath(os.path.join(root, name), folder)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def test_a_distilled_student_is_a_run_folder_that_prune_takes(ensemble, distilled, tmp_path):

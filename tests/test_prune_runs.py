@@ -1,6 +1,5 @@
 """Pruning in a run (issue 19): the recipe's [prune] table, and `textrecipes prune` on a finished run."""
 
-import hashlib
 import json
 import os
 
@@ -9,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from conftest import SMALL_MODEL, rt_path, write_slice
+from conftest import SMALL_MODEL, folder_hashes, rt_path, write_slice
 from textrecipes.export.predictors import Predictor
 from textrecipes.pruning.masks import PruningMasks
 from textrecipes.recipe.validation import resolve
@@ -76,16 +75,6 @@ def test_prune_keys_are_checked():
     assert any("'prune.end_epoch' = 5 is after training" in p for p in problems), problems
     _, problems = resolve([{"data": {"train": "t.tsv"}, "prune": {"target_sparsity": 1.0}}])
     assert any("prune.target_sparsity" in p for p in problems), problems
-
-
-def folder_hashes(folder):
-    out = {}
-    for root, _, files in os.walk(folder):
-        for name in files:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
-    return out
 
 
 def test_cli_prune_writes_a_new_run_folder_and_leaves_the_original_untouched(small_run, tmp_path, capsys):

@@ -7,8 +7,9 @@ all carry the weight that was chosen. How the classification task trains it
 (`textrecipes.tasks.auto`):
 
 1. before the harness's ``fit`` (``Task.adapt``), the linear member's idf is
-   fitted and the member is trained with its own recipe (SGD, rate 4, batches of
-   256, early stopping on validation accuracy), then frozen;
+   fitted and its weights are scikit-learn's lbfgs logistic regression on its own
+   TF-IDF rows, C picked on validation (SGD with its own recipe where lbfgs
+   cannot go), then frozen;
 2. the harness's ``fit`` trains the LSTM member with ``weight = 1``: the output is
    the LSTM's alone, so it learns exactly as the default recipe does;
 3. after ``fit`` (``Task.after_fit``), ``weight`` is picked in 0, 0.1, ..., 1 on the
@@ -16,8 +17,8 @@ all carry the weight that was chosen. How the classification task trains it
    scores below the better member.
 
 Post-hoc rather than trained jointly (wide & deep): the linear member needs its
-own optimizer (SGD at rate 4 for up to 80 epochs; the LSTM's Adam at 1e-3 for 10
-epochs leaves it far from scikit-learn's optimum), and a weight chosen on
+own optimizer (the LSTM's Adam at 1e-3 for 10 epochs leaves it far from
+scikit-learn's optimum), and a weight chosen on
 validation can fall back to either member, which a joint sum of logits cannot.
 """
 

@@ -366,7 +366,8 @@ def build_auto_classifier(vocabulary_size: int, num_labels: int, **options) -> k
         ngram_dim, ngram_words, ngram_pooling, rnn_length, initializer, normalization,
         hidden_units, seed: as for `build_lstm_classifier`, with the same defaults.
         linear_ngram_buckets: the linear member's hashed n-gram features. Default 262144.
-        linear_c: its scikit-learn C. Default 100.0.
+        linear_c: its scikit-learn C without a validation split (with one, C is picked on it:
+            `textrecipes.tasks.auto.LINEAR_CS`). Default 100.0.
         linear_naive_bayes: its naive-Bayes scaling. Default False.
         weight: the LSTM's share of the blend. Default 1.0 (the LSTM alone, as it trains).
         name: model name. Default "auto_classifier".
