@@ -116,7 +116,7 @@ def table(rows: list, command: str) -> str:
              f"- machine: {baselines.machine()}; shared with other jobs (seconds are noisy)",
              f"- command: `{command}`; this table: `python benchmarks/bench_auto.py --report-only`",
              "- one auto run gives the blend, its LSTM member (trained as the default recipe), its linear member "
-             "(TF-IDF words + hashed bigrams over the run's 20k-word vocabulary, SGD rate 4) and the in-run "
+             "(TF-IDF words + hashed bigrams over the run's 20k-word vocabulary; lbfgs with C picked on validation, or SGD at rate 4 in rows before 2026-12-02: see the fit column) and the in-run "
              "scikit-learn TF-IDF+LR baseline (metrics.json \"baseline\"); `default (suite)`: the default recipe's "
              "row of results/suite.jsonl (same seed, an earlier run); `linear recipe`: bench_linear.RECIPE "
              "(500k-word vocabulary)",
