@@ -50,6 +50,14 @@ LINEAR_CS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 #: scikit-learn fits), the member trains with SGD in batches instead (`LINEAR_FIT`).
 LBFGS_MAX_NONZEROS = 40_000_000
 
+#: The grid goes up `LINEAR_CS` this many Cs a round, and stops after a round with no better C than an earlier
+#: round's (the Cs above it skipped); the rounds do not depend on the machine, so neither does the C chosen.
+LBFGS_ROUND = 2
+
+#: From this many training entries a round's fits run in parallel processes (below, starting them costs
+#: more than it saves: 2.4M entries, two fits, 32.5 s one by one, 25.5 s in two processes).
+LBFGS_PARALLEL_NONZEROS = 1_000_000
+
 
 def lstm_alone(cfg, reasons) -> str | None:
     """``model.name = "auto"`` where the blend cannot go: trains its LSTM member alone (``cfg`` is changed).
@@ -105,7 +113,7 @@ def fit_linear_member(model: keras.Model, task, fit=None) -> dict:
     linear = model.get_layer(LINEAR_MEMBER)
     adapt_model(linear, _ids(task, "train"))
     reason = "SGD settings given" if fit is not None else lbfgs_refusal(linear, task)
-    record = None if reason else fit_linear_lbfgs(linear, task)
+    record = None if reason else fit_linear_lbfgs(linear, task, max_nonzeros=LBFGS_MAX_NONZEROS)
     if record is None:
         reason = reason or f"over {LBFGS_MAX_NONZEROS} TF-IDF entries for lbfgs"
         log.info(f"auto: the linear member trains by SGD: {reason}")
@@ -151,17 +159,30 @@ def _tfidf_rows(linear: keras.Model, task, split: str, max_nonzeros: int | None 
     return [scipy.sparse.vstack(p, format="csr") for p in parts]
 
 
-def _unit_fits(rows: list, y: np.ndarray, kind: str, c: float, class_weight) -> list:
-    """scikit-learn ``LogisticRegression`` fits at one C: one (binary, multiclass) or one per label.
+def _unit_fits(rows: list, y: np.ndarray, kind: str, cs, class_weight, workers: int) -> list:
+    """scikit-learn ``LogisticRegression`` fits at each C: per C, one (binary, multiclass) or one per label.
 
     Each from zero: warm-started from the optimum at the last C, lbfgs stopped at once
     (the gradient there is under its tolerance), so C 30 and 100 gave the same model.
+    With ``workers`` over 1 the fits run in that many joblib (loky) processes: lbfgs
+    holds the GIL, so threads gained nothing (benchmarks/RESULTS.md).
     """
     from sklearn.linear_model import LogisticRegression
 
     targets = [y[:, u] for u in range(y.shape[1])] if kind == "multilabel" else [y]
-    return [LogisticRegression(C=c, max_iter=MAX_ITER, class_weight=class_weight).fit(rows[min(u, len(rows) - 1)], t)
-            for u, t in enumerate(targets)]
+    jobs = [(LogisticRegression(C=c, max_iter=MAX_ITER, class_weight=class_weight), rows[min(u, len(rows) - 1)], t)
+            for c in cs for u, t in enumerate(targets)]
+    fitted = None
+    if workers > 1 and len(jobs) > 1:
+        from joblib import Parallel, delayed
+        from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+        try:  # the bound method pickles as scikit-learn's own: the workers never import TensorFlow
+            fitted = Parallel(n_jobs=min(workers, len(jobs)))(delayed(model.fit)(x, t) for model, x, t in jobs)
+        except (OSError, TerminatedWorkerError) as error:  # no processes here (a sandbox), or a worker died
+            log.info(f"auto: the lbfgs fits run one by one ({type(error).__name__}: {error})")
+    fitted = fitted or [model.fit(x, t) for model, x, t in jobs]
+    return [fitted[i:i + len(targets)] for i in range(0, len(fitted), len(targets))]
 
 
 def _unit_probabilities(fits: list, rows: list, kind: str, num_labels: int) -> np.ndarray:
@@ -171,36 +192,47 @@ def _unit_probabilities(fits: list, rows: list, kind: str, num_labels: int) -> n
     return baseline_probabilities(fits[0], rows[0], kind, num_labels)
 
 
-def _kernel(fits: list, kind: str, units: int, num_features: int) -> tuple[np.ndarray, np.ndarray]:
-    """The fits' coefficients as the member's ``(kernel (features, units), bias (units,))``."""
-    kernel, bias = np.zeros((num_features, units), "float32"), np.zeros(units, "float32")
+def _kernel(fits: list, kind: str, units: int, columns: np.ndarray, num_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """The fits' coefficients (over the feature ids ``columns``) as the member's ``(kernel (features, units), bias)``.
+
+    Features outside ``columns`` never occur in training: their optimal weight is 0.
+    """
+    full, bias = np.zeros((num_features, units), "float32"), np.zeros(units, "float32")
+    kernel = full[columns]
     if kind == "multilabel":
         for u, fit in enumerate(fits):
             if len(fit.classes_) == 2:
                 kernel[:, u], bias[u] = fit.coef_[0], fit.intercept_[0]
             else:  # one value throughout training: a constant
                 bias[u] = 30.0 if fit.classes_[0] == 1 else -30.0
-        return kernel, bias
-    fit = fits[0]
-    if kind == "binary":
-        kernel[:, 0], bias[0] = fit.coef_[0], fit.intercept_[0]
-        return kernel, bias
+    elif kind == "binary":
+        kernel[:, 0], bias[0] = fits[0].coef_[0], fits[0].intercept_[0]
+    else:
+        _softmax_kernel(fits[0], kernel, bias)
+    full[columns] = kernel
+    return full, bias
+
+
+def _softmax_kernel(fit, kernel: np.ndarray, bias: np.ndarray) -> None:
+    """A multiclass fit's coefficients into ``kernel`` and ``bias`` (in place), classes absent from training too."""
     classes = np.asarray(fit.classes_, dtype=int)
     coef, intercept = fit.coef_, fit.intercept_
     if len(classes) == 2:  # scikit-learn keeps one logit for two classes: the softmax of (-z/2, z/2) is the same
         coef, intercept = np.concatenate([-coef / 2, coef / 2]), np.concatenate([-intercept / 2, intercept / 2])
     bias[:] = intercept.min() - 30.0  # labels absent from training: never predicted
     kernel[:, classes], bias[classes] = coef.T, intercept
-    return kernel, bias
 
 
-def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int = LBFGS_MAX_NONZEROS) -> dict | None:
+def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int = LBFGS_MAX_NONZEROS,
+                     workers: int | None = None) -> dict | None:
     """The member's weights from scikit-learn's lbfgs logistic regression on its own TF-IDF rows, C on validation.
 
     Why not ``model.fit``: the objective is convex and lbfgs reaches its optimum,
     where SGD at a fixed C stopped short of it (that member trailed scikit-learn's
-    TF-IDF+LR by 2.4 points on fortunes_topics). The 7 fits take 8-378 s on the
-    suite, but 1,657 s on newsgroups20 (benchmarks/RESULTS.md).
+    TF-IDF+LR by 2.4 points on fortunes_topics). The fits see only the feature
+    columns that occur in training (the others' optimum is 0), go up the Cs
+    `LBFGS_ROUND` at a time in parallel processes, and stop after a round with no
+    better C: 1,657 s on newsgroups20 before these three, see benchmarks/RESULTS.md.
     The penalty is the member's own (``c`` and ``model.l2``: ``1 / (2 C n)`` per
     squared weight), so the kernel is the optimum of the loss its ``fit`` would
     minimise; its ``c`` is set to the C chosen.
@@ -208,44 +240,59 @@ def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int 
     Args:
         linear: the adapted linear member (`build_linear_classifier`).
         task: the classification task.
-        cs: the Cs tried. Default `LINEAR_CS`. Without a validation split the member's own ``c``.
+        cs: the Cs tried, ascending. Default `LINEAR_CS`. Without a validation split the member's own ``c``.
         max_nonzeros: above this many training entries, None (the caller trains with SGD).
+        workers: processes for a round's fits (at most its fits). Default: the CPUs; 1 below
+            `LBFGS_PARALLEL_NONZEROS` training entries.
 
     Returns:
-        ``{"solver": "lbfgs", "c", "chosen_by", "grid": [{"c", "accuracy", "macro_f1", "log_loss"}],
-        "val_accuracy", "texts"}``, or None (too many entries).
+        ``{"solver": "lbfgs", "c", "chosen_by", "grid": [{"c", "accuracy", "macro_f1", "log_loss"}], "skipped",
+        "val_accuracy", "texts", "features"}``, or None (too many entries).
     """
     head = linear.get_layer("probabilities")
     train = _tfidf_rows(linear, task, "train", max_nonzeros)
     if train is None:
         return None
+    columns = np.unique(np.concatenate([rows.indices for rows in train]))
+    train = [rows[:, columns] for rows in train]
     n = train[0].shape[0]
     has_validation = len(task.texts["validation"]) > 0
-    cs = tuple(cs) if has_validation else (head.c or 100.0,)
-    validation = _tfidf_rows(linear, task, "validation") if has_validation else None
+    cs = sorted(cs) if has_validation else [head.c or 100.0]
+    validation = [rows[:, columns] for rows in _tfidf_rows(linear, task, "validation")] if has_validation else None
     y = np.asarray(task.targets["train"]) if task.kind == "multilabel" else _class_ids(task, "train")
     class_weight = None if task.kind == "multilabel" or task.class_weight is None else \
         {k: w for k, w in task.class_weight.items() if k in set(y.tolist())}  # scikit-learn takes present classes only
-    grid, best = [], None
-    for c in cs:
-        # The member's penalty at this c, as scikit-learn's C on n texts: 1 / (2 n (l2 + 1 / (2 c n))).
-        effective = 1.0 / (2.0 * n * (head.l2 + 1.0 / (2.0 * c * n)))
-        fits = _unit_fits(train, y, task.kind, effective, class_weight)
-        row = {"c": c}
-        if has_validation:
-            row.update(_scores(task, "validation", _unit_probabilities(fits, validation, task.kind, len(task.labels))))
-        grid.append(row)
-        key = _rank(row) if has_validation else ()
-        if best is None or key > best[0]:
-            best = (key, c, _kernel(fits, task.kind, head.units, head.num_features))
-    _, c, (kernel, bias) = best
+    if workers is None:
+        from joblib import cpu_count  # the CPUs this process may use (affinity, cgroup quotas)
+
+        workers = 1 if train[0].nnz < LBFGS_PARALLEL_NONZEROS else cpu_count()
+    # The member's penalty at each c, as scikit-learn's C on n texts: 1 / (2 n (l2 + 1 / (2 c n))).
+    effective = {c: 1.0 / (2.0 * n * (head.l2 + 1.0 / (2.0 * c * n))) for c in cs}
+    grid, best, fitted, improved = [], None, 0, True
+    while improved and fitted < len(cs):  # up the Cs while a round finds a better one
+        chunk, improved = cs[fitted:fitted + LBFGS_ROUND], False
+        fitted += len(chunk)
+        fits = _unit_fits(train, y, task.kind, [effective[c] for c in chunk], class_weight, workers)
+        for c, unit_fits in zip(chunk, fits):
+            row = {"c": c}
+            if has_validation:
+                row.update(_scores(task, "validation", _unit_probabilities(unit_fits, validation, task.kind,
+                                                                            len(task.labels))))
+            grid.append(row)
+            key = _rank(row) if has_validation else ()
+            if best is None or key > best[0]:
+                best, improved = (key, c, unit_fits), True
+    _, c, unit_fits = best
+    kernel, bias = _kernel(unit_fits, task.kind, head.units, columns, head.num_features)
     head.kernel.assign(kernel)
     head.bias.assign(bias)
     head.c = float(c)
     chosen = next(row for row in grid if row["c"] == c)
     record = {"solver": "lbfgs", "c": c, "chosen_by": CHOSEN_BY if has_validation else "the member's c (no validation split)",
-              "grid": grid, "val_accuracy": chosen.get("accuracy"), "texts": n}
-    log.info(f"auto: linear member fitted by lbfgs on {n} texts, C {c} of {list(cs)}"
+              "grid": grid, "skipped": cs[fitted:], "val_accuracy": chosen.get("accuracy"), "texts": n,
+              "features": len(columns)}
+    log.info(f"auto: linear member fitted by lbfgs on {n} texts ({len(columns)} features seen), C {c} of "
+             f"{[row['c'] for row in grid]}" + (f" (above {cs[fitted - 1]} skipped)" if fitted < len(cs) else "")
              + (f", validation accuracy {chosen['accuracy']:.4f}; now the LSTM member" if has_validation else ""))
     return record
 
