@@ -275,3 +275,19 @@ def test_over_the_entry_bound_fit_linear_member_trains_by_sgd_and_says_so(monkey
     record = auto.fit_linear_member(keras.Sequential([keras.Input((None,), dtype="int32"), member]), task)
     assert record["solver"] == "sgd" and record["why_sgd"] == "over 100 TF-IDF entries for lbfgs"
     assert record["epochs"] <= 3 and not member.trainable
+
+
+def test_with_no_feature_seen_in_training_the_lbfgs_member_learns_the_class_balance():
+    """Every word once, so min_df 2 keeps no feature: the fit is the bias alone, not scikit-learn's 0-feature error."""
+    from textrecipes.models.linear import adapt_model, build_linear_classifier
+    from textrecipes.tasks.auto import _ids, fit_linear_lbfgs
+
+    rows = [(TOPICS[int(i % 3 == 0)], f"u{i}") for i in range(18)]  # one word each: no bigram either
+    task = _member_task("binary", TOPICS[:2], rows)
+    member = build_linear_classifier(len(task.vocab), 2, task="binary", ngram_buckets=64)
+    adapt_model(member, _ids(task, "train"))
+    record = fit_linear_lbfgs(member, task)
+    assert record["solver"] == "lbfgs" and record["features"] == 1
+    p = member.predict(_ids(task, "validation"), verbose=0)
+    np.testing.assert_allclose(p, np.full_like(p, p[0, 0]), atol=1e-6)  # one probability for every text: the training balance
+    assert 0.2 < float(p[0][0]) < 0.5  # a third of the training texts are the second label

@@ -254,6 +254,7 @@ def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int 
     if train is None:
         return None
     columns = np.unique(np.concatenate([rows.indices for rows in train]))
+    columns = columns if len(columns) else np.arange(1)  # no feature kept (min_df): the fit learns the bias alone
     train = [rows[:, columns] for rows in train]
     n = train[0].shape[0]
     has_validation = len(task.texts["validation"]) > 0
