@@ -38,7 +38,7 @@ OUT = os.path.join(ROOT, "benchmarks", "results", "linear_member")
 def plain_grid(linear, task) -> dict:
     """Every C of LINEAR_CS in turn over all feature columns (the member's rows, its penalty): seconds and C picked."""
     from textrecipes.tasks.auto import (LINEAR_CS, _class_ids, _rank, _scores, _tfidf_rows, _unit_fits,
-                                        _unit_probabilities)
+                                        _unit_probabilities, sklearn_c)
 
     started = time.perf_counter()
     train, validation = _tfidf_rows(linear, task, "train"), _tfidf_rows(linear, task, "validation")
@@ -46,7 +46,7 @@ def plain_grid(linear, task) -> dict:
     n, l2 = train[0].shape[0], linear.get_layer("probabilities").l2
     rows = []
     for c in LINEAR_CS:
-        fits = _unit_fits(train, y, task.kind, [1.0 / (2.0 * n * (l2 + 1.0 / (2.0 * c * n)))], None, 1)[0]
+        fits = _unit_fits(train, y, task.kind, [sklearn_c(c, l2, n)], None, 1)[0]
         rows.append({"c": c, **_scores(task, "validation", _unit_probabilities(fits, validation, task.kind,
                                                                                 len(task.labels)))})
     return {"seconds": round(time.perf_counter() - started, 1), "c": max(rows, key=_rank)["c"], "grid": rows}

@@ -291,3 +291,15 @@ def test_with_no_feature_seen_in_training_the_lbfgs_member_learns_the_class_bala
     p = member.predict(_ids(task, "validation"), verbose=0)
     np.testing.assert_allclose(p, np.full_like(p, p[0, 0]), atol=1e-6)  # one probability for every text: the training balance
     assert 0.2 < float(p[0][0]) < 0.5  # a third of the training texts are the second label
+
+
+def test_the_c_grid_stops_after_a_round_that_finds_no_better_c():
+    """Six equal Cs: the second round's fits equal the first's, none is better, so the third round is skipped."""
+    from textrecipes.models.linear import adapt_model, build_linear_classifier
+    from textrecipes.tasks.auto import LBFGS_ROUND, _ids, fit_linear_lbfgs
+
+    task = _member_task("binary", TOPICS[:2], _member_rows("binary"))
+    member = build_linear_classifier(len(task.vocab), 2, task="binary", ngram_buckets=512, min_df=1)
+    adapt_model(member, _ids(task, "train"))
+    record = fit_linear_lbfgs(member, task, cs=[3.0] * (3 * LBFGS_ROUND))
+    assert len(record["grid"]) == 2 * LBFGS_ROUND and record["skipped"] == [3.0] * LBFGS_ROUND

@@ -223,6 +223,11 @@ def _softmax_kernel(fit, kernel: np.ndarray, bias: np.ndarray) -> None:
     kernel[:, classes], bias[classes] = coef.T, intercept
 
 
+def sklearn_c(c: float, l2: float, n: int) -> float:
+    """The member's penalty (``c``, and ``l2`` per squared weight) as scikit-learn's C on ``n`` texts."""
+    return 1.0 / (2.0 * n * (l2 + 1.0 / (2.0 * c * n)))
+
+
 def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int = LBFGS_MAX_NONZEROS,
                      workers: int | None = None) -> dict | None:
     """The member's weights from scikit-learn's lbfgs logistic regression on its own TF-IDF rows, C on validation.
@@ -267,8 +272,7 @@ def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int 
         from joblib import cpu_count  # the CPUs this process may use (affinity, cgroup quotas)
 
         workers = 1 if train[0].nnz < LBFGS_PARALLEL_NONZEROS else cpu_count()
-    # The member's penalty at each c, as scikit-learn's C on n texts: 1 / (2 n (l2 + 1 / (2 c n))).
-    effective = {c: 1.0 / (2.0 * n * (head.l2 + 1.0 / (2.0 * c * n))) for c in cs}
+    effective = {c: sklearn_c(c, head.l2, n) for c in cs}
     grid, best, fitted, improved = [], None, 0, True
     while improved and fitted < len(cs):  # up the Cs while a round finds a better one
         chunk, improved = cs[fitted:fitted + LBFGS_ROUND], False
