@@ -53,7 +53,9 @@ from textrecipes.data.readers import read_classification  # noqa: E402
 RESULTS = os.path.join(ROOT, "benchmarks", "results")
 TFIDF_CS = (0.1, 1.0, 10.0, 100.0)
 
-#: The recommended recipe for ``model.name = "linear"`` (every other key: the defaults).
+#: The recommended recipe for ``model.name = "linear"`` (every other key: the defaults). Its weights come from
+#: lbfgs (``model.solver``, the default); the optimizer keys serve where the run falls back on ``model.fit``
+#: (naive-Bayes ratios beyond two labels).
 RECIPE = {
     "tokenize": {"max_tokens": 500000},  # every training word is a feature, as scikit-learn's vocabulary
     "model": {"name": "linear", "ngram_buckets": 262144},
@@ -166,7 +168,8 @@ def linear_run(name: str, path: str, method: str, seed: int, recipe: dict) -> di
     return {"accuracy": result.metrics["accuracy"], "macro_f1": result.metrics["macro_f1"],
             "val_accuracy": result.validation_metrics.get("accuracy"), "seconds": summary["train_seconds"],
             "epochs": len(history["loss"]), "best_epoch": int(np.argmax(history["val_accuracy"])) + 1,
-            "export_max_abs_diff": summary["export_check"]["max_abs_diff"]}
+            "export_max_abs_diff": summary["export_check"]["max_abs_diff"],
+            "solver": summary.get("linear_fit", {}).get("solver", "fit"), "c": summary.get("linear_fit", {}).get("c")}
 
 
 MEMORY_PROBE = r"""
@@ -244,11 +247,17 @@ def table(rows: list, command: str) -> str:
         "| linear+NB F1 | Δ acc | s | epochs (best) | seeds |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
+    # Without a tfidf_lr row of its own (``--methods linear``), the suite's tuned baseline (results/suite_baselines.jsonl).
+    suite = {}
+    if os.path.exists(os.path.join(RESULTS, "suite_baselines.jsonl")):
+        suite = {r["dataset"]: r for r in load_rows(os.path.join(RESULTS, "suite_baselines.jsonl"))
+                 if r.get("method") == "tfidf_lr"}
     for dataset, methods in by.items():
-        sk = methods.get("tfidf_lr", [None])[0]
+        sk = methods.get("tfidf_lr", [suite.get(dataset)])[0]
         cells = [dataset]
         cells += ([f"{sk['accuracy']:.4f}", f"{sk['macro_f1']:.4f}", f"{sk['C']:g}",
-                   f"{sk['seconds']:.0f} ({sk['fit_seconds_at_C']:.0f})"] if sk else ["—"] * 4)
+                   f"{sk['seconds']:.0f}" + (f" ({sk['fit_seconds_at_C']:.0f})" if "fit_seconds_at_C" in sk else "")]
+                  if sk else ["—"] * 4)
         epochs = []
         for method in ("linear", "linear_nb"):
             runs = methods.get(method)

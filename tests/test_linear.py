@@ -151,26 +151,74 @@ def test_layers_round_trip_their_config():
     assert SparseLinear.from_config(head.get_config()).get_config() == head.get_config()
 
 
-@pytest.fixture(scope="module")
-def linear_run(tmp_path_factory):
-    """The linear recipe trained by `textrecipes.train` on 2,000 Rotten Tomatoes reviews (a few seconds)."""
-    from textrecipes.workflows.train import train
-
-    tmp = tmp_path_factory.mktemp("linear_run")
-    recipe = {
+def small_linear_recipe(tmp, **model) -> dict:
+    """The linear recipe on 2,000 Rotten Tomatoes reviews, validation 600, the whole test split."""
+    return {
         "name": "linear_small",
         "data": {"train": write_slice(rt_path("train"), str(tmp / "train.tsv"), 2000),
                  "validation": write_slice(rt_path("validation"), str(tmp / "validation.tsv"), 600),
                  "test": rt_path("test")},
-        # benchmarks/bench_linear.py's RECIPE, shortened: fewer buckets and epochs, smaller batches.
-        "tokenize": {"max_tokens": 200000},
-        "model": {"name": "linear", "ngram_buckets": 65536},
-        "optimizer": {"name": "sgd"},
-        "schedule": {"learning_rate": 4.0},
-        "train": {"epochs": 8, "batch_size": 64},
-        "callbacks": {"checkpoint": False, "backup": False, "early_stopping": {"monitor": "val_accuracy", "patience": 3}},
+        "model": {"name": "linear", "ngram_buckets": 65536, **model},
+        "callbacks": {"checkpoint": False, "backup": False},
     }
-    return train(recipe, run_dir=str(tmp / "run"), verbose=0)
+
+
+@pytest.fixture(scope="module")
+def linear_run(tmp_path_factory):
+    """The linear recipe trained by `textrecipes.train` (its default solver, lbfgs; a few seconds)."""
+    from textrecipes.workflows.train import train
+
+    tmp = tmp_path_factory.mktemp("linear_run")
+    return train(small_linear_recipe(tmp), run_dir=str(tmp / "run"), verbose=0)
+
+
+def test_the_linear_recipe_is_lbfgs_at_a_c_picked_on_validation_with_no_epochs(linear_run):
+    from sklearn.linear_model import LogisticRegression
+
+    from textrecipes.tasks.auto import LINEAR_CS
+
+    with open(os.path.join(linear_run.run_dir, "metrics.json")) as f:
+        fit = json.load(f)["linear_fit"]
+    assert fit["solver"] == "lbfgs" and fit["c"] in LINEAR_CS and fit["texts"] == 2000
+    assert max(fit["grid"], key=lambda row: (row["accuracy"] + row["macro_f1"], -row["log_loss"]))["c"] == fit["c"]
+    assert {k: len(v) for k, v in linear_run.history.items()} == {"accuracy": 1, "loss": 1, "val_accuracy": 1,
+                                                                  "val_loss": 1}  # the solver's scores, one row
+    with open(os.path.join(linear_run.run_dir, "history.csv")) as f:
+        rows = f.read().splitlines()
+    assert rows[0] == "epoch,accuracy,loss,val_accuracy,val_loss" and len(rows) == 2
+    assert abs(float(rows[1].split(",")[3]) - fit["val_accuracy"]) < 1e-4  # the chosen C's validation accuracy
+    # The Keras weights are scikit-learn's optimum on the model's own TF-IDF rows at that C.
+    model = linear_run.model
+    tfidf = [layer for layer in model._flatten_layers() if isinstance(layer, TfidfFeatures)][0]
+    head = [layer for layer in model._flatten_layers() if isinstance(layer, SparseLinear)][0]
+    records = read_classification(os.path.join(os.path.dirname(linear_run.recipe["data"]["train"]), "train.tsv")).records
+    vectorizer = [layer for layer in model._flatten_layers() if isinstance(layer, TextVectorizer)][0]
+    rows = to_scipy(*[keras.ops.convert_to_numpy(t) for t in tfidf(vectorizer(np.array([r.text for r in records],
+                                                                                         dtype=object)))],
+                    tfidf.num_features)
+    y = np.array([r.label == linear_run.labels[1] for r in records], int)  # the sigmoid unit is the second label
+    reference = LogisticRegression(C=fit["c"], max_iter=1000).fit(rows, y)
+    ours = keras.ops.convert_to_numpy(head.kernel)[:, 0]
+    assert np.corrcoef(ours, reference.coef_[0])[0, 1] > 0.999
+
+
+def test_solver_fit_trains_the_linear_recipe_with_model_fit_and_lbfgs_refusals_say_why(tmp_path):
+    from textrecipes.workflows.train import train
+
+    recipe = small_linear_recipe(tmp_path, solver="fit")
+    recipe.update({"optimizer": {"name": "sgd"}, "schedule": {"learning_rate": 4.0},
+                   "train": {"epochs": 3, "batch_size": 64}})
+    fitted = train(recipe, run_dir=str(tmp_path / "fit"), verbose=0)
+    assert len(fitted.history["loss"]) == 3 and fitted.history["loss"][-1] < fitted.history["loss"][0]
+    assert fitted.metrics["accuracy"] > 0.62  # majority 0.58
+    with open(os.path.join(fitted.run_dir, "metrics.json")) as f:
+        assert "linear_fit" not in json.load(f)
+    augmented = small_linear_recipe(tmp_path, solver="lbfgs")
+    augmented.update({"augment": {"enabled": True, "source": "none"}, "train": {"epochs": 1}})
+    run = train(augmented, run_dir=str(tmp_path / "augmented"), verbose=0)
+    with open(os.path.join(run.run_dir, "metrics.json")) as f:
+        fit = json.load(f)["linear_fit"]
+    assert fit["solver"] == "fit" and "augment.enabled" in fit["why_not_lbfgs"] and len(run.history["loss"]) == 1
 
 
 def test_linear_recipe_learns_rotten_tomatoes_well_above_chance(linear_run):

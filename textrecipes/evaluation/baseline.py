@@ -225,8 +225,15 @@ def comparison(final: Mapping, baseline: Mapping, split_name: str) -> tuple[str,
     return text, ours > theirs
 
 
-def log_comparison(final: Mapping, baseline: Mapping | None, split_name: str) -> None:
-    """Logs `comparison` (a warning when the model does not beat the baseline), and how the baseline was fitted.
+# What to try when a model does not beat the baseline, by model.name (the default: other models).
+ADVICE = {"auto": "a larger validation split (the blend's weight is picked on it)",
+          "linear": "more n-gram buckets (model.ngram_buckets) or words (tokenize.max_tokens), or model.name = "
+                    "\"auto\" (the default) to blend in the LSTM",
+          None: "model.name = \"auto\" (the default), which blends in the linear model, or more epochs"}
+
+
+def log_comparison(final: Mapping, baseline: Mapping | None, split_name: str, model_name: str | None = None) -> None:
+    """Logs `comparison` (a warning, with `ADVICE`, when the model does not beat the baseline), and how it was fitted.
 
     Example:
         >>> log_comparison({"accuracy": 0.8, "macro_f1": 0.8}, None, "test")  # no baseline: nothing
@@ -241,7 +248,7 @@ def log_comparison(final: Mapping, baseline: Mapping | None, split_name: str) ->
         log.info(f"{text} ({how})")
     else:
         log.warning(f"warning: the model does not beat the linear baseline: {text} ({how}); try "
-                    "model.name = \"linear\" or \"cnn\", or more epochs")
+                    + ADVICE.get(model_name, ADVICE[None]))
 
 
 def report_sentence(metrics: Mapping, split_name: str) -> str:

@@ -35,7 +35,7 @@ from textrecipes.run.artifacts import finish_run, run_summary, write_json, write
 from textrecipes.run.display import result_html, result_repr
 from textrecipes.run.folder import FINISHED, prepare_run_dir
 from textrecipes.training import TrainingError, distribute, schedules
-from textrecipes.training.fit import fit_recipe
+from textrecipes.training.fit import fit_recipe, solved_history
 from textrecipes.training.optimizers import build_optimizer, with_layer_rates
 
 log = logging.getLogger("textrecipes")
@@ -278,11 +278,14 @@ def _run_in_folder(task, cfg: Mapping, strategy, run_dir: str, chief_run_dir: st
     with strategy.scope():  # auto's linear member compiles and fits here, on the strategy's variables
         task.adapt(model, splits)
     options = task.fit_options(model)
-    history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
-                         steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,
-                         extra_callbacks=options.get("extra_callbacks", ()),
-                         class_weight=options.get("class_weight"),
-                         recompile=compile_model if options.get("gradual") else None)
+    if options.get("fitted"):  # the task's solver found the weights in adapt (the linear model's lbfgs)
+        history = solved_history(model, train_ds, eval_ds.get("validation"), run_dir)
+    else:
+        history = fit_recipe(model, train_ds, eval_ds.get("validation"), cfg, run_dir=run_dir, schedule=schedule,
+                             steps_per_epoch=steps_per_epoch, strategy=strategy, verbose=fit_verbose,
+                             extra_callbacks=options.get("extra_callbacks", ()),
+                             class_weight=options.get("class_weight"),
+                             recompile=compile_model if options.get("gradual") else None)
     check_finite(history, model)
     # Evaluate and export the trained weights in a local, uncompiled copy: predict and export
     # need no collective ops then, and an exported .keras file holds the model alone (no

@@ -45,6 +45,8 @@ LINEAR_FIT = {"learning_rate": 4.0, "momentum": 0.9, "batch_size": 256, "epochs"
 #: The C values (scikit-learn's) the lbfgs fit tries, picked on validation as the blend's weight is (`CHOSEN_BY`);
 #: the suite's picks ranged from 10 to 1000 (benchmarks/results/linear_member.md).
 LINEAR_CS = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+# model.solver, for model.name = "linear" (auto's member always tries lbfgs first): lbfgs, or the recipe's fit.
+SOLVERS = ("lbfgs", "fit")
 
 #: Above this many non-zero TF-IDF entries in the training split (about 12 bytes each in the CSR matrix
 #: scikit-learn fits), the member trains with SGD in batches instead (`LINEAR_FIT`).
@@ -229,7 +231,7 @@ def sklearn_c(c: float, l2: float, n: int) -> float:
 
 
 def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int = LBFGS_MAX_NONZEROS,
-                     workers: int | None = None) -> dict | None:
+                     workers: int | None = None, who: str = "auto: linear member") -> dict | None:
     """The member's weights from scikit-learn's lbfgs logistic regression on its own TF-IDF rows, C on validation.
 
     Why not ``model.fit``: the objective is convex and lbfgs reaches its optimum,
@@ -249,6 +251,7 @@ def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int 
         max_nonzeros: above this many training entries, None (the caller trains with SGD).
         workers: processes for a round's fits (at most its fits). Default: the CPUs; 1 below
             `LBFGS_PARALLEL_NONZEROS` training entries.
+        who: what the log line calls the model. Default "auto: linear member".
 
     Returns:
         ``{"solver": "lbfgs", "c", "chosen_by", "grid": [{"c", "accuracy", "macro_f1", "log_loss"}], "skipped",
@@ -296,9 +299,9 @@ def fit_linear_lbfgs(linear: keras.Model, task, cs=LINEAR_CS, max_nonzeros: int 
     record = {"solver": "lbfgs", "c": c, "chosen_by": CHOSEN_BY if has_validation else "the member's c (no validation split)",
               "grid": grid, "skipped": cs[fitted:], "val_accuracy": chosen.get("accuracy"), "texts": n,
               "features": len(columns)}
-    log.info(f"auto: linear member fitted by lbfgs on {n} texts ({len(columns)} features seen), C {c} of "
+    log.info(f"{who} fitted by lbfgs on {n} texts ({len(columns)} features seen), C {c} of "
              f"{[row['c'] for row in grid]}" + (f" (above {cs[fitted - 1]} skipped)" if fitted < len(cs) else "")
-             + (f", validation accuracy {chosen['accuracy']:.4f}; now the LSTM member" if has_validation else ""))
+             + (f", validation accuracy {chosen['accuracy']:.4f}" if has_validation else ""))
     return record
 
 

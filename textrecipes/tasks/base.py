@@ -97,7 +97,8 @@ class Task:
         """Fits what the model takes from the training split rather than from gradients (an idf), before fit."""
 
     def fit_options(self, model) -> dict:
-        """``extra_callbacks``, ``class_weight`` and ``gradual`` (staged unfreezing) for the fit."""
+        """``extra_callbacks``, ``class_weight`` and ``gradual`` (staged unfreezing) for the fit; ``fitted``: no fit,
+        `adapt` found the weights (the harness records their scores, `textrecipes.training.fit.solved_history`)."""
         return {}
 
     def layer_rates(self, model) -> dict:

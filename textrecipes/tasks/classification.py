@@ -43,7 +43,8 @@ from textrecipes.pruning.recipe import (
     pruning_record,
 )
 from textrecipes.recipe.loading import default_recipe
-from textrecipes.tasks.auto import choose_weight, fit_linear_member, log_choice, lstm_alone, member_reports
+from textrecipes.tasks.auto import (LBFGS_MAX_NONZEROS, choose_weight, fit_linear_lbfgs, fit_linear_member,
+                                    lbfgs_refusal, log_choice, lstm_alone, member_reports)
 from textrecipes.tasks.base import Task
 from textrecipes.tasks.language_model import check_lm_compatible, init_from_lm, load_language_model
 from textrecipes.text.pipeline import encode_labels, make_dataset
@@ -58,7 +59,7 @@ SPLIT_NAMES = ("train", "validation", "test")
 MAX_LABELS = 5000
 CLASS_WEIGHTS = ("none", "balanced")  # train.class_weight: none, or scikit-learn's "balanced" (`balanced_class_weights`)
 # [model] keys the runner handles itself rather than passing to a builder.
-RUNNER_MODEL_KEYS = ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers")
+RUNNER_MODEL_KEYS = ("name", "task", "vectors", "freeze_vectors", "init_from", "init_from_layers", "solver")
 
 
 class ClassificationTask(Task):
@@ -87,6 +88,7 @@ class ClassificationTask(Task):
         self.batch_size = self.pruning = self.compaction = None
         self.baseline = None
         self.auto = None  # model.name = "auto": its members' fits and the blend's weight (textrecipes.tasks.auto)
+        self.linear_fit = None  # model.name = "linear": how its weights were found (`solve_linear`)
         self.lstm_alone = lstm_alone(cfg, self.single_model_reasons(cfg))
 
     def single_model_reasons(self, cfg: Mapping) -> list:
@@ -229,6 +231,30 @@ class ClassificationTask(Task):
         train_ids = make_dataset(self.texts["train"], self.targets["train"], self.vectorizer, batch_size=256)
         fitted = adapt_model(model, train_ids)
         log.info(f"{', '.join(fitted)}: idf fitted on {len(self.texts['train'])} training texts")
+        self.linear_fit = self.solve_linear(model)
+
+    def solve_linear(self, model) -> dict | None:
+        """``model.solver = "lbfgs"``: the linear model's weights by `fit_linear_lbfgs` (then no ``fit``), else None.
+
+        The linear recipe's ``model.fit`` with the default optimizer stopped far from
+        the convex optimum (see `fit_linear_lbfgs`); lbfgs is refused where the
+        weights must come from ``fit``: what the log line names.
+        """
+        if self.cfg["model"]["name"] != "linear" or self.cfg["model"]["solver"] != "lbfgs":
+            return None
+        refusal = lbfgs_refusal(model, self)
+        refused = [key for key, holds in (
+            ("augment.enabled (augmented texts arrive epoch by epoch)", self.augmenter is not None),
+            ("prune.enabled (pruning happens during fit)", self.cfg["prune"]["enabled"]),
+            ("train.strategy multi_worker (per-replica batches)", self.cfg["train"]["strategy"] == "multi_worker"),
+            (refusal, refusal is not None)) if holds]
+        record = None if refused else fit_linear_lbfgs(model, self, max_nonzeros=LBFGS_MAX_NONZEROS,
+                                                       who="linear model")
+        if record is None:
+            why = ", ".join(refused) or f"over {LBFGS_MAX_NONZEROS:,} TF-IDF entries"
+            log.info(f"model.solver lbfgs: {why}; the linear model trains with model.fit instead")
+            return {"solver": "fit", "why_not_lbfgs": why}
+        return record
 
     def fit_options(self, model) -> dict:
         extra = []
@@ -238,7 +264,9 @@ class ClassificationTask(Task):
         if self.cfg["prune"]["enabled"]:
             extra.append(MagnitudePruning())
         return {"extra_callbacks": extra, "class_weight": self.class_weight,
-                "gradual": self.cfg["train"]["unfreeze"] == "gradual"}
+                "gradual": self.cfg["train"]["unfreeze"] == "gradual",
+                # The weights are the solver's optimum already: the harness evaluates them, no epochs.
+                "fitted": bool(self.linear_fit and self.linear_fit["solver"] == "lbfgs")}
 
     def after_fit(self, model) -> keras.Model:
         if self.auto is not None:  # the blend's weight, chosen on validation once the LSTM member is trained
@@ -295,7 +323,7 @@ class ClassificationTask(Task):
 
     def log_final(self, report: Mapping, split_name: str) -> None:
         log.info(format_metrics(report, split_name))
-        log_comparison(report, self.baseline, split_name)
+        log_comparison(report, self.baseline, split_name, self.cfg["model"]["name"])
 
     # 6. Exports.
     def end_to_end(self, model) -> keras.Model:
@@ -356,7 +384,8 @@ class ClassificationTask(Task):
                 else {labels[i]: w for i, w in self.class_weight.items()},
                 "vectors": self.vectors_report, "pruning": self.pruning,
                 **({"baseline": self.baseline} if self.baseline else {}),
-                **({"auto": self.auto} if self.auto is not None else {})}
+                **({"auto": self.auto} if self.auto is not None else {}),
+                **({"linear_fit": self.linear_fit} if self.linear_fit is not None else {})}
 
     def report(self, run_dir: str, predictions: Mapping, metrics: Mapping) -> None:
         for split_name in ("test", "validation"):  # many labels: the full tables as files, not in the card or log

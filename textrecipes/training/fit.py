@@ -5,10 +5,13 @@ of ``[callbacks]``, resumes from the run folder's ``backup/`` (every worker of
 a multi-worker run from the newest epoch all of them backed up), writes
 ``history.csv`` and ``schedule.png``, takes Ctrl-C only between batches, and
 fits in stages for gradual unfreezing (``train.unfreeze = "gradual"``).
+`solved_history` stands in for it when a solver found the weights before
+(``model.solver = "lbfgs"``): one row, no epochs.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 import os
 from typing import Mapping
@@ -130,3 +133,30 @@ def fit_recipe(model: keras.Model, train_ds, validation_ds, cfg: Mapping, *, run
     if resumed:  # the epochs before the interruption come from history.csv
         history = resume.read_history(os.path.join(run_dir, "history.csv")) or history
     return history
+
+
+def solved_history(model: keras.Model, train_ds, validation_ds, run_dir: str) -> dict:
+    """The history of a model whose weights a solver found before ``fit`` (``model.solver = "lbfgs"``): one row.
+
+    The compiled model's metrics on the training and validation batches, as a
+    first epoch's row would hold them, go to history.csv (CSVLogger's columns),
+    so the report, the learning curves and `RunResult.history` read as for ``fit``.
+
+    Args:
+        model: the compiled model, its weights final.
+        train_ds: the training batches (finite).
+        validation_ds: the validation batches, or None.
+        run_dir: the run folder (history.csv).
+
+    Returns:
+        metric → a one-value list, as `fit_recipe`'s.
+    """
+    row = {k: float(v) for k, v in model.evaluate(train_ds, verbose=0, return_dict=True).items()}
+    if validation_ds is not None:
+        row.update({f"val_{k}": float(v) for k, v in model.evaluate(validation_ds, verbose=0, return_dict=True).items()})
+    with open(os.path.join(run_dir, "history.csv"), "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["epoch", *sorted(row)])
+        writer.writeheader()
+        writer.writerow({"epoch": 0, **row})
+    log.info("weights from the solver: no epochs; history.csv holds their scores as one row")
+    return {k: [v] for k, v in row.items()}
