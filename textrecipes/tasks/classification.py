@@ -242,12 +242,11 @@ class ClassificationTask(Task):
         """
         if self.cfg["model"]["name"] != "linear" or self.cfg["model"]["solver"] != "lbfgs":
             return None
-        refusal = lbfgs_refusal(model, self)
-        refused = [key for key, holds in (
-            ("augment.enabled (augmented texts arrive epoch by epoch)", self.augmenter is not None),
-            ("prune.enabled (pruning happens during fit)", self.cfg["prune"]["enabled"]),
-            ("train.strategy multi_worker (per-replica batches)", self.cfg["train"]["strategy"] == "multi_worker"),
-            (refusal, refusal is not None)) if holds]
+        # What needs one model for auto (pruning, multi-worker) needs fit here too, as do augmented texts.
+        reasons = [*self.single_model_reasons(self.cfg),
+                   ("augment.enabled", self.augmenter is not None, "augmented texts arrive epoch by epoch")]
+        refused = [f"{key} ({what})" for key, holds, what in reasons if holds]
+        refused += [refusal] if (refusal := lbfgs_refusal(model, self)) else []
         record = None if refused else fit_linear_lbfgs(model, self, max_nonzeros=LBFGS_MAX_NONZEROS,
                                                        who="linear model")
         if record is None:
